@@ -1,0 +1,1 @@
+"""Download sources: where one day of PyPI downloads comes from."""

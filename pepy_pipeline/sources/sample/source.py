@@ -1,0 +1,176 @@
+"""The built-in sample source: realistic, deterministic fake PyPI downloads, fast enough to
+benchmark the loader.
+
+Every key column is sampled as a small integer code, the codes are packed into one int64 per row,
+and duplicates are merged with ``np.unique`` so each output row is one distinct grain key, sorted
+by project, exactly like an aggregated BigQuery extract.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from pepy_pipeline.sources.sample.catalogue import SAMPLE_EPOCH, build_catalogue
+from pepy_pipeline.sources.schema import DOWNLOADS_SCHEMA, INVALID_PYTHON
+
+# (value, weight); None is upstream's NULL.
+FILE_TYPES = (("bdist_wheel", 0.86), ("sdist", 0.135), ("bdist_egg", 0.005))
+COUNTRIES = (
+    ("US", 0.36), ("CN", 0.08), ("DE", 0.06), ("IE", 0.05), ("GB", 0.04), ("IN", 0.04),
+    ("FR", 0.03), ("JP", 0.03), ("NL", 0.03), ("SG", 0.025), ("KR", 0.02), ("CA", 0.02),
+    ("BR", 0.02), ("AU", 0.015), ("SE", 0.01), ("RU", 0.01), ("PL", 0.01), ("ES", 0.01),
+    ("IT", 0.01), ("CH", 0.01), ("FI", 0.008), ("HK", 0.008), ("TW", 0.008), ("IL", 0.006),
+    ("ZA", 0.005), ("MX", 0.005), ("VN", 0.005), ("UA", 0.005), ("NG", 0.003), ("KE", 0.002),
+    (None, 0.02),
+)
+INSTALLERS = (
+    ("pip", 0.58), ("uv", 0.14), ("poetry", 0.05), ("requests", 0.04), ("bandersnatch", 0.03),
+    ("Browser", 0.02), ("Artifactory", 0.02), ("pdm", 0.01), ("conda", 0.01), ("Nexus", 0.01),
+    ("pex", 0.005), ("devpi", 0.005), ("z3c.pypimirror", 0.002), ("setuptools", 0.003),
+    (None, 0.025),
+)
+PYTHON_MINORS = (
+    ("3.12", 0.24), ("3.11", 0.2), ("3.10", 0.15), ("3.13", 0.12), ("3.9", 0.1), ("3.8", 0.06),
+    ("3.14", 0.03), ("3.7", 0.03), ("3.6", 0.01), ("2.7", 0.015), (INVALID_PYTHON, 0.005),
+    (None, 0.04),
+)
+SYSTEMS = (
+    ("Linux", 0.78), ("Windows", 0.09), ("Darwin", 0.08), ("FreeBSD", 0.004), ("AIX", 0.001),
+    ("OpenBSD", 0.001), (None, 0.044),
+)
+CI_SHARE = 0.35
+_MIRRORS = {"bandersnatch", "z3c.pypimirror", "Artifactory", "devpi", "Nexus"}
+
+# Bit layout of a packed grain key, low bits first: ci, system, python, installer, country,
+# file type, then the global version index (which also determines the project).
+_FIELDS = (("ci", 1), ("system", 3), ("python", 4), ("installer", 4), ("country", 5), ("file", 2))
+
+
+class SampleSource:
+    """Zipf-popular fake projects whose versions, installers and platforms look like PyPI's.
+
+    ``rows_per_day`` is the target number of distinct grain rows per weekday (weekends are
+    lighter); ``downloads_per_row`` sets the average count per row.
+    """
+
+    name = "sample"
+
+    def __init__(
+        self,
+        projects: int = 300,
+        rows_per_day: int = 20_000,
+        downloads_per_row: int = 40,
+        seed: int = 7,
+        batch_rows: int = 1_000_000,
+    ) -> None:
+        if rows_per_day < 1 or batch_rows < 1 or downloads_per_row < 1:
+            raise ValueError("rows_per_day, downloads_per_row and batch_rows must be positive")
+        self.projects = projects
+        self.rows_per_day = rows_per_day
+        self.downloads_per_row = downloads_per_row
+        self.seed = seed
+        self.batch_rows = batch_rows
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "source": self.name,
+            "projects": str(self.projects),
+            "rows_per_day": str(self.rows_per_day),
+            "seed": str(self.seed),
+        }
+
+    def read_day(self, day: dt.date) -> Iterator[pa.RecordBatch]:
+        table = self.day_table(day)
+        yield from table.to_batches(max_chunksize=self.batch_rows)
+
+    def day_table(self, day: dt.date) -> pa.Table:
+        """The whole day as one table (the benchmark writes it to Parquet for the ceiling)."""
+        cat = build_catalogue(self.projects, self.seed)
+        rng = np.random.default_rng([self.seed, day.toordinal()])
+        day_number = (day - SAMPLE_EPOCH).days
+
+        released = np.add.reduceat(cat.version_days <= day_number, cat.version_offsets[:-1])
+        alive = released > 0
+        # Weekends are lighter; volume doubles every two years and is ~1x in 2026.
+        growth = 2.0 ** ((day - dt.date(2026, 1, 1)).days / 730)
+        volume = (0.62 if day.weekday() >= 5 else 1.0) * growth
+        target_rows = self.rows_per_day * volume
+        # Rows spread less steeply than downloads: a big project has many distinct combinations.
+        row_share = np.where(alive, cat.weights ** 0.55, 0.0)
+        row_share /= row_share.sum()
+        expected = target_rows * row_share
+        rows_per_project = np.floor(expected + rng.random(len(cat))).astype(np.int64)
+        project = np.repeat(np.arange(len(cat)), rows_per_project)
+        n = len(project)
+
+        # Newer versions take over: an age rank drawn geometrically from the newest release.
+        age = rng.geometric(0.42, n) - 1
+        age = np.minimum(age, released[project] - 1)
+        version = cat.version_offsets[project] + released[project] - 1 - age
+
+        details_missing = rng.random(n) < 0.02
+        installer = _draw(rng, INSTALLERS, n)
+        python = _draw(rng, PYTHON_MINORS, n)
+        system = _draw(rng, SYSTEMS, n)
+        ci = (rng.random(n) < CI_SHARE) & ~details_missing
+        null_installer = len(INSTALLERS) - 1
+        installer[details_missing] = null_installer
+        python[details_missing] = len(PYTHON_MINORS) - 1
+        system[details_missing] = len(SYSTEMS) - 1
+        codes = {
+            "ci": ci.astype(np.int64),
+            "system": system,
+            "python": python,
+            "installer": installer,
+            "country": _draw(rng, COUNTRIES, n),
+            "file": _draw(rng, FILE_TYPES, n),
+        }
+        key = version.astype(np.int64)
+        for field, bits in reversed(_FIELDS):
+            key = (key << bits) | codes[field]
+
+        # Downloads per row: the project's share of the day's volume, spread log-normally.
+        per_row = (target_rows * self.downloads_per_row * cat.weights / np.maximum(expected, 1e-9))
+        downloads = np.maximum(1, (per_row[project] * rng.lognormal(-0.5, 1.0, n))).astype(np.int64)
+
+        keys, inverse = np.unique(key, return_inverse=True)
+        summed = np.bincount(inverse, weights=downloads, minlength=len(keys)).astype(np.int64)
+        return _decode(keys, summed, day, cat)
+
+
+def _draw(rng: np.random.Generator, choices, n: int) -> np.ndarray:
+    weights = np.array([w for _, w in choices], dtype=np.float64)
+    cumulative = np.cumsum(weights / weights.sum())
+    return np.minimum(np.searchsorted(cumulative, rng.random(n), side="right"), len(choices) - 1)
+
+
+def _decode(keys: np.ndarray, downloads: np.ndarray, day: dt.date, cat) -> pa.Table:
+    fields = {}
+    rest = keys
+    for field, bits in _FIELDS:
+        fields[field] = rest & ((1 << bits) - 1)
+        rest = rest >> bits
+    version = rest
+    project = np.searchsorted(cat.version_offsets, version, side="right") - 1
+
+    def labels(choices, codes) -> pa.Array:
+        values = pa.array([value for value, _ in choices], pa.string())
+        return values.take(pa.array(codes))
+
+    columns = {
+        "date": pa.array(np.full(len(keys), (day - dt.date(1970, 1, 1)).days, np.int32), pa.date32()),
+        "project": pa.array(cat.names, pa.string()).take(pa.array(project)),
+        "version": pa.array(cat.version_names, pa.string()).take(pa.array(version)),
+        "file_type": labels(FILE_TYPES, fields["file"]),
+        "country_code": labels(COUNTRIES, fields["country"]),
+        "installer": labels(INSTALLERS, fields["installer"]),
+        "python_minor": labels(PYTHON_MINORS, fields["python"]),
+        "system": labels(SYSTEMS, fields["system"]),
+        "ci": pa.array(fields["ci"].astype(bool)),
+        "downloads": pa.array(downloads, pa.int64()),
+    }
+    return pa.Table.from_pydict(columns, schema=DOWNLOADS_SCHEMA)

@@ -1,0 +1,1 @@
+"""The ClickHouse warehouse: connection, schema, loads, rollups and serving generations."""

@@ -1,0 +1,159 @@
+"""Loads one day from a source into the fact table and its rollups, atomically.
+
+The day is streamed into staging tables, verified against what the source reported, its rollups
+are computed from the same staged rows, and only then are the day's partitions swapped in with
+``REPLACE PARTITION``. A failure anywhere before the swap leaves the previous data of the day
+untouched; re-running replaces rather than adds, so nothing is ever double counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pepy_pipeline.sources.base import DownloadSource
+from pepy_pipeline.sources.schema import SourceSchemaError, conform_batch
+from pepy_pipeline.warehouse.sql_files import identifier, render
+
+FACT_TABLE = "downloads_daily"
+#: Rollup table -> extra key columns for its '__all__' rows (None: no '__all__' rows).
+ROLLUPS: dict[str, str | None] = {
+    "project_daily": "",
+    "project_version_daily": None,
+    "project_dimension_daily": "dimension, value,",
+}
+STAGING_PREFIX = "_staging_"
+
+
+class EmptyDayError(RuntimeError):
+    """The source returned no rows for a day: refusing to replace the day with nothing."""
+
+
+class LoadVerificationError(RuntimeError):
+    """The staged rows do not add up to what the source reported."""
+
+
+@dataclass
+class DayLoad:
+    """What one committed day looked like; becomes run metadata."""
+
+    day: dt.date
+    rows: int
+    downloads: int
+    batches: int
+    bytes_on_disk: int
+    seconds_extract_and_stage: float
+    seconds_rollups: float
+    rollup_rows: dict[str, int] = field(default_factory=dict)
+
+
+def load_day(client, database: str, source: DownloadSource, day: dt.date, run_id: str = "") -> DayLoad:
+    """Replace ``day`` in the warehouse with what ``source`` yields for it."""
+    db = identifier(database)
+    suffix = f"{day:%Y%m%d}_{uuid.uuid4().hex[:8]}"
+    drop_stale_staging(client, db, day)
+    staged = {name: f"{db}.{STAGING_PREFIX}{name}_{suffix}" for name in [FACT_TABLE, *ROLLUPS]}
+    try:
+        for name, table in staged.items():
+            client.command(f"CREATE TABLE {table} AS {db}.{name}")
+        started = time.perf_counter()
+        rows, downloads, batches = _stage_facts(client, source, day, staged[FACT_TABLE])
+        _verify_staged(client, staged[FACT_TABLE], day, rows, downloads)
+        staged_at = time.perf_counter()
+        rollup_rows = build_rollups(client, staged[FACT_TABLE], staged, day)
+        rolled_at = time.perf_counter()
+        partition = f"{day:%Y%m%d}"
+        # The swap: each statement is atomic; together they take milliseconds.
+        for name, table in staged.items():
+            client.command(f"ALTER TABLE {db}.{name} REPLACE PARTITION ID '{partition}' FROM {table}")
+        _record_load(client, db, day, source.name, rows, downloads, run_id)
+        size = client.query(
+            "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = {db:String} "
+            "AND table = {table:String} AND partition_id = {p:String} AND active",
+            parameters={"db": db, "table": FACT_TABLE, "p": partition},
+        ).result_rows[0][0]
+        return DayLoad(
+            day=day,
+            rows=rows,
+            downloads=downloads,
+            batches=batches,
+            bytes_on_disk=int(size or 0),
+            seconds_extract_and_stage=staged_at - started,
+            seconds_rollups=rolled_at - staged_at,
+            rollup_rows=rollup_rows,
+        )
+    finally:
+        for table in staged.values():
+            client.command(f"DROP TABLE IF EXISTS {table}")
+
+
+def build_rollups(client, facts: str, targets: dict[str, str], day: dt.date) -> dict[str, int]:
+    """Fill each staged rollup table from the staged facts of ``day``; return row counts."""
+    counts = {}
+    for name, all_keys in ROLLUPS.items():
+        target = targets[name]
+        client.command(render(f"rollups/{name}.sql", target=target, facts=facts), parameters={"day": day})
+        if all_keys is not None:
+            client.command(render("rollups/all_projects.sql", target=target, keys=all_keys), parameters={"day": day})
+        counts[name] = int(client.query(f"SELECT count() FROM {target}").result_rows[0][0])
+    return counts
+
+
+def drop_stale_staging(client, database: str, day: dt.date | None = None) -> list[str]:
+    """Drop staging tables left by killed runs (for one day, or all of them)."""
+    pattern = f"{STAGING_PREFIX}%" if day is None else f"{STAGING_PREFIX}%_{day:%Y%m%d}_%"
+    names = [
+        row[0]
+        for row in client.query(
+            "SELECT name FROM system.tables WHERE database = {db:String} AND name LIKE {p:String}",
+            parameters={"db": database, "p": pattern},
+        ).result_rows
+    ]
+    for name in names:
+        client.command(f"DROP TABLE IF EXISTS {database}.{identifier(name)}")
+    return names
+
+
+def _stage_facts(client, source: DownloadSource, day: dt.date, staging: str) -> tuple[int, int, int]:
+    rows = downloads = batches = 0
+    day_value = pa.scalar(day, pa.date32())
+    for raw in source.read_day(day):
+        batch = conform_batch(raw)
+        if batch.num_rows == 0:
+            continue
+        if not pc.all(pc.equal(batch.column("date"), day_value)).as_py():
+            raise SourceSchemaError(f"source {source.name!r} returned rows outside {day} when asked for that day")
+        if pc.min(batch.column("downloads")).as_py() < 0:
+            raise SourceSchemaError(f"source {source.name!r} returned negative download counts for {day}")
+        client.insert_arrow(staging, pa.Table.from_batches([batch]))
+        rows += batch.num_rows
+        downloads += pc.sum(batch.column("downloads")).as_py()
+        batches += 1
+    if rows == 0:
+        raise EmptyDayError(f"source {source.name!r} returned no rows for {day}; the day was left as it was")
+    return rows, downloads, batches
+
+
+def _verify_staged(client, staging: str, day: dt.date, rows: int, downloads: int) -> None:
+    got_rows, got_downloads, wrong_days = client.query(
+        f"SELECT count(), sum(downloads), countIf(date != {{day:Date}}) FROM {staging}",
+        parameters={"day": day},
+    ).result_rows[0]
+    if (got_rows, got_downloads, wrong_days) != (rows, downloads, 0):
+        raise LoadVerificationError(
+            f"{day}: staged {got_rows} rows / {got_downloads} downloads, the source reported "
+            f"{rows} / {downloads}; the day was left as it was"
+        )
+
+
+def _record_load(client, db: str, day: dt.date, source: str, rows: int, downloads: int, run_id: str) -> None:
+    client.insert(
+        f"{db}.load_log",
+        [[day, source, rows, downloads, run_id, dt.datetime.now(dt.timezone.utc)]],
+        column_names=["date", "source", "source_rows", "source_downloads", "run_id", "loaded_at"],
+    )
