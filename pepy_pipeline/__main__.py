@@ -1,0 +1,3 @@
+from pepy_pipeline.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Dagster assets of the warehouse, with their checks beside them."""

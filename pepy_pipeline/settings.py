@@ -1,0 +1,41 @@
+"""Pipeline settings from the environment (``PEPY_*``), with embedded-mode defaults.
+
+Switching to a ClickHouse server or to BigQuery is configuration only: set
+``PEPY_CLICKHOUSE_DSN`` / ``PEPY_SOURCE`` (or override the resources in the Dagster launchpad).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PipelineSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PEPY_", extra="ignore")
+
+    home: Path = Path(".pepy")
+    clickhouse_dsn: str = ""
+    database: str = "pepy"
+    source: str = "sample"
+    start_date: dt.date = dt.date(2025, 1, 1)
+    sample_projects: int = 300
+    sample_rows_per_day: int = 20_000
+    sample_seed: int = 7
+    #: Days per run when a backfill covers a range (one process, one engine open, N days).
+    backfill_days_per_run: int = 10
+
+    @field_validator("home")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def warehouse_dsn(self) -> str:
+        return self.clickhouse_dsn or f"chdb://{self.home / 'warehouse'}"
+
+
+def load_settings() -> PipelineSettings:
+    return PipelineSettings()
