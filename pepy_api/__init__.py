@@ -1,0 +1,1 @@
+"""pepy's read API: pepy.tech- and pypistats-compatible endpoints over the serving tables."""

@@ -1,0 +1,111 @@
+"""ASGI middleware: a per-data-version response cache, strong ETags, 304s and freshness headers.
+
+Responses only change when the data does, so a response is cached under
+``(data token, path, query)`` and answered from memory until the next load is published. A hit
+never reaches routing, validation or the engine: that is how badges and hot projects are served
+close to the framework's ceiling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+
+from starlette.datastructures import Headers
+
+CACHEABLE_STATUS = (200, 404)
+
+
+class ResponseCache:
+    """An LRU of finished responses bounded by total body bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._entries: OrderedDict[tuple, tuple[int, list, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._max = max_bytes
+        self._token: str | None = None
+
+    def get(self, token: str, key: tuple):
+        if token != self._token:
+            self._entries.clear()
+            self._bytes = 0
+            self._token = token
+            return None
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, token: str, key: tuple, entry: tuple[int, list, bytes]) -> None:
+        if token != self._token or len(entry[2]) > self._max // 8:
+            return
+        self._entries[key] = entry
+        self._bytes += len(entry[2])
+        while self._bytes > self._max and self._entries:
+            _, (_, _, body) = self._entries.popitem(last=False)
+            self._bytes -= len(body)
+
+
+def _etag(token: str, path: str, query: bytes) -> bytes:
+    digest = hashlib.blake2b(f"{token}\0{path}\0".encode() + query, digest_size=12).hexdigest()
+    return f'"{digest}"'.encode()
+
+
+class CachingMiddleware:
+    def __init__(self, app, reader, cache: ResponseCache) -> None:
+        self.app = app
+        self.reader = reader
+        self.cache = cache
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        snap = self.reader.snapshot()
+        scope.setdefault("state", {})["snapshot"] = snap
+        path, query = scope["path"], scope["query_string"]
+        key = (path, query)
+        etag = _etag(snap.token, path, query)
+        freshness = (snap.last_complete_day.isoformat() if snap.last_complete_day else "none").encode()
+        hit = self.cache.get(snap.token, key)
+        if hit is not None:
+            await self._answer(scope, send, hit, etag)
+            return
+
+        captured: dict = {"body": []}
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message["headers"] if k not in (b"x-pepy-no-store",)]
+                cacheable = message["status"] in CACHEABLE_STATUS and not any(
+                    k == b"x-pepy-no-store" for k, _ in message["headers"])
+                headers.append((b"x-data-last-complete-day", freshness))
+                if message["status"] == 200:
+                    headers.append((b"etag", etag))
+                captured.update(status=message["status"], headers=headers, cacheable=cacheable)
+                if not cacheable:
+                    await send({**message, "headers": headers})
+                return
+            if message["type"] == "http.response.body" and captured.get("cacheable"):
+                captured["body"].append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    entry = (captured["status"], captured["headers"], b"".join(captured["body"]))
+                    self.cache.put(snap.token, key, entry)
+                    await self._answer(scope, send, entry, etag)
+                return
+            await send(message)
+
+        await self.app(scope, receive, capture)
+
+    @staticmethod
+    async def _answer(scope, send, entry, etag: bytes) -> None:
+        status, headers, body = entry
+        if status == 200:
+            match = Headers(scope=scope).get("if-none-match")
+            if match and (match == "*" or etag.decode() in [m.strip() for m in match.split(",")]):
+                keep = [(k, v) for k, v in headers if k in (b"etag", b"cache-control", b"x-data-last-complete-day")]
+                await send({"type": "http.response.start", "status": 304, "headers": keep})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

@@ -1,0 +1,93 @@
+"""Request dependencies in one place: the reader, the snapshot, validated project names, dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+
+from pepy_api.errors import ApiError, no_data, not_found
+from pepy_api.names import InvalidProjectName, normalize
+from pepy_api.settings import ApiSettings
+from pepy_api.store.reader import Reader
+from pepy_api.store.snapshot import Snapshot, Totals
+
+
+def get_reader(request: Request) -> Reader:
+    return request.app.state.reader
+
+
+def get_settings(request: Request) -> ApiSettings:
+    return request.app.state.settings
+
+
+def get_snapshot(request: Request) -> Snapshot:
+    """The snapshot the caching middleware keyed this request on (so the ETag matches)."""
+    snap = getattr(request.state, "snapshot", None) or request.app.state.reader.snapshot()
+    if not snap.has_data:
+        raise no_data()
+    return snap
+
+
+ReaderDep = Annotated[Reader, Depends(get_reader)]
+SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+
+
+class KnownProject:
+    """A path's project: PEP 503-normalised, valid, and present in the served data."""
+
+    def __init__(self, name: str, totals: Totals) -> None:
+        self.name = name
+        self.totals = totals
+
+
+def _resolve(raw: str, snap: Snapshot, allow_all: bool) -> KnownProject:
+    try:
+        name = normalize(raw, allow_all=allow_all)
+    except InvalidProjectName as error:
+        raise ApiError(400, str(error)) from None
+    totals = snap.totals.get(name)
+    if totals is None:
+        raise not_found(name)
+    return KnownProject(name, totals)
+
+
+def project_dep(project: Annotated[str, Path(description="Project name, any PEP 503 spelling")],
+                snap: SnapshotDep) -> KnownProject:
+    return _resolve(project, snap, allow_all=False)
+
+
+def package_dep(package: Annotated[str, Path(description="Package name, or `__all__` for every package")],
+                snap: SnapshotDep) -> KnownProject:
+    return _resolve(package, snap, allow_all=True)
+
+
+ProjectDep = Annotated[KnownProject, Depends(project_dep)]
+PackageDep = Annotated[KnownProject, Depends(package_dep)]
+
+
+class DateRange:
+    def __init__(self, start: dt.date, end: dt.date) -> None:
+        self.start = start
+        self.end = end
+
+
+def date_range(
+    snap: SnapshotDep,
+    settings: SettingsDep,
+    start_date: Annotated[dt.date | None, Query(description="First day (YYYY-MM-DD); default: first loaded day")] = None,
+    end_date: Annotated[dt.date | None, Query(description="Last day (YYYY-MM-DD); default: last complete day")] = None,
+) -> DateRange:
+    """An inclusive date range, defaulting to all history; too long or reversed is a 400."""
+    end = end_date or snap.last_complete_day
+    start = start_date or min((t.first_date for t in snap.totals.values()), default=end)
+    if start > end:
+        raise ApiError(400, f"start_date {start} is after end_date {end}")
+    if (end - start).days + 1 > settings.max_range_days:
+        raise ApiError(400, f"the range is {(end - start).days + 1} days; at most {settings.max_range_days} allowed")
+    return DateRange(start, end)
+
+
+RangeDep = Annotated[DateRange, Depends(date_range)]

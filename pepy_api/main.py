@@ -1,0 +1,75 @@
+"""The FastAPI application: routers, error handlers and middleware, wired in one place."""
+
+from __future__ import annotations
+
+import contextlib
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from pepy_api import errors
+from pepy_api.access import AccessMiddleware, TrailingSlashMiddleware
+from pepy_api.caching import CachingMiddleware, ResponseCache
+from pepy_api.routers import badges, pepy, pypistats, stats
+from pepy_api.settings import ApiSettings
+from pepy_api.store.reader import Reader, open_reader
+
+DESCRIPTION = """
+Download statistics of Python packages on PyPI, from the public BigQuery download log.
+
+* **pepy.tech compatible**: `/api/v2/projects/{project}`, `/api/projects/{project}`, `/badge/...`,
+  `/personalized-badge/...`, the pro-style downloads, `/health-check`.
+* **pypistats.org compatible**: `/api/packages/{package}/recent|overall|python_major|python_minor|system`,
+  with all history, `start_date`/`end_date`, and `__all__` for every package together.
+* **pepy's own** (`/v1`): breakdowns by version, installer, Python, system, country, CI, file type
+  or mirror, per day/week/month, as JSON or CSV; summaries; top projects and search; a shields.io
+  endpoint badge.
+
+Project names may be written in any PEP 503 spelling (`Flask_Login` = `flask-login`). Days are UTC;
+the header `X-Data-Last-Complete-Day` (and `last_complete_day` in pepy's own bodies) tells the
+newest complete day loaded. Responses carry a strong `ETag`; send `If-None-Match` to get a 304.
+Errors are JSON `{"message": ...}`: 400 malformed input, 401 missing API key (when keys are on),
+404 unknown project, 429 rate limited, 503 before the first load.
+"""
+
+
+class _ReaderProxy:
+    """Lets the caching middleware reach the reader the lifespan opens later."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def snapshot(self):
+        return self._app.state.reader.snapshot()
+
+
+def create_app(settings: ApiSettings | None = None, reader: Reader | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        own = reader is None
+        app.state.reader = reader or open_reader(settings.warehouse_dsn, settings.database, settings.refresh_seconds)
+        app.state.reader.start_refreshing()
+        try:
+            yield
+        finally:
+            if own:
+                app.state.reader.close()
+
+    app = FastAPI(title="pepy API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    errors.install(app)
+    for router in (pepy.router, badges.router, pypistats.router, stats.router):
+        app.include_router(router)
+
+    # Added innermost first: the trailing-slash rewrite runs before everything else.
+    app.add_middleware(CachingMiddleware, reader=_ReaderProxy(app), cache=ResponseCache(settings.cache_max_bytes))
+    if settings.key_set or settings.rate_limit_per_minute:
+        app.add_middleware(AccessMiddleware, keys=settings.key_set, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in settings.cors_origins.split(",")],
+                       allow_methods=["GET", "HEAD"], allow_headers=["*"],
+                       expose_headers=["ETag", "X-Data-Last-Complete-Day", "X-Rate-Limit-Remaining",
+                                       "X-Rate-Limit-Retry-After-Seconds"])
+    app.add_middleware(TrailingSlashMiddleware)
+    return app

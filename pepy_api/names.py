@@ -1,0 +1,27 @@
+"""Project names as PyPI sees them: PEP 503 normalisation and validation."""
+
+from __future__ import annotations
+
+import re
+
+ALL_PROJECTS = "__all__"
+_SEPARATORS = re.compile(r"[-_.]+")
+_VALID = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+
+
+class InvalidProjectName(ValueError):
+    """A path parameter that cannot be a PyPI project name."""
+
+
+def normalize(name: str, allow_all: bool = False) -> str:
+    """The PEP 503 form of ``name`` (``Flask_Login`` -> ``flask-login``), or raise."""
+    if allow_all and name == ALL_PROJECTS:
+        return ALL_PROJECTS
+    if not 1 <= len(name) <= 512:
+        raise InvalidProjectName("a project name has 1 to 512 characters")
+    if not _VALID.match(name):
+        raise InvalidProjectName(
+            f"{name[:80]!r} is not a valid project name: use letters, digits, '.', '_' and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return _SEPARATORS.sub("-", name).lower()

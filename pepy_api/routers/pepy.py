@@ -1,0 +1,101 @@
+"""pepy.tech-compatible JSON endpoints (v1, v2, and the pro-style downloads)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import pycountry
+from fastapi import APIRouter, Query
+
+from pepy_api.deps import ProjectDep, ReaderDep, SnapshotDep
+from pepy_api.errors import ERROR_RESPONSES
+from pepy_api.responses import FastJSONResponse
+from pepy_api.store import queries
+from pepy_api.versions import sort_versions
+
+router = APIRouter(tags=["pepy.tech compatible"], responses=ERROR_RESPONSES, default_response_class=FastJSONResponse)
+
+TIME_RANGES = {"four_months": 4, "one_year": 12}
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return dt.date(year, month + 1, min(day.day, 28))
+
+
+def v2_window(last_day: dt.date) -> tuple[dt.date, dt.date]:
+    """From the first day of the month that was 90 days ago to the last complete day."""
+    back = last_day - dt.timedelta(days=90)
+    return back.replace(day=1), last_day
+
+
+def _by_date_version(rows) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for day, version, downloads in rows:
+        out.setdefault(day.isoformat(), {})[version] = downloads
+    return out
+
+
+@router.get("/api/v2/projects/{project}", summary="Total and per-version daily downloads (pepy v2)")
+def project_v2(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep):
+    """`total_downloads` is all-time (mirrors included); `downloads` covers the first day of the
+    month 90 days before the last complete day, up to that day; `versions` are the versions with
+    downloads in that window, PEP 440 ordered."""
+    start, end = v2_window(snap.last_complete_day)
+    rows = queries.version_downloads(reader, project.name, start, end)
+    return {
+        "id": project.name,
+        "total_downloads": project.totals.total,
+        "versions": sort_versions({version for _, version, _ in rows}),
+        "downloads": _by_date_version(rows),
+    }
+
+
+@router.get("/api/projects/{project}", summary="Total and last 30 days of downloads (pepy v1)")
+def project_v1(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep):
+    end = snap.last_complete_day
+    rows = queries.daily_downloads(reader, project.name, end - dt.timedelta(days=29), end)
+    return {
+        "id": project.name,
+        "total_downloads": project.totals.total,
+        "downloads": {day.isoformat(): downloads for day, downloads in rows},
+    }
+
+
+TimeRange = Annotated[str, Query(alias="timeRange", pattern="(?i)^(FOUR_MONTHS|ONE_YEAR)$",
+                                 description="FOUR_MONTHS or ONE_YEAR (case-insensitive)")]
+
+
+@router.get("/api/v3/pro/projects/{project}/downloads", summary="Per-version daily downloads over a time range")
+def pro_downloads(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep,
+                  time_range: TimeRange = "FOUR_MONTHS",
+                  include_ci: Annotated[bool, Query(alias="includeCIDownloads")] = True):
+    end = snap.last_complete_day
+    start = months_before(end, TIME_RANGES[time_range.lower()])
+    rows = queries.version_downloads(reader, project.name, start, end, measure="all" if include_ci else "not_ci")
+    return {"downloads": _by_date_version(rows)}
+
+
+def alpha3(code: str) -> str | None:
+    country = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
+    return country.alpha_3 if country else None
+
+
+@router.get("/api/v3/pro/projects/{project}/country-downloads", summary="Daily downloads by country (ISO alpha-3)")
+def pro_country_downloads(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep,
+                          time_range: TimeRange = "FOUR_MONTHS"):
+    """Countries are ISO 3166 alpha-3; downloads whose country upstream did not know are left out."""
+    end = snap.last_complete_day
+    start = months_before(end, TIME_RANGES[time_range.lower()])
+    out: dict[str, list] = {}
+    for day, value, downloads in queries.dimension_downloads(reader, project.name, "country", start, end):
+        code = alpha3(value)
+        if code:
+            out.setdefault(day.isoformat(), []).append({"country": code, "downloads": downloads})
+    return {"downloads": out}
+
+
+@router.get("/health-check", summary="Liveness", tags=["service"])
+def health_check():
+    return {"status": "healthy"}

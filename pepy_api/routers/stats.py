@@ -1,0 +1,156 @@
+"""pepy's own endpoints: breakdowns by any stored dimension, summaries, top lists, search,
+CSV, and a shields.io endpoint badge. Every body says how fresh the data is."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from pepy_api.badges import format_downloads
+from pepy_api.deps import ProjectDep, RangeDep, ReaderDep, SnapshotDep
+from pepy_api.errors import ERROR_RESPONSES, ApiError
+from pepy_api.names import InvalidProjectName, normalize
+from pepy_api.responses import FastJSONResponse, csv_response
+from pepy_api.routers.badges import PERIOD_LABELS, period_downloads
+from pepy_api.store import queries
+
+router = APIRouter(prefix="/v1", tags=["pepy"], responses=ERROR_RESPONSES, default_response_class=FastJSONResponse)
+
+
+class Dimension(str, Enum):
+    none = "none"
+    version = "version"
+    installer = "installer"
+    python_major = "python_major"
+    python_minor = "python_minor"
+    system = "system"
+    pypistats_system = "pypistats_system"
+    country = "country"
+    ci = "ci"
+    file_type = "file_type"
+    mirror = "mirror"
+
+
+class Granularity(str, Enum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+class CiFilter(str, Enum):
+    include = "include"
+    only = "only"
+    exclude = "exclude"
+
+
+class Format(str, Enum):
+    json = "json"
+    csv = "csv"
+
+
+def _measure(ci: CiFilter, mirrors: bool) -> str:
+    if ci is not CiFilter.include and not mirrors:
+        raise ApiError(400, "ci=only/exclude cannot be combined with mirrors=false")
+    if not mirrors:
+        return "without_mirrors"
+    return {"include": "all", "only": "ci", "exclude": "not_ci"}[ci.value]
+
+
+def _day(value) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+@router.get("/projects/{project}/downloads", summary="Downloads over time, optionally broken down by a dimension")
+def downloads(
+    project: ProjectDep, snap: SnapshotDep, reader: ReaderDep, dates: RangeDep,
+    by: Dimension = Dimension.none,
+    granularity: Granularity = Granularity.day,
+    ci: Annotated[CiFilter, Query(description="include CI downloads, only CI, or exclude CI")] = CiFilter.include,
+    mirrors: Annotated[bool, Query(description="false leaves out mirror installers")] = True,
+    format: Format = Format.json,
+):
+    """`value` is the dimension's value (`null` where upstream did not know it); with `by=none`
+    there is one row per period. Weeks start on Monday; `start_date`/`end_date` default to all
+    history."""
+    measure = _measure(ci, mirrors)
+    if by is Dimension.none:
+        rows = [(d, "", n) for d, n in queries.daily_downloads(
+            reader, project.name, dates.start, dates.end, measure, granularity.value)]
+    elif by is Dimension.version:
+        rows = queries.version_breakdown(reader, project.name, dates.start, dates.end, measure, granularity.value)
+    else:
+        rows = queries.dimension_downloads(reader, project.name, by.value, dates.start, dates.end,
+                                           measure, granularity.value)
+    if format is Format.csv:
+        header = ["date", "downloads"] if by is Dimension.none else ["date", by.value, "downloads"]
+        body = ([_day(d), n] if by is Dimension.none else [_day(d), v or "null", n] for d, v, n in rows)
+        return csv_response(header, body, f"{project.name}-{by.value}.csv")
+    data = [{"date": _day(d), "downloads": n} if by is Dimension.none
+            else {"date": _day(d), "value": v or None, "downloads": n} for d, v, n in rows]
+    return {
+        "project": project.name, "by": by.value, "granularity": granularity.value,
+        "start_date": dates.start.isoformat(), "end_date": dates.end.isoformat(),
+        "last_complete_day": snap.last_complete_day.isoformat(), "data": data,
+    }
+
+
+@router.get("/projects/{project}", summary="Totals, recent sums and top versions of a project")
+def summary(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep):
+    t = project.totals
+    end = snap.last_complete_day
+    top = queries.top_versions(reader, project.name, end - dt.timedelta(days=29), end, 10)
+    return {
+        "project": project.name,
+        "total_downloads": t.total, "total_downloads_without_mirrors": t.total_without_mirrors,
+        "last_day": t.last_day, "last_week": t.last_week, "last_month": t.last_month,
+        "last_day_without_mirrors": t.last_day_without_mirrors,
+        "last_week_without_mirrors": t.last_week_without_mirrors,
+        "last_month_without_mirrors": t.last_month_without_mirrors,
+        "first_date": t.first_date.isoformat(), "last_date": t.last_date.isoformat(),
+        "top_versions_last_month": [{"version": v, "downloads": n} for v, n in top],
+        "last_complete_day": end.isoformat(),
+    }
+
+
+@router.get("/projects/{project}/versions", summary="The most downloaded versions in a date range")
+def versions(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep, dates: RangeDep,
+             limit: Annotated[int, Query(ge=1, le=1000)] = 10, format: Format = Format.json):
+    rows = queries.top_versions(reader, project.name, dates.start, dates.end, limit)
+    if format is Format.csv:
+        return csv_response(["version", "downloads"], rows, f"{project.name}-versions.csv")
+    return {"project": project.name, "start_date": dates.start.isoformat(), "end_date": dates.end.isoformat(),
+            "last_complete_day": snap.last_complete_day.isoformat(),
+            "versions": [{"version": v, "downloads": n} for v, n in rows]}
+
+
+@router.get("/projects", summary="Top projects by all-time downloads, optionally by name prefix")
+def top_projects(snap: SnapshotDep,
+                 prefix: Annotated[str | None, Query(max_length=512, description="name prefix, any PEP 503 spelling")] = None,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+                 offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
+    wanted = None
+    if prefix:
+        try:
+            wanted = normalize(prefix)
+        except InvalidProjectName as error:
+            raise ApiError(400, f"invalid prefix: {error}") from None
+    names = snap.ranked if wanted is None else [p for p in snap.ranked if p.startswith(wanted)]
+    page = names[offset:offset + limit]
+    return {
+        "projects": [{"project": p, "total_downloads": snap.totals[p].total,
+                      "last_month": snap.totals[p].last_month} for p in page],
+        "matches": len(names), "last_complete_day": snap.last_complete_day.isoformat(),
+    }
+
+
+@router.get("/projects/{project}/shields", summary="shields.io endpoint badge JSON")
+def shields_endpoint(project: ProjectDep,
+                     period: Annotated[str, Query(pattern="(?i)^(total|month|week)$")] = "total",
+                     units: Annotated[str, Query(pattern="(?i)^(international_system|abbreviation|none)$")] = "international_system"):
+    """Use with `https://img.shields.io/endpoint?url=<this URL>`."""
+    value = period_downloads(project.totals, period.lower())
+    return {"schemaVersion": 1, "label": PERIOD_LABELS[period.lower()],
+            "message": format_downloads(value, units.lower()), "color": "brightgreen"}

@@ -1,0 +1,1 @@
+"""Read access to the serving tables: frozen generations (embedded) or a live server."""

@@ -1,0 +1,89 @@
+"""The API's SQL over the serving tables: one function per question, values always bound as
+server-side parameters, the table database filled in by the reader (never from the request)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pepy_api.store.reader import Reader
+
+
+#: Column holding the measure asked for: all downloads, without mirrors, CI only, or non-CI.
+MEASURES = {
+    "all": "downloads",
+    "without_mirrors": "downloads_without_mirrors",
+    "ci": "ci_downloads",
+    "not_ci": "downloads - ci_downloads",
+}
+#: Date bucket expressions for ``granularity``.
+BUCKETS = {"day": "date", "week": "toMonday(date)", "month": "toStartOfMonth(date)"}
+
+
+def version_downloads(reader: Reader, project: str, start: dt.date, end: dt.date,
+                      measure: str = "all") -> list[tuple[dt.date, str, int]]:
+    """(date, version, downloads) rows, by date, for one project."""
+    return reader.query(
+        f"SELECT date, version, sum({MEASURES[measure]}) AS n FROM __DB__.project_version_daily "
+        "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
+        "GROUP BY date, version HAVING n > 0 ORDER BY date, version",
+        {"project": project, "start": start, "end": end},
+    )
+
+
+def daily_downloads(reader: Reader, project: str, start: dt.date, end: dt.date,
+                    measure: str = "all", granularity: str = "day") -> list[tuple[dt.date, int]]:
+    bucket = BUCKETS[granularity]
+    return reader.query(
+        f"SELECT {bucket} AS bucket, sum({MEASURES[measure]}) FROM __DB__.project_daily "
+        "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
+        "GROUP BY bucket ORDER BY bucket",
+        {"project": project, "start": start, "end": end},
+    )
+
+
+def overall_downloads(reader: Reader, project: str, start: dt.date,
+                      end: dt.date) -> list[tuple[dt.date, int, int]]:
+    """(date, with mirrors, without mirrors) for pypistats' ``overall``."""
+    return reader.query(
+        "SELECT date, sum(downloads), sum(downloads_without_mirrors) FROM __DB__.project_daily "
+        "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
+        "GROUP BY date ORDER BY date",
+        {"project": project, "start": start, "end": end},
+    )
+
+
+def dimension_downloads(reader: Reader, project: str, dimension: str, start: dt.date,
+                        end: dt.date, measure: str = "all",
+                        granularity: str = "day") -> list[tuple[dt.date, str, int]]:
+    """(bucket, value, downloads) for one stored dimension; value '' is upstream NULL."""
+    bucket = BUCKETS[granularity]
+    return reader.query(
+        f"SELECT {bucket} AS bucket, value, sum({MEASURES[measure]}) AS n "
+        "FROM __DB__.project_dimension_daily "
+        "WHERE project = {project:String} AND dimension = {dimension:String} "
+        "AND date BETWEEN {start:Date} AND {end:Date} "
+        "GROUP BY bucket, value HAVING n > 0 ORDER BY bucket, value",
+        {"project": project, "dimension": dimension, "start": start, "end": end},
+    )
+
+
+def version_breakdown(reader: Reader, project: str, start: dt.date, end: dt.date,
+                      measure: str = "all", granularity: str = "day") -> list[tuple[dt.date, str, int]]:
+    bucket = BUCKETS[granularity]
+    return reader.query(
+        f"SELECT {bucket} AS bucket, version, sum({MEASURES[measure]}) AS n "
+        "FROM __DB__.project_version_daily "
+        "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
+        "GROUP BY bucket, version HAVING n > 0 ORDER BY bucket, version",
+        {"project": project, "start": start, "end": end},
+    )
+
+
+def top_versions(reader: Reader, project: str, start: dt.date, end: dt.date,
+                 limit: int, measure: str = "all") -> list[tuple[str, int]]:
+    return reader.query(
+        f"SELECT version, sum({MEASURES[measure]}) AS n FROM __DB__.project_version_daily "
+        "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
+        "GROUP BY version HAVING n > 0 ORDER BY n DESC, version LIMIT {limit:UInt32}",
+        {"project": project, "start": start, "end": end, "limit": limit},
+    )

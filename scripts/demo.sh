@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole thing on the embedded default: install, load the last 30 days of the sample source
+# into chDB, then serve the Dagster UI and the API on 127.0.0.1 until Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+scripts/bootstrap.sh
+export PEPY_HOME=${PEPY_HOME:-$ROOT/.pepy}
+export DAGSTER_HOME=${DAGSTER_HOME:-$PEPY_HOME/dagster}
+export PEPY_START_DATE=${PEPY_START_DATE:-$(date -u -d '90 days ago' +%F)}
+DAYS=${PEPY_DEMO_DAYS:-30}
+UI_PORT=${PEPY_UI_PORT:-3000}
+API_PORT=${PEPY_API_PORT:-8000}
+mkdir -p "$DAGSTER_HOME"
+cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+BIN=.venv/bin
+
+"$BIN/dagster" instance concurrency set warehouse 1 >/dev/null
+echo "Loading the last $DAYS days of the sample source into $PEPY_HOME/warehouse ..."
+"$BIN/python" -m pepy_pipeline load --last "$DAYS" 2> "$PEPY_HOME/load.log" || {
+  echo "the load failed; see $PEPY_HOME/load.log" >&2; exit 1; }
+
+"$BIN/python" -m pepy_api --host 127.0.0.1 --port "$API_PORT" > "$PEPY_HOME/api.log" 2>&1 &
+API_PID=$!
+trap 'kill $API_PID 2>/dev/null || true' EXIT
+
+cat <<INFO
+
+  Dagster UI   http://127.0.0.1:$UI_PORT   (assets, partitions, runs, checks, schedule)
+  API docs     http://127.0.0.1:$API_PORT/docs
+  A badge      http://127.0.0.1:$API_PORT/badge/requests
+  A project    http://127.0.0.1:$API_PORT/api/v2/projects/requests
+
+  Load more days from the UI (Assets > pypi_downloads > Materialize / backfill).
+  Logs: $PEPY_HOME/load.log, $PEPY_HOME/api.log.   Ctrl-C stops everything.
+
+INFO
+# The daemon runs backfills in the queue (pool "warehouse", one run at a time).
+"$BIN/dagster" dev -w workspace.yaml -h 127.0.0.1 -p "$UI_PORT"
