@@ -1,0 +1,51 @@
+"""Shared fixtures. The pytest process opens at most one chDB directory at a time and closes it:
+chDB allows one open directory per process, so API servers and Dagster run in subprocesses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pepy_pipeline.warehouse.connection import connected
+from pepy_pipeline.warehouse.migrations import migrate
+
+DATABASE = "pepy"
+
+
+@pytest.fixture
+def warehouse_dir(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse"
+
+
+@pytest.fixture
+def dsn(warehouse_dir: Path) -> str:
+    return f"chdb://{warehouse_dir}"
+
+
+@pytest.fixture
+def client(dsn):
+    with connected(dsn) as client:
+        migrate(client, DATABASE)
+        yield client
+
+
+def fact_sums(client, day: dt.date | None = None) -> tuple[int, int]:
+    where = "" if day is None else "WHERE date = {day:Date}"
+    rows, downloads = client.query(
+        f"SELECT count(), sum(downloads) FROM {DATABASE}.downloads_daily {where}", parameters={"day": day}
+    ).result_rows[0]
+    return int(rows), int(downloads)
+
+
+@pytest.fixture(scope="session")
+def dagster_yaml() -> Path:
+    return Path(__file__).resolve().parents[1] / "dagster.yaml"
+
+
+def copy_instance_config(target: Path, dagster_yaml: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(dagster_yaml, target / "dagster.yaml")
+    return target
