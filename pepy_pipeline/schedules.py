@@ -15,12 +15,10 @@ from dagster import (
 
 from pepy_pipeline.assets.downloads import DOWNLOADS, ROLLUPS
 from pepy_pipeline.assets.serving import SERVING
-from pepy_pipeline.partitions import daily_partitions
 
 load_downloads_job = define_asset_job(
     "load_downloads",
     selection=AssetSelection.assets(DOWNLOADS, ROLLUPS, SERVING),
-    partitions_def=daily_partitions,
     description="Load days of downloads, rebuild their rollups and publish them to the API.",
 )
 

@@ -77,7 +77,7 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
     with warehouse.connect() as client:
         loads = []
         for day in days:
-            load = load_day(client, warehouse.database, download_source, day, run_id=context.run_id)
+            load = load_day(client, warehouse.database, download_source, day, run_id=context.run.run_id)
             context.log.info(f"{day}: committed {load.rows:,} rows, {load.downloads:,} downloads")
             loads.append(load)
         results = {

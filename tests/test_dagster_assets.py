@@ -1,0 +1,134 @@
+"""The Dagster code location, executed for real (in-process runs on an ephemeral instance)."""
+
+import datetime as dt
+import json
+
+import pytest
+from dagster import AssetKey, DagsterInstance, build_schedule_context, materialize
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from pepy_pipeline.assets.downloads import pypi_downloads
+from pepy_pipeline.assets.serving import serving_tables
+from pepy_pipeline.definitions import defs
+from pepy_pipeline.schedules import daily_downloads_schedule
+from pepy_pipeline.sources.resource import DownloadSourceResource, UnknownSourceError
+from pepy_pipeline.warehouse.connection import WarehouseUnavailable, connected
+from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+from pepy_pipeline.warehouse.serving import current_generation
+from tests.conftest import DATABASE, fact_sums
+from tests.support.processes import run_cli
+
+FIRST, LAST = dt.date(2026, 10, 1), dt.date(2026, 10, 4)
+SMALL = DownloadSourceResource(name="sample", sample_projects=60, sample_rows_per_day=3000)
+
+
+def failure_text(result) -> str:
+    """The failed step's error with its causes (Dagster wraps the user exception)."""
+    error = result.get_step_failure_events()[0].step_failure_data.error
+    parts = []
+    while error is not None:
+        parts.append(error.message)
+        error = error.cause
+    return "\n".join(parts)
+
+
+def run_range(dsn, first, last, source=SMALL, instance=None):
+    return materialize(
+        [pypi_downloads, serving_tables],
+        resources={"warehouse": ClickHouseWarehouse(dsn=dsn), "source": source},
+        instance=instance or DagsterInstance.ephemeral(),
+        tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()},
+        raise_on_error=False,
+    )
+
+
+def test_a_range_run_loads_every_day_passes_checks_and_publishes(dsn, warehouse_dir):
+    result = run_range(dsn, FIRST, LAST)
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.check_name for e in evaluations} >= {
+        "day_not_empty", "totals_match_source", "values_plausible", "no_gaps", "rollups_match_facts"}
+    assert all(e.passed for e in evaluations), [(e.check_name, e.metadata) for e in evaluations if not e.passed]
+    materializations = {m.asset_key: m for m in result.get_asset_materialization_events()}
+    facts = materializations[AssetKey("pypi_downloads")].materialization.metadata
+    assert facts["days"].value == 4 and facts["dagster/row_count"].value > 0
+    assert {"downloads", "bytes_on_disk", "duration_seconds", "source", "per_day"} <= set(facts)
+    with connected(dsn) as client:
+        rows, _ = fact_sums(client)
+        assert rows == facts["dagster/row_count"].value
+        days = [r[0] for r in client.query(f"SELECT DISTINCT date FROM {DATABASE}.downloads_daily ORDER BY date").result_rows]
+    assert days == [FIRST + dt.timedelta(days=i) for i in range(4)]
+    manifest = current_generation(warehouse_dir)
+    assert manifest["last_complete_day"] == LAST.isoformat()
+
+
+def test_rerunning_a_partition_does_not_double_count(dsn):
+    assert run_range(dsn, FIRST, LAST).success
+    with connected(dsn) as client:
+        before = fact_sums(client)
+    assert run_range(dsn, FIRST + dt.timedelta(days=1), FIRST + dt.timedelta(days=2)).success
+    with connected(dsn) as client:
+        assert fact_sums(client) == before
+
+
+def test_a_gap_is_reported_by_the_non_blocking_check(dsn):
+    assert run_range(dsn, FIRST, FIRST).success
+    result = run_range(dsn, LAST, LAST)
+    assert result.success
+    gaps = next(e for e in result.get_asset_check_evaluations() if e.check_name == "no_gaps")
+    assert not gaps.passed
+    assert "2026-10-02" in gaps.metadata["missing_days"].value
+
+
+def test_an_unknown_source_fails_clearly_and_loads_nothing(dsn):
+    result = run_range(dsn, FIRST, FIRST, source=DownloadSourceResource(name="nosuch"))
+    assert not result.success
+    assert "unknown source 'nosuch': choose one of sample, bigquery" in failure_text(result)
+    with connected(dsn) as client:
+        assert client.query("SELECT count() FROM system.tables WHERE database = 'pepy'").result_rows == [(0,)]
+
+
+def test_an_unreachable_warehouse_is_a_clear_error():
+    resource = ClickHouseWarehouse(dsn="http://default:secret@127.0.0.1:9/pepy")
+    with pytest.raises(WarehouseUnavailable) as error:
+        with resource.connect():
+            pass
+    assert "cannot open the warehouse at http://default:***@127.0.0.1:9/pepy" in str(error.value)
+    assert "secret" not in str(error.value)
+    result = run_range("http://127.0.0.1:9", FIRST, FIRST)
+    assert not result.success
+    assert "cannot open the warehouse" in failure_text(result)
+
+
+def test_the_schedule_loads_yesterday_and_reloads_the_day_before():
+    context = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 25, 4, 30, tzinfo=dt.timezone.utc))
+    requests = list(daily_downloads_schedule(context))
+    assert [r.partition_key for r in requests] == ["2026-11-24", "2026-11-23"]
+    assert len({r.run_key for r in requests}) == 2
+
+
+def test_the_code_location_is_safe_for_an_embedded_warehouse():
+    job = defs.resolve_job_def("load_downloads")
+    assert job.executor_def.name == "in_process"
+    graph = defs.resolve_asset_graph()
+    for key in (AssetKey("pypi_downloads"), AssetKey("download_rollups"), AssetKey("serving_tables")):
+        node = graph.get(key)
+        assert node.pools == {"warehouse"} or getattr(node, "pool", None) == "warehouse"
+        assert node.backfill_policy is not None and node.backfill_policy.max_partitions_per_run >= 1
+    assert defs.resolve_schedule_def("daily_downloads_schedule").cron_schedule == "30 4 * * *"
+
+
+def test_the_cli_loads_a_range_and_rejects_days_outside_the_partitions(tmp_path):
+    env = {"PEPY_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(tmp_path / "dh"),
+           "PEPY_SAMPLE_PROJECTS": "40", "PEPY_SAMPLE_ROWS_PER_DAY": "1500"}
+    (tmp_path / "dh").mkdir()
+    done = run_cli(["load", "2026-10-01", "2026-10-03", "--days-per-run", "2"], env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count(" ok") == 2
+    manifest = current_generation(tmp_path / "home/warehouse")
+    assert manifest["last_complete_day"] == "2026-10-03"
+    outside = run_cli(["load", "2019-01-01"], env)
+    assert outside.returncode == 2
+    assert "outside the partitions" in outside.stderr
+    future = run_cli(["load", (dt.date.today() + dt.timedelta(days=3)).isoformat()], env)
+    assert future.returncode == 2 and "outside the partitions" in future.stderr
