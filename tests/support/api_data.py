@@ -1,0 +1,63 @@
+"""A small warehouse with hand-made rows whose expected API answers the tests compute themselves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pepy_pipeline.sources.sample import SampleSource
+from pepy_pipeline.warehouse.connection import connected
+from pepy_pipeline.warehouse.loader import load_day
+from pepy_pipeline.warehouse.migrations import migrate
+from pepy_pipeline.warehouse.serving import publish_generation, rebuild_totals
+from tests.support.sources import RowsSource
+
+D1, D2, D3, D4 = (dt.date(2018, 5, 1) + dt.timedelta(days=i) for i in range(4))
+
+#: The worked example of the pepy v2 spec for "pepy", plus projects exercising every dimension.
+ROWS = {
+    D1: [
+        {"project": "pepy", "version": "1.0", "downloads": 10},
+        {"project": "flask-login", "version": "0.6.3", "downloads": 7, "installer": "bandersnatch",
+         "python_minor": None, "system": None},
+        {"project": "flask-login", "version": "0.6.3", "downloads": 5, "ci": True, "country_code": "DE",
+         "python_minor": "2.7", "system": "Windows"},
+        {"project": "flask-login", "version": "0.6.10", "downloads": 4, "country_code": None, "installer": "uv",
+         "python_minor": "invalid", "system": "FreeBSD"},
+    ],
+    D2: [
+        {"project": "pepy", "version": "2.0", "downloads": 15},
+        {"project": "flask-login", "version": "0.6.10", "downloads": 9, "system": "Darwin", "python_minor": "3.11"},
+    ],
+    D3: [
+        {"project": "pepy", "version": "1.0", "downloads": 20},
+        {"project": "pepy", "version": "2.0", "downloads": 25, "ci": True},
+        {"project": "flask-login", "version": "0.6.9", "downloads": 3, "file_type": "sdist", "country_code": "FR"},
+    ],
+    D4: [
+        {"project": "pepy", "version": "2.0", "downloads": 50},
+        {"project": "flask-login", "version": "0.6.10", "downloads": 1, "installer": "Artifactory"},
+    ],
+}
+
+
+def rows_of(project: str) -> list[dict]:
+    defaults = {"file_type": "bdist_wheel", "country_code": "US", "installer": "pip", "python_minor": "3.12",
+                "system": "Linux", "ci": False}
+    return [{**defaults, **row, "date": day} for day, rows in ROWS.items() for row in rows if row["project"] == project]
+
+
+def build(home: Path, with_sample: bool = True) -> None:
+    """Load ROWS (and sample projects on the same days), then publish a generation."""
+    warehouse = home / "warehouse"
+    sample = SampleSource(projects=120, rows_per_day=4000)
+    with connected(f"chdb://{warehouse}") as client:
+        migrate(client, "pepy")
+        for day, rows in ROWS.items():
+            extra = []
+            if with_sample:
+                table = sample.day_table(day).to_pylist()
+                extra = [{k: v for k, v in r.items() if k != "date"} for r in table if r["project"] not in ("pepy", "flask-login")]
+            load_day(client, "pepy", RowsSource({day: rows + extra}, batch_rows=5000), day)
+        rebuild_totals(client, "pepy")
+        publish_generation(client, "pepy", warehouse)
