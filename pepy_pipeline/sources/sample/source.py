@@ -43,7 +43,8 @@ SYSTEMS = (
     ("OpenBSD", 0.001), (None, 0.044),
 )
 CI_SHARE = 0.35
-_MIRRORS = {"bandersnatch", "z3c.pypimirror", "Artifactory", "devpi", "Nexus"}
+#: Rows generated per chunk (before merging duplicates); bounds the source's memory.
+_CHUNK_ROWS = 1_000_000
 
 # Bit layout of a packed grain key, low bits first: ci, system, python, installer, country,
 # file type, then the global version index (which also determines the project).
@@ -84,11 +85,15 @@ class SampleSource:
         }
 
     def read_day(self, day: dt.date) -> Iterator[pa.RecordBatch]:
-        table = self.day_table(day)
-        yield from table.to_batches(max_chunksize=self.batch_rows)
+        """Streams the day chunk by chunk: memory stays bounded however many rows a day has."""
+        for chunk in self._chunks(day):
+            yield from chunk.to_batches(max_chunksize=self.batch_rows)
 
     def day_table(self, day: dt.date) -> pa.Table:
-        """The whole day as one table (the benchmark writes it to Parquet for the ceiling)."""
+        """The whole day as one table (tests, and the benchmark's Parquet ceiling)."""
+        return pa.concat_tables(list(self._chunks(day)))
+
+    def _chunks(self, day: dt.date) -> Iterator[pa.Table]:
         cat = build_catalogue(self.projects, self.seed)
         rng = np.random.default_rng([self.seed, day.toordinal()])
         day_number = (day - SAMPLE_EPOCH).days
@@ -104,9 +109,22 @@ class SampleSource:
         row_share /= row_share.sum()
         expected = target_rows * row_share
         rows_per_project = np.floor(expected + rng.random(len(cat))).astype(np.int64)
-        project = np.repeat(np.arange(len(cat)), rows_per_project)
-        n = len(project)
+        # Downloads per row: the project's share of the day's volume, spread log-normally.
+        per_row = target_rows * self.downloads_per_row * cat.weights / np.maximum(expected, 1e-9)
 
+        # Fixed project ranges of about _CHUNK_ROWS rows each, each with its own seeded generator:
+        # the rows do not depend on batch_rows, and never more than a chunk is in memory.
+        bounds = np.searchsorted(np.cumsum(rows_per_project), np.arange(_CHUNK_ROWS, rows_per_project.sum(), _CHUNK_ROWS))
+        edges = [0, *sorted(set((bounds + 1).tolist())), len(cat)]
+        for index, (first, last) in enumerate(zip(edges[:-1], edges[1:])):
+            if first >= last or rows_per_project[first:last].sum() == 0:
+                continue
+            chunk_rng = np.random.default_rng([self.seed, day.toordinal(), index])
+            project = np.repeat(np.arange(first, last), rows_per_project[first:last])
+            yield self._chunk(chunk_rng, cat, day, project, released, per_row)
+
+    def _chunk(self, rng, cat, day, project, released, per_row) -> pa.Table:
+        n = len(project)
         # Newer versions take over: an age rank drawn geometrically from the newest release.
         age = rng.geometric(0.42, n) - 1
         age = np.minimum(age, released[project] - 1)
@@ -117,8 +135,7 @@ class SampleSource:
         python = _draw(rng, PYTHON_MINORS, n)
         system = _draw(rng, SYSTEMS, n)
         ci = (rng.random(n) < CI_SHARE) & ~details_missing
-        null_installer = len(INSTALLERS) - 1
-        installer[details_missing] = null_installer
+        installer[details_missing] = len(INSTALLERS) - 1
         python[details_missing] = len(PYTHON_MINORS) - 1
         system[details_missing] = len(SYSTEMS) - 1
         codes = {
@@ -132,9 +149,6 @@ class SampleSource:
         key = version.astype(np.int64)
         for field, bits in reversed(_FIELDS):
             key = (key << bits) | codes[field]
-
-        # Downloads per row: the project's share of the day's volume, spread log-normally.
-        per_row = (target_rows * self.downloads_per_row * cat.weights / np.maximum(expected, 1e-9))
         downloads = np.maximum(1, (per_row[project] * rng.lognormal(-0.5, 1.0, n))).astype(np.int64)
 
         keys, inverse = np.unique(key, return_inverse=True)
