@@ -6,7 +6,7 @@ import pyarrow.compute as pc
 import pytest
 
 from pepy_pipeline.sources.sample import SampleSource
-from pepy_pipeline.sources.schema import DOWNLOADS_SCHEMA, INVALID_PYTHON, MIRROR_INSTALLERS, conform_batch
+from pepy_pipeline.sources.schema import INVALID_PYTHON, MIRROR_INSTALLERS, WAREHOUSE_SCHEMA, conform_batch
 
 WEDNESDAY = dt.date(2026, 11, 18)
 SUNDAY = dt.date(2026, 11, 22)
@@ -31,7 +31,7 @@ def test_batches_are_in_the_canonical_schema(source):
     batches = list(SampleSource(projects=50, rows_per_day=3000, batch_rows=500).read_day(WEDNESDAY))
     assert len(batches) > 1
     for batch in batches:
-        assert batch.schema.equals(DOWNLOADS_SCHEMA)
+        assert batch.schema.equals(WAREHOUSE_SCHEMA)
         conform_batch(batch)
 
 

@@ -5,7 +5,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from pepy_pipeline.sources.schema import DOWNLOADS_SCHEMA, SourceSchemaError, conform_batch
+from pepy_pipeline.sources.schema import WAREHOUSE_SCHEMA, SourceSchemaError, conform_batch
 from tests.support.sources import rows_table
 
 DAY = dt.date(2026, 11, 1)
@@ -22,7 +22,8 @@ def test_reordered_and_dictionary_columns_are_accepted():
          for i in reversed(range(batch.num_columns))],
         names=list(reversed(batch.schema.names)),
     )
-    assert conform_batch(shuffled).schema.equals(DOWNLOADS_SCHEMA)
+    assert conform_batch(shuffled).schema.equals(WAREHOUSE_SCHEMA)
+    assert conform_batch(shuffled).column("project").to_pylist() == ["pepy"]
 
 
 def test_missing_column_is_named():

@@ -18,6 +18,8 @@ import pyarrow.compute as pc
 
 from pepy_pipeline.sources.base import DownloadSource
 from pepy_pipeline.sources.schema import SourceSchemaError, conform_batch
+from pepy_pipeline.warehouse.prefetch import prefetch
+from pepy_pipeline.warehouse.rollup_dimensions import DERIVED_DIMENSIONS, FACT_DIMENSIONS
 from pepy_pipeline.warehouse.sql_files import identifier, render
 
 FACT_TABLE = "downloads_daily"
@@ -97,11 +99,23 @@ def build_rollups(client, facts: str, targets: dict[str, str], day: dt.date) -> 
     counts = {}
     for name, all_keys in ROLLUPS.items():
         target = targets[name]
-        client.command(render(f"rollups/{name}.sql", target=target, facts=facts), parameters={"day": day})
+        if name == "project_dimension_daily":
+            _build_dimensions(client, facts, target, day)
+        else:
+            client.command(render(f"rollups/{name}.sql", target=target, facts=facts), parameters={"day": day})
         if all_keys is not None:
             client.command(render("rollups/all_projects.sql", target=target, keys=all_keys), parameters={"day": day})
         counts[name] = int(client.query(f"SELECT count() FROM {target}").result_rows[0][0])
     return counts
+
+
+def _build_dimensions(client, facts: str, target: str, day: dt.date) -> None:
+    for dimension, value in FACT_DIMENSIONS.items():
+        client.command(render("rollups/project_dimension_daily.sql", target=target, facts=facts,
+                              dimension=dimension, value=value), parameters={"day": day})
+    for dimension, (source, value) in DERIVED_DIMENSIONS.items():
+        client.command(render("rollups/derived_dimension.sql", target=target, dimension=dimension,
+                              source_dimension=source, value=value), parameters={"day": day})
 
 
 def drop_stale_staging(client, database: str, day: dt.date | None = None) -> list[str]:
@@ -122,7 +136,7 @@ def drop_stale_staging(client, database: str, day: dt.date | None = None) -> lis
 def _stage_facts(client, source: DownloadSource, day: dt.date, staging: str) -> tuple[int, int, int]:
     rows = downloads = batches = 0
     day_value = pa.scalar(day, pa.date32())
-    for raw in source.read_day(day):
+    for raw in prefetch(source.read_day(day)):
         batch = conform_batch(raw)
         if batch.num_rows == 0:
             continue

@@ -12,7 +12,10 @@ from pathlib import Path
 
 SQL_DIR = Path(__file__).parent / "sql"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-_PLACEHOLDER = re.compile(r"\{(database|target|facts|source|keys)\}")
+_PLACEHOLDER = re.compile(r"\{(database|target|facts|source|keys|value|dimension|source_dimension)\}")
+#: Placeholders filled with SQL fragments or literals that come from constants in our code.
+_FRAGMENTS = ("keys", "value")
+_LITERALS = ("dimension", "source_dimension")
 
 
 def identifier(name: str) -> str:
@@ -36,7 +39,11 @@ def render(relative: str, **names: str) -> str:
         if key not in names:
             raise KeyError(f"{relative} needs a value for {{{key}}}")
         value = names[key]
-        return value if key == "keys" else identifier(value)
+        if key in _FRAGMENTS:
+            return value
+        if key in _LITERALS:
+            return "'" + identifier(value) + "'"
+        return identifier(value)
 
     return _PLACEHOLDER.sub(fill, text)
 

@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 #: Real names for the head of the distribution, so the demo answers `/badge/requests`.
 FAMOUS_PROJECTS = (
@@ -41,10 +42,10 @@ SAMPLE_EPOCH = dt.date(2012, 1, 1)
 
 @dataclass(frozen=True)
 class Catalogue:
-    names: np.ndarray            # object array of project names, by popularity rank
+    names: pa.Array              # project names, by popularity rank
     weights: np.ndarray          # popularity share, sums to 1 (Zipf-like)
     version_offsets: np.ndarray  # project p's versions are [offsets[p], offsets[p+1])
-    version_names: np.ndarray    # object array, flattened per project, oldest first
+    version_names: pa.Array      # flattened per project, oldest first
     version_days: np.ndarray     # release day (days since SAMPLE_EPOCH), ascending per project
 
     def __len__(self) -> int:
@@ -62,7 +63,9 @@ def build_catalogue(projects: int, seed: int) -> Catalogue:
     weights = ranks ** -1.1
     weights /= weights.sum()
     offsets, version_names, version_days = _release_histories(projects, rng)
-    return Catalogue(names, weights, offsets, version_names, version_days)
+    # Arrow arrays, not Python strings: compact (a few bytes per version), and `take` is cheap.
+    return Catalogue(pa.array(names, pa.string()), weights, offsets,
+                     pa.array(version_names, pa.string()), version_days)
 
 
 def _project_names(count: int, rng: np.random.Generator) -> np.ndarray:

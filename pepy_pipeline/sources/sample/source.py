@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from pepy_pipeline.sources.sample.catalogue import SAMPLE_EPOCH, build_catalogue
-from pepy_pipeline.sources.schema import DOWNLOADS_SCHEMA, INVALID_PYTHON
+from pepy_pipeline.sources.schema import INVALID_PYTHON, WAREHOUSE_SCHEMA
 
 # (value, weight); None is upstream's NULL.
 FILE_TYPES = (("bdist_wheel", 0.86), ("sdist", 0.135), ("bdist_egg", 0.005))
@@ -172,13 +172,16 @@ def _decode(keys: np.ndarray, downloads: np.ndarray, day: dt.date, cat) -> pa.Ta
     project = np.searchsorted(cat.version_offsets, version, side="right") - 1
 
     def labels(choices, codes) -> pa.Array:
-        values = pa.array([value for value, _ in choices], pa.string())
-        return values.take(pa.array(codes))
+        # Dictionary-encoded straight from the codes; None (upstream NULL) becomes a null index.
+        values = pa.array([value or "" for value, _ in choices], pa.string())
+        nulls = [i for i, (value, _) in enumerate(choices) if value is None]
+        indices = pa.array(codes.astype(np.int32), mask=np.isin(codes, nulls) if nulls else None)
+        return pa.DictionaryArray.from_arrays(indices, values)
 
     columns = {
         "date": pa.array(np.full(len(keys), (day - dt.date(1970, 1, 1)).days, np.int32), pa.date32()),
-        "project": pa.array(cat.names, pa.string()).take(pa.array(project)),
-        "version": pa.array(cat.version_names, pa.string()).take(pa.array(version)),
+        "project": cat.names.take(pa.array(project)),
+        "version": cat.version_names.take(pa.array(version)),
         "file_type": labels(FILE_TYPES, fields["file"]),
         "country_code": labels(COUNTRIES, fields["country"]),
         "installer": labels(INSTALLERS, fields["installer"]),
@@ -187,4 +190,4 @@ def _decode(keys: np.ndarray, downloads: np.ndarray, day: dt.date, cat) -> pa.Ta
         "ci": pa.array(fields["ci"].astype(bool)),
         "downloads": pa.array(downloads, pa.int64()),
     }
-    return pa.Table.from_pydict(columns, schema=DOWNLOADS_SCHEMA)
+    return pa.Table.from_pydict(columns, schema=WAREHOUSE_SCHEMA)
