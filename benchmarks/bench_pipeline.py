@@ -29,19 +29,18 @@ def peak_rss_mb() -> float:
 def scenario_pipeline(args) -> dict:
     from pepy_pipeline.sources.sample import SampleSource
     from pepy_pipeline.sources.sample.catalogue import build_catalogue
-    from pepy_pipeline.warehouse.connection import connected
     from pepy_pipeline.warehouse.loader import load_day
-    from pepy_pipeline.warehouse.migrations import migrate
+    from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
     build_catalogue(args.projects, 7)  # built once per process; not part of a day's load
     source = SampleSource(projects=args.projects, rows_per_day=args.rows_per_day)
     days = []
-    with connected(f"chdb://{args.dir}/wh") as client:
-        migrate(client, "pepy")
+    warehouse = ClickHouseWarehouse(dsn=f"chdb://{args.dir}/wh")
+    with warehouse.connect() as client, warehouse.insert_clients() as extra:
         for i in range(args.days):
             day = FIRST_DAY + dt.timedelta(days=i)
             started = time.perf_counter()
-            load = load_day(client, "pepy", source, day)
+            load = load_day(client, "pepy", source, day, insert_clients=extra)
             total = time.perf_counter() - started
             days.append({"day": day.isoformat(), "rows": load.rows, "stage_s": load.seconds_extract_and_stage,
                          "rollup_s": load.seconds_rollups, "total_s": total})
@@ -66,9 +65,9 @@ def scenario_write_parquet(args) -> dict:
 
 
 def source_schema():
-    from pepy_pipeline.sources.schema import DOWNLOADS_SCHEMA
+    from pepy_pipeline.sources.schema import WAREHOUSE_SCHEMA
 
-    return DOWNLOADS_SCHEMA
+    return WAREHOUSE_SCHEMA
 
 
 def scenario_ceiling(args) -> dict:
@@ -100,7 +99,9 @@ def run(name: str, args, **overrides) -> dict:
             "--days", str(overrides.get("days", args.days))]
     if "dir" in overrides:
         argv[argv.index("--dir") + 1] = overrides["dir"]
-    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"scenario {name} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

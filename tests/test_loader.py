@@ -145,3 +145,16 @@ def test_a_load_killed_midway_leaves_the_day_intact_and_the_next_load_works(dsn)
         assert fact_sums(client, DAY) == before
         staging = client.query(f"SELECT count() FROM system.tables WHERE database = '{DATABASE}' AND name LIKE '_staging%'")
         assert staging.result_rows[0][0] == 0
+
+
+def test_parallel_insert_clients_load_the_same_rows(dsn):
+    from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+
+    warehouse = ClickHouseWarehouse(dsn=dsn, insert_workers=3)
+    with warehouse.connect() as client, warehouse.insert_clients() as extra:
+        assert len(extra) == 2
+        report = load_day(client, DATABASE, SAMPLE, DAY, insert_clients=extra)
+        assert fact_sums(client, DAY) == source_sums(SAMPLE, DAY) == (report.rows, report.downloads)
+        with pytest.raises(ConnectionError):
+            load_day(client, DATABASE, FailingSource(SAMPLE, fail_after=3), DAY, insert_clients=extra)
+        assert fact_sums(client, DAY) == (report.rows, report.downloads)

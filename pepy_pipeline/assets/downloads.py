@@ -74,10 +74,11 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
     days = [dt.date.fromisoformat(key) for key in context.partition_keys]
     download_source = source.build()
     started = time.perf_counter()
-    with warehouse.connect() as client:
+    with warehouse.connect() as client, warehouse.insert_clients() as extra_clients:
         loads = []
         for day in days:
-            load = load_day(client, warehouse.database, download_source, day, run_id=context.run.run_id)
+            load = load_day(client, warehouse.database, download_source, day, run_id=context.run.run_id,
+                            insert_clients=extra_clients)
             context.log.info(f"{day}: committed {load.rows:,} rows, {load.downloads:,} downloads")
             loads.append(load)
         results = {

