@@ -44,7 +44,7 @@ SYSTEMS = (
 )
 CI_SHARE = 0.35
 #: Rows generated per chunk (before merging duplicates); bounds the source's memory.
-_CHUNK_ROWS = 1_000_000
+_CHUNK_ROWS = 500_000
 
 # Bit layout of a packed grain key, low bits first: ci, system, python, installer, country,
 # file type, then the global version index (which also determines the project).
@@ -66,7 +66,7 @@ class SampleSource:
         rows_per_day: int = 20_000,
         downloads_per_row: int = 40,
         seed: int = 7,
-        batch_rows: int = 1_000_000,
+        batch_rows: int = 250_000,
     ) -> None:
         if rows_per_day < 1 or batch_rows < 1 or downloads_per_row < 1:
             raise ValueError("rows_per_day, downloads_per_row and batch_rows must be positive")
