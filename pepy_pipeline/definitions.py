@@ -26,6 +26,9 @@ def build_resources(settings=None) -> dict:
             sample_projects=settings.sample_projects,
             sample_rows_per_day=settings.sample_rows_per_day,
             sample_seed=settings.sample_seed,
+            **{f"bigquery_{name}": getattr(settings, f"bigquery_{name}") for name in (
+                "project", "location", "table", "maximum_bytes_billed", "credentials_path", "credentials_base64",
+                "api_endpoint", "storage_endpoint", "anonymous")},
         ),
     }
 

@@ -24,6 +24,15 @@ class PipelineSettings(BaseSettings):
     sample_projects: int = 300
     sample_rows_per_day: int = 20_000
     sample_seed: int = 7
+    bigquery_project: str = ""
+    bigquery_location: str = "US"
+    bigquery_table: str = "bigquery-public-data.pypi.file_downloads"
+    bigquery_maximum_bytes_billed: int = 500 * 10**9
+    bigquery_credentials_path: str = ""
+    bigquery_credentials_base64: str = ""
+    bigquery_api_endpoint: str = ""
+    bigquery_storage_endpoint: str = ""
+    bigquery_anonymous: bool = False
     #: Days per run when a backfill covers a range (one process, one engine open, N days).
     backfill_days_per_run: int = 10
 

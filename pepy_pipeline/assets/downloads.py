@@ -43,7 +43,11 @@ _CHECKS = (
                    description="No missing day between the first and the last loaded day."),
     AssetCheckSpec("rollups_match_facts", asset=ROLLUPS, blocking=True,
                    description="Every rollup and dimension sums to the facts of each day."),
+    AssetCheckSpec("matches_upstream_count", asset=DOWNLOADS, blocking=False,
+                   description="Downloads loaded equal a COUNT(*) of the day upstream (sources that can "
+                               "count: BigQuery). Upstream partial or late days show up here."),
 )
+_SEVERITY = {"matches_upstream_count": AssetCheckSeverity.ERROR}
 
 _DAY_TABLE = TableSchema(
     columns=[
@@ -75,18 +79,23 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
     download_source = source.build()
     started = time.perf_counter()
     with warehouse.connect() as client, warehouse.insert_clients() as extra_clients:
-        loads = []
+        loads, costs, upstream = [], [], {}
         for day in days:
             load = load_day(client, warehouse.database, download_source, day, run_id=context.run.run_id,
                             insert_clients=extra_clients)
-            context.log.info(f"{day}: committed {load.rows:,} rows, {load.downloads:,} downloads")
+            cost = download_source.day_metadata(day) if hasattr(download_source, "day_metadata") else {}
+            context.log.info(f"{day}: committed {load.rows:,} rows, {load.downloads:,} downloads {cost or ''}")
             loads.append(load)
+            costs.append(cost)
+            if hasattr(download_source, "upstream_downloads"):
+                upstream[day] = download_source.upstream_downloads(day)
         results = {
             "day_not_empty": checks.days_not_empty(client, warehouse.database, days),
             "totals_match_source": checks.totals_match_source(client, warehouse.database, days),
             "values_plausible": checks.values_plausible(client, warehouse.database, days),
             "no_gaps": checks.loaded_day_gaps(client, warehouse.database),
             "rollups_match_facts": checks.rollups_match_facts(client, warehouse.database, days),
+            "matches_upstream_count": checks.matches_upstream(loads, upstream),
         }
     seconds = time.perf_counter() - started
     rows = sum(load.rows for load in loads)
@@ -100,6 +109,7 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
             "duration_seconds": round(seconds, 3),
             "rows_per_second": round(rows / seconds) if seconds else 0,
             "source": MetadataValue.json(download_source.describe()),
+            **_cost_metadata(costs),
             "per_day": MetadataValue.table(
                 records=[
                     TableRecord({"day": l.day.isoformat(), "rows": l.rows, "downloads": l.downloads,
@@ -127,5 +137,20 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
             check_name=spec.name,
             passed=passed,
             metadata=metadata,
-            severity=AssetCheckSeverity.ERROR if spec.blocking else AssetCheckSeverity.WARN,
+            severity=_SEVERITY.get(spec.name, AssetCheckSeverity.ERROR if spec.blocking else AssetCheckSeverity.WARN),
         )
+
+
+def _cost_metadata(costs: list[dict]) -> dict:
+    """BigQuery cost of the run's days (empty for sources without a cost)."""
+    costs = [c for c in costs if c]
+    if not costs:
+        return {}
+    return {
+        "bytes_estimated": sum(c["bytes_estimated"] for c in costs),
+        "bytes_processed": sum(c["bytes_processed"] for c in costs),
+        "bytes_billed": sum(c["bytes_billed"] for c in costs),
+        "slot_ms": sum(c["slot_ms"] for c in costs),
+        "estimated_cost_usd": round(sum(c["estimated_cost_usd"] for c in costs), 4),
+        "bigquery_jobs": MetadataValue.json({c.get("job_id", "?"): c for c in costs}),
+    }

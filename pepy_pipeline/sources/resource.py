@@ -21,6 +21,16 @@ class DownloadSourceResource(ConfigurableResource):
     sample_projects: int = Field(default=300, description="sample source: number of projects")
     sample_rows_per_day: int = Field(default=20_000, description="sample source: distinct rows per weekday")
     sample_seed: int = Field(default=7, description="sample source: seed (same seed, same data)")
+    bigquery_project: str = Field(default="", description="bigquery: project billed for queries")
+    bigquery_location: str = Field(default="US", description="bigquery: job location")
+    bigquery_table: str = Field(default="bigquery-public-data.pypi.file_downloads", description="bigquery: table")
+    bigquery_maximum_bytes_billed: int = Field(
+        default=500 * 10**9, description="bigquery: hard cap per day's query (a day of 2026 scans ~300 GB)")
+    bigquery_credentials_path: str = Field(default="", description="bigquery: service-account JSON file")
+    bigquery_credentials_base64: str = Field(default="", description="bigquery: base64 service-account JSON")
+    bigquery_api_endpoint: str = Field(default="", description="bigquery: REST endpoint (emulator only)")
+    bigquery_storage_endpoint: str = Field(default="", description="bigquery: Storage Read gRPC host:port (emulator only)")
+    bigquery_anonymous: bool = Field(default=False, description="bigquery: anonymous credentials (emulator only)")
 
     def build(self) -> DownloadSource:
         """The configured source; an unknown name is a clear error before anything is loaded."""
@@ -31,7 +41,14 @@ class DownloadSourceResource(ConfigurableResource):
                 projects=self.sample_projects, rows_per_day=self.sample_rows_per_day, seed=self.sample_seed
             )
         if self.name == "bigquery":
-            raise UnknownSourceError(
-                "source 'bigquery' is not available in this build yet (see issue: the real BigQuery source)"
+            from pepy_pipeline.sources.bigquery.clients import BigQueryConnection
+            from pepy_pipeline.sources.bigquery.source import BigQuerySource
+
+            connection = BigQueryConnection(
+                project=self.bigquery_project, location=self.bigquery_location,
+                credentials_path=self.bigquery_credentials_path, credentials_base64=self.bigquery_credentials_base64,
+                api_endpoint=self.bigquery_api_endpoint, storage_endpoint=self.bigquery_storage_endpoint,
+                anonymous=self.bigquery_anonymous,
             )
+            return BigQuerySource(connection, self.bigquery_maximum_bytes_billed, table=self.bigquery_table)
         raise UnknownSourceError(f"unknown source {self.name!r}: choose one of {', '.join(KNOWN_SOURCES)}")

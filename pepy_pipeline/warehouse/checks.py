@@ -100,3 +100,12 @@ def loaded_day_gaps(client, database: str) -> tuple[bool, dict]:
         "missing_days": ", ".join(d.isoformat() for d in missing[:60]) or "none",
         "missing_count": len(missing),
     }
+
+
+def matches_upstream(loads, upstream: dict[dt.date, int]) -> tuple[bool, dict]:
+    """Downloads loaded per day against an upstream COUNT(*) taken right after the extract."""
+    if not upstream:
+        return True, {"compared_days": 0, "note": "this source cannot count upstream"}
+    mismatched = [f"{l.day}: loaded {l.downloads:,}, upstream {upstream[l.day]:,}"
+                  for l in loads if l.day in upstream and upstream[l.day] != l.downloads]
+    return not mismatched, {"compared_days": len(upstream), "mismatches": "; ".join(mismatched) or "none"}
