@@ -2,6 +2,7 @@
 
     python -m pepy_pipeline load 2026-11-01 [2026-11-10] [--days-per-run N]
     python -m pepy_pipeline load --last 30
+    python -m pepy_pipeline estimate 2026-11-01 2026-11-10   # BigQuery: days x bytes, before a backfill
 
 Runs execute in this process against the Dagster instance in ``$DAGSTER_HOME`` (so they show in
 the UI). With the embedded warehouse, do not run this while the daemon is executing runs: chDB
@@ -64,6 +65,30 @@ def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInsta
     return ok
 
 
+def estimate(start: dt.date, end: dt.date) -> int:
+    """Preview a backfill: dry-run every day and print days x estimated bytes and cost."""
+    from pepy_pipeline.definitions import build_resources
+    from pepy_pipeline.sources.bigquery.cost import estimated_cost_usd, human_bytes
+
+    validate_range(start, end)
+    source = build_resources()["source"].build()
+    if not hasattr(source, "estimate_bytes"):
+        print(f"source {source.name!r} is free: nothing to estimate")
+        return 0
+    total, over = 0, 0
+    print(f"{'day':<12}{'estimated bytes':>22}{'estimated USD':>15}")
+    for index in range((end - start).days + 1):
+        day = start + dt.timedelta(days=index)
+        estimate = source.estimate_bytes(day)
+        total += estimate
+        flag = "  over the cap: this day would fail" if estimate > source.cap else ""
+        over += bool(flag)
+        print(f"{day.isoformat():<12}{human_bytes(estimate):>22}{estimated_cost_usd(estimate):>15.2f}{flag}")
+    print(f"{'total':<12}{human_bytes(total):>22}{estimated_cost_usd(total):>15.2f}")
+    print(f"cap per day (maximum_bytes_billed): {human_bytes(source.cap)}; days over the cap: {over}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pepy_pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,7 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     load_cmd.add_argument("end", nargs="?", type=dt.date.fromisoformat)
     load_cmd.add_argument("--last", type=int, help="load the last N complete days instead")
     load_cmd.add_argument("--days-per-run", type=int, default=10)
+    estimate_cmd = commands.add_parser("estimate", help="preview a backfill's BigQuery bytes and cost (dry runs)")
+    estimate_cmd.add_argument("start", type=dt.date.fromisoformat)
+    estimate_cmd.add_argument("end", nargs="?", type=dt.date.fromisoformat)
     args = parser.parse_args(argv)
+
+    if args.command == "estimate":
+        try:
+            return estimate(args.start, args.end or args.start)
+        except PartitionRangeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
 
     if args.last:
         end = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)

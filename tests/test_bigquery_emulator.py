@@ -1,0 +1,147 @@
+"""The BigQuery source with the real google-cloud-bigquery client and the real Storage Read path,
+against a local emulator holding a table under the production name with the production schema.
+Expected aggregates are computed independently in Python (tests/support/pypi_rows.py)."""
+
+import datetime as dt
+import logging
+import os
+
+import pytest
+from dagster import DagsterInstance, materialize
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from google.cloud import bigquery
+
+from pepy_pipeline.assets.downloads import pypi_downloads
+from pepy_pipeline.assets.serving import serving_tables
+from pepy_pipeline.sources.bigquery.clients import BigQueryConnection
+from pepy_pipeline.sources.bigquery.cost import CostCapExceeded
+from pepy_pipeline.sources.bigquery.source import PRODUCTION_TABLE, BigQuerySource, BigQuerySourceError
+from pepy_pipeline.sources.resource import DownloadSourceResource
+from pepy_pipeline.warehouse.connection import connected
+from pepy_pipeline.warehouse.loader import load_day
+from pepy_pipeline.warehouse.migrations import migrate
+from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+from tests.support.emulator import Emulator, EmulatorUnavailable
+from tests.support.processes import free_port, run_cli
+from tests.support.pypi_rows import (
+    PRODUCTION_SCHEMA, aggregate_of_batches, expected_aggregate, outside_rows, raw_rows,
+)
+from tests.test_bigquery_costs import query_job
+
+pytestmark = [pytest.mark.slow, pytest.mark.emulator]
+D1, D2 = dt.date(2026, 10, 5), dt.date(2026, 10, 6)
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    try:
+        running = Emulator(tmp_path_factory.mktemp("emulator"))
+    except EmulatorUnavailable as missing:
+        if os.environ.get("PEPY_REQUIRE_EMULATOR"):
+            pytest.fail(f"PEPY_REQUIRE_EMULATOR is set but: {missing}")
+        pytest.skip(str(missing))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def upstream(emulator):
+    """The production table in the emulator with two days of rows (+ boundary rows)."""
+    connection = BigQueryConnection(project="pepy-test", api_endpoint=emulator.api_endpoint, anonymous=True)
+    client = connection.bigquery_client()
+    client.create_dataset(bigquery.Dataset("bigquery-public-data.pypi"), exists_ok=True)
+    table = bigquery.Table(PRODUCTION_TABLE, schema=PRODUCTION_SCHEMA)
+    table.time_partitioning = bigquery.TimePartitioning(field="timestamp")
+    client.create_table(table, exists_ok=True)
+    rows = raw_rows(D1, 400, seed=1) + raw_rows(D2, 300, seed=2) + outside_rows(D1) + outside_rows(D2)
+    for start in range(0, len(rows), 250):
+        assert client.insert_rows_json(PRODUCTION_TABLE, rows[start:start + 250]) == []
+    return {D1: expected_aggregate(D1, rows), D2: expected_aggregate(D2, rows)}
+
+
+def make_source(emulator, **overrides) -> BigQuerySource:
+    connection = BigQueryConnection(project="pepy-test", api_endpoint=emulator.api_endpoint,
+                                    storage_endpoint=overrides.pop("storage_endpoint", emulator.storage_endpoint),
+                                    anonymous=True)
+    return BigQuerySource(connection, overrides.pop("cap", 10**12), **overrides)
+
+
+def test_a_day_streams_through_the_storage_read_api_and_matches_the_reference(emulator, upstream):
+    source = make_source(emulator)
+    batches = list(source.read_day(D1))
+    assert aggregate_of_batches(batches) == upstream[D1]
+    keys = set(upstream[D1])
+    assert any(k[5] == "invalid" for k in keys) and any(k[5] is None for k in keys)  # kept, not dropped
+    assert any(k[4] is None for k in keys) and any(k[1] == "" for k in keys)
+    stats = source.day_metadata(D1)
+    assert stats["read_path"] == "storage" and stats["job_id"]
+    assert {"bytes_estimated", "bytes_billed", "bytes_processed", "slot_ms"} <= set(stats)
+    # 400 rows of D1, plus the row 1 µs before D2 (the last microsecond of D1)
+    assert source.upstream_downloads(D1) == sum(upstream[D1].values()) == 401
+
+
+def test_without_the_storage_api_it_falls_back_to_rest_and_says_so(emulator, upstream, caplog):
+    source = make_source(emulator, storage_endpoint=f"127.0.0.1:{free_port()}")
+    with caplog.at_level(logging.WARNING, logger="pepy_pipeline.bigquery"):
+        batches = list(source.read_day(D2))
+    assert aggregate_of_batches(batches) == upstream[D2]
+    assert source.day_metadata(D2)["read_path"] == "rest"
+    assert "falling back to REST paging" in caplog.text
+
+
+def test_days_materialise_through_dagster_from_the_emulator_into_chdb(emulator, upstream, tmp_path):
+    dsn = f"chdb://{tmp_path / 'warehouse'}"
+    resource = DownloadSourceResource(name="bigquery", bigquery_project="pepy-test", bigquery_anonymous=True,
+                                      bigquery_api_endpoint=emulator.api_endpoint,
+                                      bigquery_storage_endpoint=emulator.storage_endpoint)
+    result = materialize(
+        [pypi_downloads, serving_tables], resources={"warehouse": ClickHouseWarehouse(dsn=dsn), "source": resource},
+        instance=DagsterInstance.ephemeral(),
+        tags={ASSET_PARTITION_RANGE_START_TAG: D1.isoformat(), ASSET_PARTITION_RANGE_END_TAG: D2.isoformat()},
+    )
+    assert result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert all(e.passed for e in checks.values()), {n: e.metadata for n, e in checks.items() if not e.passed}
+    assert checks["matches_upstream_count"].metadata["compared_days"].value == 2
+    facts = next(m for m in result.get_asset_materialization_events()
+                 if m.asset_key.path == ["pypi_downloads"]).materialization.metadata
+    assert {"bytes_estimated", "bytes_billed", "bytes_processed", "slot_ms", "bigquery_jobs"} <= set(facts)
+    with connected(dsn) as client:
+        per_day = dict(client.query("SELECT date, sum(downloads) FROM pepy.downloads_daily GROUP BY date").result_rows)
+        nulls = client.query("SELECT countIf(python_minor IS NULL), countIf(python_minor = 'invalid') "
+                             "FROM pepy.downloads_daily").result_rows[0]
+    assert per_day == {D1: sum(upstream[D1].values()), D2: sum(upstream[D2].values())}
+    assert all(nulls)
+
+
+def test_an_estimate_over_the_cap_fails_the_day_and_loads_nothing(emulator, upstream, tmp_path):
+    class Expensive(BigQuerySource):
+        """The emulator's dry runs report 0 bytes: return a real job with a controlled estimate."""
+
+        def _dry_run(self, sql, day):
+            super()._dry_run(sql, day)  # the real dry run still has to succeed
+            return query_job(350 * 10**9)
+
+    source = make_source(emulator, cap=300 * 10**9)
+    source.__class__ = Expensive
+    with connected(f"chdb://{tmp_path / 'w'}") as client:
+        migrate(client, "pepy")
+        with pytest.raises(CostCapExceeded, match="350.0 GB .* over the cap maximum_bytes_billed = 300.0 GB"):
+            load_day(client, "pepy", source, D1)
+        assert client.query("SELECT count() FROM pepy.downloads_daily").result_rows == [(0,)]
+
+
+def test_a_permanent_error_fails_with_bigquerys_message(emulator, upstream):
+    source = make_source(emulator, table="pepy-test.nowhere.missing_table")
+    with pytest.raises(BigQuerySourceError, match="BigQuery refused the extract of 2026-10-05"):
+        list(source.read_day(D1))
+
+
+def test_the_estimate_command_previews_a_backfill(emulator, upstream, tmp_path):
+    env = {"PEPY_HOME": str(tmp_path), "PEPY_SOURCE": "bigquery", "PEPY_BIGQUERY_PROJECT": "pepy-test",
+           "PEPY_BIGQUERY_ANONYMOUS": "true", "PEPY_BIGQUERY_API_ENDPOINT": emulator.api_endpoint,
+           "PEPY_START_DATE": "2026-10-01"}
+    done = run_cli(["estimate", D1.isoformat(), D2.isoformat()], env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert D1.isoformat() in done.stdout and D2.isoformat() in done.stdout and "total" in done.stdout
+    assert "days over the cap: 0" in done.stdout
