@@ -23,7 +23,7 @@ def version_downloads(reader: Reader, project: str, start: dt.date, end: dt.date
                       measure: str = "all") -> list[tuple[dt.date, str, int]]:
     """(date, version, downloads) rows, by date, for one project."""
     return reader.query(
-        f"SELECT date, version, sum({MEASURES[measure]}) AS n FROM __DB__.project_version_daily "
+        f"SELECT date, version, sum({MEASURES[measure]}) AS n FROM __DB__.serving_project_version_daily "
         "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
         "GROUP BY date, version HAVING n > 0 ORDER BY date, version",
         {"project": project, "start": start, "end": end},
@@ -34,7 +34,7 @@ def daily_downloads(reader: Reader, project: str, start: dt.date, end: dt.date,
                     measure: str = "all", granularity: str = "day") -> list[tuple[dt.date, int]]:
     bucket = BUCKETS[granularity]
     return reader.query(
-        f"SELECT {bucket} AS bucket, sum({MEASURES[measure]}) FROM __DB__.project_daily "
+        f"SELECT {bucket} AS bucket, sum({MEASURES[measure]}) FROM __DB__.serving_project_daily "
         "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
         "GROUP BY bucket ORDER BY bucket",
         {"project": project, "start": start, "end": end},
@@ -45,7 +45,7 @@ def overall_downloads(reader: Reader, project: str, start: dt.date,
                       end: dt.date) -> list[tuple[dt.date, int, int]]:
     """(date, with mirrors, without mirrors) for pypistats' ``overall``."""
     return reader.query(
-        "SELECT date, sum(downloads), sum(downloads_without_mirrors) FROM __DB__.project_daily "
+        "SELECT date, sum(downloads), sum(downloads_without_mirrors) FROM __DB__.serving_project_daily "
         "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
         "GROUP BY date ORDER BY date",
         {"project": project, "start": start, "end": end},
@@ -59,7 +59,7 @@ def dimension_downloads(reader: Reader, project: str, dimension: str, start: dt.
     bucket = BUCKETS[granularity]
     return reader.query(
         f"SELECT {bucket} AS bucket, value, sum({MEASURES[measure]}) AS n "
-        "FROM __DB__.project_dimension_daily "
+        "FROM __DB__.serving_project_dimension_daily "
         "WHERE project = {project:String} AND dimension = {dimension:String} "
         "AND date BETWEEN {start:Date} AND {end:Date} "
         "GROUP BY bucket, value HAVING n > 0 ORDER BY bucket, value",
@@ -72,7 +72,7 @@ def version_breakdown(reader: Reader, project: str, start: dt.date, end: dt.date
     bucket = BUCKETS[granularity]
     return reader.query(
         f"SELECT {bucket} AS bucket, version, sum({MEASURES[measure]}) AS n "
-        "FROM __DB__.project_version_daily "
+        "FROM __DB__.serving_project_version_daily "
         "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
         "GROUP BY bucket, version HAVING n > 0 ORDER BY bucket, version",
         {"project": project, "start": start, "end": end},
@@ -82,7 +82,7 @@ def version_breakdown(reader: Reader, project: str, start: dt.date, end: dt.date
 def top_versions(reader: Reader, project: str, start: dt.date, end: dt.date,
                  limit: int, measure: str = "all") -> list[tuple[str, int]]:
     return reader.query(
-        f"SELECT version, sum({MEASURES[measure]}) AS n FROM __DB__.project_version_daily "
+        f"SELECT version, sum({MEASURES[measure]}) AS n FROM __DB__.serving_project_version_daily "
         "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
         "GROUP BY version HAVING n > 0 ORDER BY n DESC, version LIMIT {limit:UInt32}",
         {"project": project, "start": start, "end": end, "limit": limit},

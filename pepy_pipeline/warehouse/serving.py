@@ -20,7 +20,13 @@ from pathlib import Path
 
 from pepy_pipeline.warehouse.sql_files import identifier, render
 
-SERVING_TABLES = ("project_daily", "project_version_daily", "project_dimension_daily", "project_totals")
+#: Daily rollup (write side) -> its month-partitioned serving copy (read side).
+SERVING_COPIES = {
+    "project_daily": "serving_project_daily",
+    "project_version_daily": "serving_project_version_daily",
+    "project_dimension_daily": "serving_project_dimension_daily",
+}
+SERVING_TABLES = (*SERVING_COPIES.values(), "project_totals")
 POINTER_NAME = "CURRENT"
 MANIFEST_DIR = "serving"
 #: Generations older than this, other than the current and previous one, are removed.
@@ -34,6 +40,37 @@ def last_loaded_day(client, database: str) -> dt.date | None:
     return rows[0][0] if rows and rows[0][1] else None
 
 
+def stale_serving_months(client, database: str) -> list[int]:
+    db = identifier(database)
+    return [int(row[0]) for row in client.query(render("stale_serving_months.sql", database=db)).result_rows]
+
+
+def rebuild_serving_months(client, database: str) -> list[int]:
+    """Rebuild the month partitions of the serving tables whose days changed; return them.
+
+    Each month is copied from the daily rollups into a staging table, merged to one part, then
+    swapped in with REPLACE PARTITION (atomic per table and month).
+    """
+    db = identifier(database)
+    months = stale_serving_months(client, db)
+    for month in months:
+        started = dt.datetime.now(dt.timezone.utc)
+        for rollup, serving in SERVING_COPIES.items():
+            staging = f"{db}._staging_{serving}_{month}_{uuid.uuid4().hex[:8]}"
+            client.command(f"CREATE TABLE {staging} AS {db}.{serving}")
+            try:
+                client.command(
+                    f"INSERT INTO {staging} SELECT * FROM {db}.{rollup} WHERE toYYYYMM(date) = {{m:UInt32}}",
+                    parameters={"m": month},
+                )
+                client.command(f"OPTIMIZE TABLE {staging} FINAL")
+                client.command(f"ALTER TABLE {db}.{serving} REPLACE PARTITION ID '{month:06d}' FROM {staging}")
+            finally:
+                client.command(f"DROP TABLE IF EXISTS {staging}")
+        client.insert(f"{db}.serving_log", [[month, started]], column_names=["month", "built_at"])
+    return months
+
+
 def rebuild_totals(client, database: str) -> dt.date | None:
     """Recompute ``project_totals`` as of the last loaded day and swap it in atomically."""
     db = identifier(database)
@@ -44,7 +81,7 @@ def rebuild_totals(client, database: str) -> dt.date | None:
     client.command(f"CREATE TABLE {fresh} AS {db}.project_totals")
     try:
         client.command(
-            render("rebuild_totals.sql", target=fresh, source=f"{db}.project_daily"),
+            render("rebuild_totals.sql", target=fresh, source=f"{db}.serving_project_daily"),
             parameters={"as_of": as_of},
         )
         client.command(f"EXCHANGE TABLES {db}.project_totals AND {fresh}")

@@ -9,7 +9,7 @@ from pepy_pipeline.sources.sample import SampleSource
 from pepy_pipeline.warehouse.connection import connected
 from pepy_pipeline.warehouse.loader import load_day
 from pepy_pipeline.warehouse.migrations import migrate
-from pepy_pipeline.warehouse.serving import publish_generation, rebuild_totals
+from pepy_pipeline.warehouse.serving import publish_generation, rebuild_serving_months, rebuild_totals
 from tests.support.sources import RowsSource
 
 D1, D2, D3, D4 = (dt.date(2018, 5, 1) + dt.timedelta(days=i) for i in range(4))
@@ -59,5 +59,6 @@ def build(home: Path, with_sample: bool = True) -> None:
                 table = sample.day_table(day).to_pylist()
                 extra = [{k: v for k, v in r.items() if k != "date"} for r in table if r["project"] not in ("pepy", "flask-login")]
             load_day(client, "pepy", RowsSource({day: rows + extra}, batch_rows=5000), day)
+        rebuild_serving_months(client, "pepy")
         rebuild_totals(client, "pepy")
         publish_generation(client, "pepy", warehouse)
