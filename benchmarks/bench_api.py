@@ -38,7 +38,7 @@ import datetime as dt, json, time
 from pepy_pipeline.sources.sample import SampleSource
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_pipeline.warehouse.loader import load_day
-from pepy_pipeline.warehouse.serving import rebuild_totals, publish_generation
+from pepy_pipeline.warehouse.serving import rebuild_serving_months, rebuild_totals, publish_generation
 source = SampleSource(projects={projects}, rows_per_day={rows_per_day})
 warehouse = ClickHouseWarehouse(dsn="chdb://{home}/warehouse")
 rows, days, started = 0, 0, time.perf_counter()
