@@ -82,7 +82,7 @@ def date_range(
 ) -> DateRange:
     """An inclusive date range, defaulting to all history; too long or reversed is a 400."""
     end = end_date or snap.last_complete_day
-    start = start_date or min((t.first_date for t in snap.totals.values()), default=end)
+    start = start_date or snap.first_day or end
     if start > end:
         raise ApiError(400, f"start_date {start} is after end_date {end}")
     if (end - start).days + 1 > settings.max_range_days:

@@ -37,6 +37,8 @@ class Snapshot:
     database: str | None
     last_complete_day: dt.date | None
     totals: dict[str, Totals] = field(default_factory=dict)
+    #: The first day with any download: the default start of "all history" ranges.
+    first_day: dt.date | None = None
     #: Real projects (no '__all__'), most downloaded first: top lists and prefix search.
     ranked: tuple[str, ...] = ()
 
@@ -48,5 +50,7 @@ class Snapshot:
 def build_snapshot(token: str, database: str, rows) -> Snapshot:
     totals = {row[0]: Totals(*row[1:]) for row in rows}
     as_of = max((t.last_date for t in totals.values()), default=None)
+    first = min((t.first_date for t in totals.values()), default=None)
     ranked = tuple(sorted((p for p in totals if p != "__all__"), key=lambda p: (-totals[p].total, p)))
-    return Snapshot(token=token, database=database, last_complete_day=as_of, totals=totals, ranked=ranked)
+    return Snapshot(token=token, database=database, last_complete_day=as_of, totals=totals, ranked=ranked,
+                    first_day=first)
