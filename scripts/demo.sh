@@ -36,4 +36,8 @@ cat <<INFO
 
 INFO
 # The daemon runs backfills in the queue (pool "warehouse", one run at a time).
-"$BIN/dagster" dev -w workspace.yaml -h 127.0.0.1 -p "$UI_PORT"
+# Started through Python with default SIGINT/SIGTERM handlers: a shell started in the background
+# may hand its children ignored signals, and `dagster dev` would then ignore Ctrl-C and kill.
+"$BIN/python" -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL); signal.signal(signal.SIGTERM, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$BIN/dagster" dev -w workspace.yaml -h 127.0.0.1 -p "$UI_PORT"
