@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pepy_pipeline.settings import WarehouseSettings
 
 
-class ApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PEPY_", extra="ignore")
-
-    home: Path = Path(".pepy")
-    clickhouse_dsn: str = ""
-    database: str = "pepy"
+class ApiSettings(WarehouseSettings):
     #: Comma-separated keys. Empty: no key needed. Set: JSON endpoints need ``X-API-Key``.
     api_keys: str = ""
     #: Requests per minute per key (or per client IP without a key); 0 turns limiting off.
@@ -23,15 +15,6 @@ class ApiSettings(BaseSettings):
     cache_max_bytes: int = 256 * 1024 * 1024
     max_range_days: int = 3660
     cors_origins: str = "*"
-
-    @field_validator("home")
-    @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return value.expanduser().resolve()
-
-    @property
-    def warehouse_dsn(self) -> str:
-        return self.clickhouse_dsn or f"chdb://{self.home / 'warehouse'}"
 
     @property
     def key_set(self) -> frozenset[str]:

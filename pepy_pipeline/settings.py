@@ -13,12 +13,26 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class PipelineSettings(BaseSettings):
+class WarehouseSettings(BaseSettings):
+    """Where the warehouse is: shared by the pipeline and the API, so both find the same one."""
+
     model_config = SettingsConfigDict(env_prefix="PEPY_", extra="ignore")
 
     home: Path = Path(".pepy")
     clickhouse_dsn: str = ""
     database: str = "pepy"
+
+    @field_validator("home")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def warehouse_dsn(self) -> str:
+        return self.clickhouse_dsn or f"chdb://{self.home / 'warehouse'}"
+
+
+class PipelineSettings(WarehouseSettings):
     source: str = "sample"
     start_date: dt.date = dt.date(2025, 1, 1)
     sample_projects: int = 300
@@ -35,15 +49,6 @@ class PipelineSettings(BaseSettings):
     bigquery_anonymous: bool = False
     #: Days per run when a backfill covers a range (one process, one engine open, N days).
     backfill_days_per_run: int = 10
-
-    @field_validator("home")
-    @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return value.expanduser().resolve()
-
-    @property
-    def warehouse_dsn(self) -> str:
-        return self.clickhouse_dsn or f"chdb://{self.home / 'warehouse'}"
 
 
 def load_settings() -> PipelineSettings:
