@@ -47,6 +47,7 @@ class Catalogue:
     version_offsets: np.ndarray  # project p's versions are [offsets[p], offsets[p+1])
     version_names: pa.Array      # flattened per project, oldest first
     version_days: np.ndarray     # release day (days since SAMPLE_EPOCH), ascending per project
+    version_project: np.ndarray  # the project of each flattened version
 
     def __len__(self) -> int:
         return len(self.names)
@@ -64,8 +65,9 @@ def build_catalogue(projects: int, seed: int) -> Catalogue:
     weights /= weights.sum()
     offsets, version_names, version_days = _release_histories(projects, rng)
     # Arrow arrays, not Python strings: compact (a few bytes per version), and `take` is cheap.
+    version_project = np.repeat(np.arange(projects, dtype=np.int32), np.diff(offsets))
     return Catalogue(pa.array(names, pa.string()), weights, offsets,
-                     pa.array(version_names, pa.string()), version_days)
+                     pa.array(version_names, pa.string()), version_days, version_project)
 
 
 def _project_names(count: int, rng: np.random.Generator) -> np.ndarray:

@@ -9,6 +9,7 @@ by project, exactly like an aggregated BigQuery extract.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 
 import numpy as np
@@ -156,10 +157,20 @@ class SampleSource:
         return _decode(keys, summed, day, cat)
 
 
+_TABLE_SIZE = 4096
+
+
 def _draw(rng: np.random.Generator, choices, n: int) -> np.ndarray:
-    weights = np.array([w for _, w in choices], dtype=np.float64)
-    cumulative = np.cumsum(weights / weights.sum())
-    return np.minimum(np.searchsorted(cumulative, rng.random(n), side="right"), len(choices) - 1)
+    """n codes drawn with the choices' weights, via a 4096-entry lookup table (resolution
+    1/4096; several times faster than searchsorted on the cumulative weights)."""
+    return _lookup_table(tuple(w for _, w in choices))[rng.integers(0, _TABLE_SIZE, n)]
+
+
+@functools.lru_cache(maxsize=32)
+def _lookup_table(weights: tuple[float, ...]) -> np.ndarray:
+    cumulative = np.cumsum(np.array(weights) / sum(weights))
+    slots = (np.arange(_TABLE_SIZE) + 0.5) / _TABLE_SIZE
+    return np.minimum(np.searchsorted(cumulative, slots, side="right"), len(weights) - 1).astype(np.int64)
 
 
 def _decode(keys: np.ndarray, downloads: np.ndarray, day: dt.date, cat) -> pa.Table:
@@ -169,7 +180,7 @@ def _decode(keys: np.ndarray, downloads: np.ndarray, day: dt.date, cat) -> pa.Ta
         fields[field] = rest & ((1 << bits) - 1)
         rest = rest >> bits
     version = rest
-    project = np.searchsorted(cat.version_offsets, version, side="right") - 1
+    project = cat.version_project[version]
 
     def labels(choices, codes) -> pa.Array:
         # Dictionary-encoded straight from the codes; None (upstream NULL) becomes a null index.
