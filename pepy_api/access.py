@@ -48,6 +48,8 @@ class AccessMiddleware:
             await _reject(send, 429, "rate limit exceeded", [
                 (b"x-rate-limit-remaining", b"0"), (b"x-rate-limit-retry-after-seconds", retry)])
             return
+        if len(self._windows) > 100_000:  # forget clients of past windows
+            self._windows = {c: w for c, w in self._windows.items() if w[0] == window}
         self._windows[client] = (start, used + 1)
         remaining = str(self.per_minute - used - 1).encode()
 

@@ -17,12 +17,14 @@ CACHEABLE_STATUS = (200, 404)
 
 
 class ResponseCache:
-    """An LRU of finished responses bounded by total body bytes."""
+    """An LRU of finished responses bounded by total body bytes and by entry count (so a scan
+    of random names, cached as small 404s, cannot grow it without bound)."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_entries: int = 100_000) -> None:
         self._entries: OrderedDict[tuple, tuple[int, list, bytes]] = OrderedDict()
         self._bytes = 0
         self._max = max_bytes
+        self._max_entries = max_entries
         self._token: str | None = None
 
     def get(self, token: str, key: tuple):
@@ -41,7 +43,7 @@ class ResponseCache:
             return
         self._entries[key] = entry
         self._bytes += len(entry[2])
-        while self._bytes > self._max and self._entries:
+        while (self._bytes > self._max or len(self._entries) > self._max_entries) and self._entries:
             _, (_, _, body) = self._entries.popitem(last=False)
             self._bytes -= len(body)
 
