@@ -94,6 +94,7 @@ def test_daemon_backfill_serialised_on_embedded_warehouse_while_api_serves(tmp_p
     assert limit.returncode == 0, limit.stderr
 
     api, base = start_api(home, tmp_path / "api.log")
+    etag_before = httpx.get(f"{base}/api/projects/requests", timeout=10).headers["etag"]
     port = free_port()
     web = start([str(VENV_BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
                 env, tmp_path / "webserver.log")
@@ -144,5 +145,6 @@ def test_daemon_backfill_serialised_on_embedded_warehouse_while_api_serves(tmp_p
     assert hammer.ok > 50
     assert hammer.failures == []
     assert final.headers["x-data-last-complete-day"] == BACKFILL[-1]
+    assert final.headers["etag"] != etag_before  # new data, new ETag
     assert BACKFILL[-1] in final.json()["downloads"]
     assert "2026-10-03" in hammer.days_seen and BACKFILL[-1] in hammer.days_seen
