@@ -69,3 +69,14 @@ def test_generations_are_published_atomically_and_old_ones_removed(client, wareh
     assert (warehouse_dir / "shadow" / names[-1]).exists() and (warehouse_dir / "shadow" / names[-2]).exists()
     # The live tables are untouched by removing frozen generations (hard links).
     assert client.query(f"SELECT count() FROM {DATABASE}.serving_project_daily").result_rows[0][0] > 0
+
+
+def test_stale_staging_is_dropped_by_key_and_age(client):
+    from pepy_pipeline.warehouse.staging import drop_stale
+
+    for leftover in ("_staging_serving_project_daily_202610_dead0000", "_staging_downloads_daily_20261003_dead0000"):
+        client.command(f"CREATE TABLE {DATABASE}.{leftover} AS {DATABASE}.project_daily")
+    assert drop_stale(client, DATABASE, "202610", min_age_seconds=3600) == []  # maybe a rebuild in progress
+    assert drop_stale(client, DATABASE, "202610") == ["_staging_serving_project_daily_202610_dead0000"]
+    assert drop_stale(client, DATABASE, "20261003") == ["_staging_downloads_daily_20261003_dead0000"]
+    assert drop_stale(client, DATABASE) == []

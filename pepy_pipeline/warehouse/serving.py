@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pepy_pipeline.warehouse.sql_files import identifier, render
+from pepy_pipeline.warehouse.staging import drop_stale, staging_table
 
 #: Daily rollup (write side) -> its month-partitioned serving copy (read side).
 SERVING_COPIES = {
@@ -29,6 +30,8 @@ SERVING_COPIES = {
 SERVING_TABLES = (*SERVING_COPIES.values(), "project_totals")
 POINTER_NAME = "CURRENT"
 MANIFEST_DIR = "serving"
+#: A staging table this old is a killed run's leftover, not a rebuild still in progress.
+STALE_STAGING_SECONDS = 3600
 #: Generations older than this, other than the current and previous one, are removed.
 GRACE_SECONDS = 600
 
@@ -55,18 +58,17 @@ def rebuild_serving_months(client, database: str) -> list[int]:
     months = stale_serving_months(client, db)
     for month in months:
         started = dt.datetime.now(dt.timezone.utc)
+        key = f"{month:06d}"
+        # Leftovers of a killed rebuild of this month; old enough not to be a concurrent run's.
+        drop_stale(client, db, key, min_age_seconds=STALE_STAGING_SECONDS)
         for rollup, serving in SERVING_COPIES.items():
-            staging = f"{db}._staging_{serving}_{month}_{uuid.uuid4().hex[:8]}"
-            client.command(f"CREATE TABLE {staging} AS {db}.{serving}")
-            try:
+            with staging_table(client, db, serving, key) as staging:
                 client.command(
                     f"INSERT INTO {staging} SELECT * FROM {db}.{rollup} WHERE toYYYYMM(date) = {{m:UInt32}}",
                     parameters={"m": month},
                 )
                 client.command(f"OPTIMIZE TABLE {staging} FINAL")
-                client.command(f"ALTER TABLE {db}.{serving} REPLACE PARTITION ID '{month:06d}' FROM {staging}")
-            finally:
-                client.command(f"DROP TABLE IF EXISTS {staging}")
+                client.command(f"ALTER TABLE {db}.{serving} REPLACE PARTITION ID '{key}' FROM {staging}")
         client.insert(f"{db}.serving_log", [[month, started]], column_names=["month", "built_at"])
     return months
 
@@ -77,16 +79,13 @@ def rebuild_totals(client, database: str) -> dt.date | None:
     as_of = last_loaded_day(client, db)
     if as_of is None:
         return None
-    fresh = f"{db}._staging_project_totals_{uuid.uuid4().hex[:8]}"
-    client.command(f"CREATE TABLE {fresh} AS {db}.project_totals")
-    try:
+    drop_stale(client, db, "totals", min_age_seconds=STALE_STAGING_SECONDS)
+    with staging_table(client, db, "project_totals", "totals") as fresh:
         client.command(
             render("rebuild_totals.sql", target=fresh, source=f"{db}.serving_project_daily"),
             parameters={"as_of": as_of},
         )
         client.command(f"EXCHANGE TABLES {db}.project_totals AND {fresh}")
-    finally:
-        client.command(f"DROP TABLE IF EXISTS {fresh}")
     return as_of
 
 
