@@ -65,46 +65,44 @@ class CachingMiddleware:
             return
         snap = self.reader.snapshot()
         scope.setdefault("state", {})["snapshot"] = snap
-        path, query = scope["path"], scope["query_string"]
-        key = (path, query)
-        etag = _etag(snap.token, path, query)
-        freshness = (snap.last_complete_day.isoformat() if snap.last_complete_day else "none").encode()
+        key = (scope["path"], scope["query_string"])
         hit = self.cache.get(snap.token, key)
         if hit is not None:
-            await self._answer(scope, send, hit, etag)
+            await self._answer(scope, send, hit)
             return
 
+        freshness = (snap.last_complete_day.isoformat() if snap.last_complete_day else "none").encode()
         captured: dict = {"body": []}
 
         async def capture(message):
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message["headers"] if k not in (b"x-pepy-no-store",)]
-                cacheable = message["status"] in CACHEABLE_STATUS and not any(
-                    k == b"x-pepy-no-store" for k, _ in message["headers"])
-                headers.append((b"x-data-last-complete-day", freshness))
-                if message["status"] == 200:
-                    headers.append((b"etag", etag))
-                captured.update(status=message["status"], headers=headers, cacheable=cacheable)
-                if not cacheable:
+                status = message["status"]
+                headers = [*message["headers"], (b"x-data-last-complete-day", freshness)]
+                if status == 200:
+                    headers.append((b"etag", _etag(snap.token, *key)))
+                captured.update(status=status, headers=headers, cacheable=status in CACHEABLE_STATUS)
+                if not captured["cacheable"]:
                     await send({**message, "headers": headers})
                 return
-            if message["type"] == "http.response.body" and captured.get("cacheable"):
+            if message["type"] == "http.response.body" and captured["cacheable"]:
                 captured["body"].append(message.get("body", b""))
                 if not message.get("more_body", False):
                     entry = (captured["status"], captured["headers"], b"".join(captured["body"]))
                     self.cache.put(snap.token, key, entry)
-                    await self._answer(scope, send, entry, etag)
+                    await self._answer(scope, send, entry)
                 return
             await send(message)
 
         await self.app(scope, receive, capture)
 
     @staticmethod
-    async def _answer(scope, send, entry, etag: bytes) -> None:
+    async def _answer(scope, send, entry) -> None:
+        """Send a finished response, or a 304 when the client already has this ETag."""
         status, headers, body = entry
-        if status == 200:
+        etag = next((v.decode() for k, v in headers if k == b"etag"), None)
+        if etag is not None:
             match = Headers(scope=scope).get("if-none-match")
-            if match and (match == "*" or etag.decode() in [m.strip() for m in match.split(",")]):
+            if match and (match == "*" or etag in [m.strip() for m in match.split(",")]):
                 keep = [(k, v) for k, v in headers if k in (b"etag", b"cache-control", b"x-data-last-complete-day")]
                 await send({"type": "http.response.start", "status": 304, "headers": keep})
                 await send({"type": "http.response.body", "body": b""})
