@@ -81,20 +81,22 @@ class BigQuerySource:
         config = bigquery.QueryJobConfig(query_parameters=self._parameters(day), maximum_bytes_billed=self.cap)
         job = self._call(lambda: self.client.query(sql, job_config=config, retry=API_RETRY,
                                                    job_retry=DEFAULT_JOB_RETRY), day)
-        self._call(lambda: job.result(retry=API_RETRY), day)
+        rows = self._call(lambda: job.result(retry=API_RETRY), day)
         path = "storage"
-        batches = self._storage_batches(job, day) if self.use_storage_api else None
+        batches = self._storage_batches(rows, day) if self.use_storage_api else None
         if batches is None:
             path = "rest"
+            # A fresh iterator: the failed Storage attempt may have started the first one.
             batches = self._call(lambda: job.result(retry=API_RETRY).to_arrow_iterable(), day)
         yield from batches
         self.day_stats[day] = {**job_metadata(job, estimate), "read_path": path}
 
-    def _storage_batches(self, job, day: dt.date) -> Iterator[pa.RecordBatch] | None:
-        """The Storage Read stream, or None (logged) when the API cannot be used."""
+    def _storage_batches(self, rows, day: dt.date) -> Iterator[pa.RecordBatch] | None:
+        """The Storage Read stream of the finished query's ``rows``, or None (logged) when the
+        API cannot be used."""
         try:
             storage = self.connection.storage_client()
-            iterator = iter(job.result(retry=API_RETRY).to_arrow_iterable(bqstorage_client=storage))
+            iterator = iter(rows.to_arrow_iterable(bqstorage_client=storage))
             first = next(iterator, None)
         except (google_errors.GoogleAPICallError, google_errors.RetryError, ImportError, OSError) as error:
             log.warning("BigQuery Storage Read API unavailable for %s (%s); falling back to REST paging",
