@@ -46,3 +46,12 @@ def test_nulls_in_a_required_column_are_refused():
     broken = batch.set_column(index, pa.field("project", pa.string()), pa.array([None], pa.string()))
     with pytest.raises(SourceSchemaError, match="'project' has 1 NULLs"):
         conform_batch(broken)
+
+
+def test_low_cardinality_columns_become_int32_string_dictionaries_whatever_the_input():
+    batch = good_batch()
+    index = batch.schema.get_field_index("installer")
+    small = pa.DictionaryArray.from_arrays(pa.array([0], pa.int8()), pa.array(["pip"], pa.large_string()))
+    conformed = conform_batch(batch.set_column(index, "installer", small))
+    assert conformed.schema.equals(WAREHOUSE_SCHEMA)
+    assert conformed.column("installer").to_pylist() == ["pip"]

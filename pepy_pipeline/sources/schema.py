@@ -69,11 +69,9 @@ def conform_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
         if not field.nullable and column.null_count:
             raise SourceSchemaError(f"source column {field.name!r} has {column.null_count} NULLs")
         if column.type != target.type:
-            if pa.types.is_dictionary(target.type):
-                if pa.types.is_dictionary(column.type):
-                    column = column.cast(pa.string())
+            if pa.types.is_dictionary(target.type) and not pa.types.is_dictionary(column.type):
                 column = pc.dictionary_encode(column.cast(pa.string()))
-            else:
+            else:  # plain types, and dictionaries with other index or value types: one cast
                 column = column.cast(target.type)
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, schema=WAREHOUSE_SCHEMA)
