@@ -18,6 +18,8 @@ import sys
 from dagster import DagsterInstance
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from pepy_pipeline.settings import load_settings
+
 
 class PartitionRangeError(ValueError):
     """A requested day lies outside the partitions the pipeline defines."""
@@ -97,20 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     load_cmd.add_argument("start", nargs="?", type=dt.date.fromisoformat)
     load_cmd.add_argument("end", nargs="?", type=dt.date.fromisoformat)
     load_cmd.add_argument("--last", type=int, help="load the last N complete days instead")
-    load_cmd.add_argument("--days-per-run", type=int, default=10)
+    load_cmd.add_argument("--days-per-run", type=int, help="days per run (default: PEPY_BACKFILL_DAYS_PER_RUN)")
     estimate_cmd = commands.add_parser("estimate", help="preview a backfill's BigQuery bytes and cost (dry runs)")
     estimate_cmd.add_argument("start", type=dt.date.fromisoformat)
     estimate_cmd.add_argument("end", nargs="?", type=dt.date.fromisoformat)
     args = parser.parse_args(argv)
 
-    if args.command == "estimate":
-        try:
-            return estimate(args.start, args.end or args.start)
-        except PartitionRangeError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-
-    if args.last:
+    if args.command == "load" and args.last:
         end = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
         start = end - dt.timedelta(days=args.last - 1)
     elif args.start:
@@ -118,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         parser.error("give a start day (and optionally an end day) or --last N")
     try:
-        return 0 if load(start, end, max(1, args.days_per_run)) else 1
+        if args.command == "estimate":
+            return estimate(start, end)
+        days_per_run = args.days_per_run or load_settings().backfill_days_per_run
+        return 0 if load(start, end, max(1, days_per_run)) else 1
     except PartitionRangeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -127,6 +127,9 @@ def test_the_cli_loads_a_range_and_rejects_days_outside_the_partitions(tmp_path)
     assert done.stdout.count(" ok") == 2
     manifest = current_generation(tmp_path / "home/warehouse")
     assert manifest["last_complete_day"] == "2026-10-03"
+    by_setting = run_cli(["load", "2026-10-04", "2026-10-05"], {**env, "PEPY_BACKFILL_DAYS_PER_RUN": "1"})
+    assert by_setting.returncode == 0, by_setting.stderr[-2000:]
+    assert by_setting.stdout.count(" ok") == 2  # the default batch size comes from the setting
     outside = run_cli(["load", "2019-01-01"], env)
     assert outside.returncode == 2
     assert "outside the partitions" in outside.stderr
