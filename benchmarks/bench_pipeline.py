@@ -103,7 +103,7 @@ def source_schema():
 
 
 def scenario_ceiling(args) -> dict:
-    from pepy_pipeline.warehouse.connection import connected
+    from pepy_warehouse.connection import connected
     from pepy_pipeline.warehouse.migrations import migrate
 
     days = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pepy_pipeline.settings import WarehouseSettings
+from pepy_warehouse.settings import WarehouseSettings
 
 
 class ApiSettings(WarehouseSettings):

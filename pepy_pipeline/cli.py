@@ -3,17 +3,23 @@
     python -m pepy_pipeline load 2026-11-01 [2026-11-10] [--days-per-run N]
     python -m pepy_pipeline load --last 30
     python -m pepy_pipeline estimate 2026-11-01 2026-11-10   # BigQuery: days x bytes, before a backfill
+    python -m pepy_pipeline estimate --opening-balance 2026-11-01
+    python -m pepy_pipeline opening-balance --stops-before 2026-11-01
 
-Runs execute in this process against the Dagster instance in ``$DAGSTER_HOME`` (so they show in
-the UI). With the embedded warehouse, do not run this while the daemon is executing runs: chDB
-allows one process per directory (the load then fails with a clear lock error, nothing changes).
+Runs execute in this process against the Dagster instance in ``$DAGSTER_HOME`` (default
+``$PEPY_HOME/dagster``), so they show in the UI, and the loaded days are published once at the
+end. With the embedded warehouse, a load started while another writer (a daemon run) holds the
+warehouse waits for it, saying so, and then goes on.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import shutil
 import sys
+from pathlib import Path
 
 from dagster import DagsterInstance
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -50,8 +56,23 @@ def validate_range(start: dt.date, end: dt.date) -> None:
         )
 
 
+def ensure_dagster_home() -> Path:
+    """``$DAGSTER_HOME``, defaulting to ``$PEPY_HOME/dagster`` with the repository's dagster.yaml,
+    so the README's commands work in a fresh clone."""
+    if not os.environ.get("DAGSTER_HOME"):
+        home = load_settings().home / "dagster"
+        os.environ["DAGSTER_HOME"] = str(home)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    config = Path(__file__).resolve().parents[1] / "dagster.yaml"
+    if not (home / "dagster.yaml").exists() and config.exists():
+        shutil.copy(config, home / "dagster.yaml")
+    return home
+
+
 def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInstance | None = None) -> bool:
-    """Materialise the load job for each batch of days; True if every run succeeded."""
+    """Materialise the load job for each batch of days, then publish once; True if all succeeded."""
+    from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG
     from pepy_pipeline.definitions import defs
 
     validate_range(start, end)
@@ -59,23 +80,51 @@ def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInsta
     instance = instance or DagsterInstance.get()
     ok = True
     for first, last in day_batches(start, end, days_per_run):
-        tags = {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()}
+        tags = {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
+                NO_PUBLISH_TAG: "true"}
         result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
-        status = "ok" if result.success else "FAILED"
+        status = "ok" if result.success else "FAILED (see the run in the UI; committed days stay committed)"
         print(f"{first}..{last}: run {result.run_id} {status}", flush=True)
         ok = ok and result.success
-    return ok
+    published = defs.resolve_job_def("publish").execute_in_process(instance=instance, raise_on_error=False)
+    print(f"publish: run {published.run_id} {'ok' if published.success else 'FAILED'}", flush=True)
+    return ok and published.success
 
 
-def estimate(start: dt.date, end: dt.date) -> int:
+def opening_balance(stops_before: dt.date) -> int:
+    """Load the opening balance (downloads before ``stops_before``) once, cost-guarded."""
+    from pepy_pipeline.definitions import build_resources
+    from pepy_pipeline.warehouse.opening_balance import load_opening_balance
+
+    resources = build_resources()
+    source, warehouse = resources["source"].build(), resources["warehouse"]
+    settings = load_settings()
+    batches = (source.opening_balance(stops_before, settings.bigquery_balance_maximum_bytes_billed)
+               if source.name == "bigquery" else source.opening_balance(stops_before))
+    with warehouse.connect(what="opening balance") as client:
+        summary = load_opening_balance(client, warehouse.database, batches, stops_before, source.name)
+    print(f"opening balance before {stops_before}: {summary['projects']:,} projects, "
+          f"{summary['downloads']:,} downloads; it shows after the next publish")
+    return 0
+
+
+def estimate(start: dt.date, end: dt.date, balance: bool = False) -> int:
     """Preview a backfill: dry-run every day and print days x estimated bytes and cost."""
     from pepy_pipeline.definitions import build_resources
     from pepy_pipeline.sources.bigquery.cost import estimated_cost_usd, human_bytes
 
-    validate_range(start, end)
+    if not balance:
+        validate_range(start, end)
     source = build_resources()["source"].build()
     if not hasattr(source, "estimate_bytes"):
         print(f"source {source.name!r} is free: nothing to estimate")
+        return 0
+    if balance:
+        cap = load_settings().bigquery_balance_maximum_bytes_billed
+        estimate = source.estimate_opening_balance(start)
+        flag = "  over the cap: it would fail" if estimate > cap else ""
+        print(f"opening balance before {start}: {human_bytes(estimate)} ({estimate:,} bytes), "
+              f"~${estimated_cost_usd(estimate):,.2f}; cap {human_bytes(cap)}{flag}")
         return 0
     total, over = 0, 0
     print(f"{'day':<12}{'estimated bytes':>22}{'estimated USD':>15}")
@@ -103,7 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     estimate_cmd = commands.add_parser("estimate", help="preview a backfill's BigQuery bytes and cost (dry runs)")
     estimate_cmd.add_argument("start", type=dt.date.fromisoformat)
     estimate_cmd.add_argument("end", nargs="?", type=dt.date.fromisoformat)
+    estimate_cmd.add_argument("--opening-balance", action="store_true",
+                              help="estimate the one-off opening-balance query stopping before START instead")
+    balance_cmd = commands.add_parser("opening-balance", help="load downloads before the first loaded day, once")
+    balance_cmd.add_argument("--stops-before", type=dt.date.fromisoformat, required=True)
     args = parser.parse_args(argv)
+    ensure_dagster_home()
+    if args.command == "opening-balance":
+        return opening_balance(args.stops_before)
 
     if args.command == "load" and args.last:
         end = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
@@ -114,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give a start day (and optionally an end day) or --last N")
     try:
         if args.command == "estimate":
-            return estimate(start, end)
+            return estimate(start, end, balance=args.opening_balance)
         days_per_run = args.days_per_run or load_settings().backfill_days_per_run
         return 0 if load(start, end, max(1, days_per_run)) else 1
     except PartitionRangeError as error:

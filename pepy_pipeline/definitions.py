@@ -5,13 +5,9 @@ from __future__ import annotations
 from dagster import Definitions, in_process_executor
 
 from pepy_pipeline.assets.downloads import pypi_downloads
-from pepy_pipeline.assets.serving import serving_tables
-from pepy_pipeline.schedules import (
-    daily_downloads_schedule,
-    freshness_checks,
-    freshness_sensor,
-    load_downloads_job,
-)
+from pepy_pipeline.assets.publishing import serving_tables
+from pepy_pipeline.schedules import daily_downloads_schedule, load_downloads_job
+from pepy_pipeline.sensors import dead_run_sensor, publish_job, publish_sensor
 from pepy_pipeline.settings import load_settings
 from pepy_pipeline.sources.resource import DownloadSourceResource
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
@@ -20,7 +16,10 @@ from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 def build_resources(settings=None) -> dict:
     settings = settings or load_settings()
     return {
-        "warehouse": ClickHouseWarehouse(dsn=settings.warehouse_dsn, database=settings.database),
+        "warehouse": ClickHouseWarehouse(
+            dsn=settings.warehouse_dsn, database=settings.database,
+            **{f"volume_{name}": getattr(settings, f"volume_{name}")
+               for name in ("fail_below", "warn_below", "warn_above", "fail_above")}),
         "source": DownloadSourceResource(
             name=settings.source,
             sample_projects=settings.sample_projects,
@@ -35,10 +34,9 @@ def build_resources(settings=None) -> dict:
 
 defs = Definitions(
     assets=[pypi_downloads, serving_tables],
-    asset_checks=freshness_checks,
-    jobs=[load_downloads_job],
+    jobs=[load_downloads_job, publish_job],
     schedules=[daily_downloads_schedule],
-    sensors=[freshness_sensor],
+    sensors=[publish_sensor, dead_run_sensor],
     resources=build_resources(),
     # chDB allows one process per data directory: steps never get their own processes.
     executor=in_process_executor,

@@ -1,39 +1,63 @@
-"""The daily schedule and the freshness checks that watch it."""
-
+"""The daily schedule: load yesterday, and reload only the recent days that changed upstream."""
 
 import datetime as dt
 
 from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
     AssetSelection,
+    DefaultScheduleStatus,
     RunRequest,
     ScheduleEvaluationContext,
-    build_sensor_for_freshness_checks,
-    build_time_partition_freshness_checks,
     define_asset_job,
     schedule,
 )
 
 from pepy_pipeline.assets.downloads import DOWNLOADS, ROLLUPS
-from pepy_pipeline.assets.serving import SERVING
 
 load_downloads_job = define_asset_job(
     "load_downloads",
-    selection=AssetSelection.assets(DOWNLOADS, ROLLUPS, SERVING),
-    description="Load days of downloads, rebuild their rollups and publish them to the API.",
+    selection=AssetSelection.assets(DOWNLOADS, ROLLUPS),
+    description="Load days of downloads and their rollups; publishes at the end (or the publish sensor does).",
 )
 
+#: How far back the schedule looks for days that changed upstream after they were loaded.
+LOOKBACK_DAYS = 7
 
-@schedule(job=load_downloads_job, cron_schedule="30 4 * * *", execution_timezone="UTC")
+
+def loaded_fingerprint(instance, day: dt.date) -> str | None:
+    """The upstream fingerprint recorded when ``day`` was last committed (None: never loaded)."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=DOWNLOADS, asset_partitions=[day.isoformat()]), limit=1).records
+    if not records:
+        return None
+    entry = records[0].asset_materialization.metadata.get("upstream_fingerprint")
+    return entry.value if entry is not None else ""
+
+
+def days_to_load(instance, source, today: dt.date) -> dict[dt.date, str]:
+    """Yesterday, plus each of the days before it whose upstream fingerprint differs from the one it
+    was loaded with (late rows). Sources without fingerprints get the day before reloaded."""
+    yesterday = today - dt.timedelta(days=1)
+    wanted = {yesterday: "new"}
+    recent = [today - dt.timedelta(days=k) for k in range(2, LOOKBACK_DAYS + 2)]
+    if not hasattr(source, "day_fingerprints"):
+        wanted[recent[0]] = "reload (source cannot tell what changed)"
+        return wanted
+    now = source.day_fingerprints(recent)
+    for day in recent:
+        before = loaded_fingerprint(instance, day)
+        if before is not None and day in now and now[day] != before:
+            wanted[day] = f"changed upstream: {before or 'unknown'} -> {now[day]}"
+    return wanted
+
+
+@schedule(job=load_downloads_job, cron_schedule="30 4 * * *", execution_timezone="UTC",
+          required_resource_keys={"source"}, default_status=DefaultScheduleStatus.RUNNING)
 def daily_downloads_schedule(context: ScheduleEvaluationContext):
-    """Early each UTC morning: load yesterday, and reload the day before (late rows keep arriving)."""
+    """Early each UTC morning: load yesterday, and reload recent days that changed upstream."""
     today = context.scheduled_execution_time.date()
-    yesterday, day_before = today - dt.timedelta(days=1), today - dt.timedelta(days=2)
-    yield RunRequest(run_key=f"load-{yesterday}", partition_key=yesterday.isoformat())
-    yield RunRequest(run_key=f"reload-{day_before}", partition_key=day_before.isoformat())
-
-
-#: Yesterday's partition must be loaded by 09:00 UTC.
-freshness_checks = build_time_partition_freshness_checks(
-    assets=[DOWNLOADS], deadline_cron="0 9 * * *", timezone="UTC"
-)
-freshness_sensor = build_sensor_for_freshness_checks(freshness_checks=freshness_checks)
+    source = context.resources.source.build()
+    for day, why in sorted(days_to_load(context.instance, source, today).items()):
+        context.log.info(f"{day}: {why}")
+        yield RunRequest(run_key=f"load-{day}-{why}"[:250], partition_key=day.isoformat(), tags={"pepy/why": why[:200]})

@@ -7,29 +7,8 @@ Switching to a ClickHouse server or to BigQuery is configuration only: set
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-
-class WarehouseSettings(BaseSettings):
-    """Where the warehouse is: shared by the pipeline and the API, so both find the same one."""
-
-    model_config = SettingsConfigDict(env_prefix="PEPY_", extra="ignore")
-
-    home: Path = Path(".pepy")
-    clickhouse_dsn: str = ""
-    database: str = "pepy"
-
-    @field_validator("home")
-    @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return value.expanduser().resolve()
-
-    @property
-    def warehouse_dsn(self) -> str:
-        return self.clickhouse_dsn or f"chdb://{self.home / 'warehouse'}"
+from pepy_warehouse.settings import WarehouseSettings
 
 
 class PipelineSettings(WarehouseSettings):
@@ -49,6 +28,13 @@ class PipelineSettings(WarehouseSettings):
     bigquery_anonymous: bool = False
     #: Days per run when a backfill covers a range (one process, one engine open, N days).
     backfill_days_per_run: int = 10
+    #: A day's downloads against the median of the same weekday in the 4 weeks before.
+    volume_fail_below: float = 0.5
+    volume_warn_below: float = 0.8
+    volume_warn_above: float = 1.5
+    volume_fail_above: float = 3.0
+    #: Cap of the one-off opening-balance query (it scans every partition before the first day).
+    bigquery_balance_maximum_bytes_billed: int = 100 * 10**12
 
 
 def load_settings() -> PipelineSettings:

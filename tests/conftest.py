@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pepy_pipeline.warehouse.connection import connected
+from pepy_warehouse.connection import connected
 from pepy_pipeline.warehouse.migrations import migrate
 
 DATABASE = "pepy"

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from pepy_pipeline.warehouse.connection import connected
+from pepy_warehouse.connection import connected
 from tests.conftest import DATABASE, copy_instance_config
 from tests.support.processes import ROOT, VENV_BIN, free_port, run_cli, start, start_api, stop, wait_http
 

@@ -12,7 +12,7 @@ from pepy_pipeline.assets.serving import serving_tables
 from pepy_pipeline.definitions import defs
 from pepy_pipeline.schedules import daily_downloads_schedule
 from pepy_pipeline.sources.resource import DownloadSourceResource, UnknownSourceError
-from pepy_pipeline.warehouse.connection import WarehouseUnavailable, connected
+from pepy_warehouse.connection import WarehouseUnavailable, connected
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_pipeline.warehouse.serving import current_generation
 from tests.conftest import DATABASE, fact_sums

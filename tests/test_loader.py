@@ -15,7 +15,7 @@ import pytest
 from pepy_pipeline.sources.sample import SampleSource
 from pepy_pipeline.sources.schema import SourceSchemaError
 from pepy_pipeline.warehouse import checks
-from pepy_pipeline.warehouse.connection import connected
+from pepy_warehouse.connection import connected
 from pepy_pipeline.warehouse.loader import EmptyDayError, load_day
 from pepy_pipeline.warehouse.migrations import migrate
 from tests.conftest import DATABASE, fact_sums
@@ -108,7 +108,7 @@ def test_rollups_match_an_independent_computation(client):
 KILL_SCRIPT = """
 import sys, time, datetime as dt
 from pepy_pipeline.sources.sample import SampleSource
-from pepy_pipeline.warehouse.connection import connected
+from pepy_warehouse.connection import connected
 from pepy_pipeline.warehouse.loader import load_day
 
 class Slow:

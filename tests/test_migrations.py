@@ -1,6 +1,6 @@
 """Schema management is versioned and idempotent: fresh and upgraded warehouses are identical."""
 
-from pepy_pipeline.warehouse.connection import connected
+from pepy_warehouse.connection import connected
 from pepy_pipeline.warehouse.migrations import available_migrations, migrate
 from pepy_pipeline.warehouse.sql_files import render, statements
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import clickhouse_connect
 
 from pepy_api.store.snapshot import TOTALS_COLUMNS, Snapshot, build_snapshot
-from pepy_pipeline.warehouse.connection import embedded_path, is_embedded, open_client
+from pepy_warehouse.connection import embedded_path, is_embedded, open_client
 from pepy_pipeline.warehouse.serving import MANIFEST_DIR, POINTER_NAME, current_generation
 from pepy_pipeline.warehouse.sql_files import identifier
 

@@ -1,72 +1,71 @@
 """The daily download facts and their rollups, loaded together in one step per day range.
 
 Facts and rollups are one multi-asset because they are committed together from the same staged
-rows (see ``warehouse.loader``): they can never disagree, even if a run dies half-way.
+rows: they can never disagree. Each day is staged, checked (blocking checks BEFORE the commit),
+and committed on its own: Dagster is told per day, so a day is shown materialized as soon as it
+commits and a failing day is shown failed on its own, with its checks' evidence.
 """
-
 
 import datetime as dt
 import time
 
 from dagster import (
-    AssetCheckResult,
+    AssetCheckEvaluation,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
     AssetSpec,
-    MaterializeResult,
+    Failure,
     MetadataValue,
-    TableColumn,
-    TableRecord,
-    TableSchema,
     multi_asset,
 )
 
+from pepy_pipeline.assets.publishing import publish_and_report
+from pepy_pipeline.run_process import record_run_process
 from pepy_pipeline.partitions import daily_partitions, warehouse_backfill_policy
 from pepy_pipeline.sources.resource import DownloadSourceResource
 from pepy_pipeline.warehouse import checks
-from pepy_pipeline.warehouse.loader import load_day
+from pepy_pipeline.warehouse.day_checks import CheckOutcome, check_staged_day, refused
+from pepy_pipeline.warehouse.day_load import DayFailed, load_and_commit_day
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
 DOWNLOADS = AssetKey("pypi_downloads")
 ROLLUPS = AssetKey("download_rollups")
+BACKFILL_TAG = "dagster/backfill"
+#: Set by callers that publish once themselves after several runs (the CLI).
+NO_PUBLISH_TAG = "pepy/no-publish"
 
 _CHECKS = (
-    AssetCheckSpec("day_not_empty", asset=DOWNLOADS, blocking=True,
-                   description="Every loaded day has rows."),
     AssetCheckSpec("totals_match_source", asset=DOWNLOADS, blocking=True,
-                   description="Rows and downloads committed equal what the source reported."),
-    AssetCheckSpec("values_plausible", asset=DOWNLOADS, blocking=True,
-                   description="No zero counts, malformed project names or Python versions."),
+                   description="Staged rows and downloads equal what the source reported (before commit)."),
+    AssetCheckSpec("volume_within_bands", asset=DOWNLOADS, blocking=True,
+                   description="The day's downloads against the trailing same-weekday median: a partial "
+                               "day upstream is refused (fail band) or flagged (warn band)."),
+    AssetCheckSpec("rollups_match_facts", asset=ROLLUPS, blocking=True,
+                   description="Every staged rollup and dimension sums to the staged facts (before commit)."),
+    AssetCheckSpec("values_plausible", asset=DOWNLOADS, blocking=False,
+                   description="No zero counts, malformed project names or Python versions (upstream's "
+                               "content: a warning, never holds a day back)."),
     AssetCheckSpec("no_gaps", asset=DOWNLOADS, blocking=False,
                    description="No missing day between the first and the last loaded day."),
-    AssetCheckSpec("rollups_match_facts", asset=ROLLUPS, blocking=True,
-                   description="Every rollup and dimension sums to the facts of each day."),
     AssetCheckSpec("matches_upstream_count", asset=DOWNLOADS, blocking=False,
                    description="Downloads loaded equal a COUNT(*) of the day upstream (sources that can "
                                "count: BigQuery). Upstream partial or late days show up here."),
 )
-_SEVERITY = {"matches_upstream_count": AssetCheckSeverity.ERROR}
-
-_DAY_TABLE = TableSchema(
-    columns=[
-        TableColumn("day", "string"), TableColumn("rows", "int"), TableColumn("downloads", "int"),
-        TableColumn("bytes_on_disk", "int"), TableColumn("stage_seconds", "float"),
-        TableColumn("rollup_seconds", "float"),
-    ]
-)
+_SPECS = {spec.name: spec for spec in _CHECKS}
 
 
 @multi_asset(
     specs=[
-        AssetSpec(DOWNLOADS, group_name="downloads", kinds={"clickhouse"},
+        AssetSpec(DOWNLOADS, group_name="downloads", kinds={"clickhouse"}, skippable=True,
                   description="PyPI downloads per day, project, version, file type, country, installer, "
                               "Python minor, system and CI (table downloads_daily)."),
-        AssetSpec(ROLLUPS, deps=[DOWNLOADS], group_name="downloads", kinds={"clickhouse"},
+        AssetSpec(ROLLUPS, deps=[DOWNLOADS], group_name="downloads", kinds={"clickhouse"}, skippable=True,
                   description="Per-project rollups by day, version and dimension, built from the same "
                               "staged rows as the facts (project_daily, project_version_daily, "
-                              "project_dimension_daily)."),
+                              "project_dimension_daily, project_alltime), partitioned by month."),
     ],
     check_specs=_CHECKS,
     partitions_def=daily_partitions,
@@ -74,83 +73,75 @@ _DAY_TABLE = TableSchema(
     pool="warehouse",
 )
 def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehouse, source: DownloadSourceResource):
-    """Load each day of the run's partition range, atomically and idempotently."""
+    """Load each day of the run's partition range; publish at the end unless part of a backfill
+    (the publish sensor then publishes once, when the backfill is over)."""
+    record_run_process(context)
     days = [dt.date.fromisoformat(key) for key in context.partition_keys]
     download_source = source.build()
+    failed: dict[str, str] = {}
+    committed = []
     started = time.perf_counter()
-    with warehouse.connect() as client, warehouse.insert_clients() as extra_clients:
-        loads, costs, upstream = [], [], {}
+    with warehouse.connect(what=f"run {context.run.run_id}", report=context.log.warning) as client, \
+            warehouse.insert_clients() as extra_clients:
         for day in days:
-            load = load_day(client, warehouse.database, download_source, day, run_id=context.run.run_id,
-                            insert_clients=extra_clients)
-            cost = download_source.day_metadata(day) if hasattr(download_source, "day_metadata") else {}
-            context.log.info(f"{day}: committed {load.rows:,} rows, {load.downloads:,} downloads {cost or ''}")
-            loads.append(load)
-            costs.append(cost)
-            if hasattr(download_source, "upstream_downloads"):
-                upstream[day] = download_source.upstream_downloads(day)
-        results = {
-            "day_not_empty": checks.days_not_empty(client, warehouse.database, days),
-            "totals_match_source": checks.totals_match_source(client, warehouse.database, days),
-            "values_plausible": checks.values_plausible(client, warehouse.database, days),
-            "no_gaps": checks.loaded_day_gaps(client, warehouse.database),
-            "rollups_match_facts": checks.rollups_match_facts(client, warehouse.database, days),
-            "matches_upstream_count": checks.matches_upstream(loads, upstream),
-        }
-    seconds = time.perf_counter() - started
-    rows = sum(load.rows for load in loads)
-    yield MaterializeResult(
-        asset_key=DOWNLOADS,
-        metadata={
-            "dagster/row_count": rows,
-            "downloads": sum(load.downloads for load in loads),
-            "bytes_on_disk": sum(load.bytes_on_disk for load in loads),
-            "days": len(loads),
-            "duration_seconds": round(seconds, 3),
-            "rows_per_second": round(rows / seconds) if seconds else 0,
-            "source": MetadataValue.json(download_source.describe()),
-            **_cost_metadata(costs),
-            "per_day": MetadataValue.table(
-                records=[
-                    TableRecord({"day": l.day.isoformat(), "rows": l.rows, "downloads": l.downloads,
-                                 "bytes_on_disk": l.bytes_on_disk,
-                                 "stage_seconds": round(l.seconds_extract_and_stage, 3),
-                                 "rollup_seconds": round(l.seconds_rollups, 3)})
-                    for l in loads
-                ],
-                schema=_DAY_TABLE,
-            ),
-        },
-    )
-    yield MaterializeResult(
-        asset_key=ROLLUPS,
-        metadata={
-            "dagster/row_count": sum(sum(l.rollup_rows.values()) for l in loads),
-            "rollup_seconds": round(sum(l.seconds_rollups for l in loads), 3),
-            **{f"rows_{name}": sum(l.rollup_rows.get(name, 0) for l in loads) for name in loads[0].rollup_rows},
-        },
-    )
-    for spec in _CHECKS:
-        passed, metadata = results[spec.name]
-        yield AssetCheckResult(
-            asset_key=spec.asset_key,
-            check_name=spec.name,
-            passed=passed,
-            metadata=metadata,
-            severity=_SEVERITY.get(spec.name, AssetCheckSeverity.ERROR if spec.blocking else AssetCheckSeverity.WARN),
+            try:
+                result = load_and_commit_day(client, warehouse.database, download_source, day,
+                                             run_id=context.run.run_id, insert_clients=extra_clients,
+                                             bands=warehouse.volume_bands(), log=context.log)
+            except DayFailed as error:
+                failed[day.isoformat()] = str(error)
+                _report_checks(context, day, error.outcomes)
+                context.log.error(f"{day}: not committed: {error}")
+                continue
+            _report_checks(context, day, result.outcomes)
+            committed.append(result)
+            _report_materialized(context, result)
+        if committed:
+            _report_checks(context, None, [_gaps(client, warehouse.database)])
+        if committed and BACKFILL_TAG not in context.run.tags and NO_PUBLISH_TAG not in context.run.tags:
+            publish_and_report(context, client, warehouse)
+    context.log.info(f"{len(committed)} of {len(days)} days committed in {time.perf_counter() - started:.1f} s")
+    if failed:
+        raise Failure(
+            description=f"{len(failed)} of {len(days)} days were not committed (their previous data is unchanged): "
+                        + "; ".join(f"{d}: {m}" for d, m in failed.items()),
+            metadata={"failed_days": MetadataValue.json(failed),
+                      "committed_days": ", ".join(r.day.isoformat() for r in committed) or "none"},
         )
 
 
-def _cost_metadata(costs: list[dict]) -> dict:
-    """BigQuery cost of the run's days (empty for sources without a cost)."""
-    costs = [c for c in costs if c]
-    if not costs:
-        return {}
-    return {
-        "bytes_estimated": sum(c["bytes_estimated"] for c in costs),
-        "bytes_processed": sum(c["bytes_processed"] for c in costs),
-        "bytes_billed": sum(c["bytes_billed"] for c in costs),
-        "slot_ms": sum(c["slot_ms"] for c in costs),
-        "estimated_cost_usd": round(sum(c["estimated_cost_usd"] for c in costs), 4),
-        "bigquery_jobs": MetadataValue.json({c.get("job_id", "?"): c for c in costs}),
-    }
+def _gaps(client, database: str) -> CheckOutcome:
+    passed, metadata = checks.loaded_day_gaps(client, database)
+    return CheckOutcome("no_gaps", passed, False, metadata)
+
+
+def _report_checks(context: AssetExecutionContext, day: dt.date | None, outcomes: list[CheckOutcome]) -> None:
+    for outcome in outcomes:
+        spec = _SPECS[outcome.name]
+        severity = AssetCheckSeverity.ERROR if outcome.blocking else AssetCheckSeverity.WARN
+        if outcome.name == "matches_upstream_count":
+            severity = AssetCheckSeverity.ERROR
+        context.log_event(AssetCheckEvaluation(
+            asset_key=spec.asset_key, check_name=outcome.name, passed=outcome.passed, severity=severity,
+            metadata={**({"day": day.isoformat()} if day else {}), **outcome.metadata},
+            description=spec.description, blocking=spec.blocking,
+        ))
+
+
+def _report_materialized(context: AssetExecutionContext, result) -> None:
+    key = result.day.isoformat()
+    context.log_event(AssetMaterialization(asset_key=DOWNLOADS, partition=key, metadata={
+        "dagster/row_count": result.rows,
+        "downloads": result.downloads,
+        "bytes_on_disk": result.bytes_on_disk,
+        "stage_seconds": round(result.seconds_stage, 3),
+        "rollup_seconds": round(result.seconds_rollups, 3),
+        "commit_seconds": round(result.seconds_commit, 3),
+        "rows_per_second": round(result.rows / result.seconds_total) if result.seconds_total else 0,
+        "upstream_fingerprint": result.fingerprint,
+        **result.cost,
+    }))
+    context.log_event(AssetMaterialization(asset_key=ROLLUPS, partition=key, metadata={
+        "dagster/row_count": sum(result.rollup_rows.values()),
+        **{f"rows_{name}": n for name, n in result.rollup_rows.items()},
+    }))

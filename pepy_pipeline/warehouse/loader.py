@@ -1,9 +1,9 @@
-"""Loads one day from a source into the fact table and its rollups, atomically.
+"""Stages one day from a source: facts streamed into staging tables, verified against what the
+source reported, and its rollups computed from the same staged rows.
 
-The day is streamed into staging tables, verified against what the source reported, its rollups
-are computed from the same staged rows, and only then are the day's partitions swapped in with
-``REPLACE PARTITION``. A failure anywhere before the swap leaves the previous data of the day
-untouched; re-running replaces rather than adds, so nothing is ever double counted.
+Staging changes nothing readers see. The day's blocking checks then run on the staged tables
+(``day_checks``) and only a day that passes is committed (``commit``); a failure anywhere
+before the commit leaves the previous data of the day untouched.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from pepy_pipeline.sources.base import DownloadSource
 from pepy_pipeline.sources.schema import SourceSchemaError, conform_batch
 from pepy_pipeline.warehouse.prefetch import prefetch
 from pepy_pipeline.warehouse.rollup_dimensions import DERIVED_DIMENSIONS, FACT_DIMENSIONS
-from pepy_pipeline.warehouse.sql_files import identifier, render
+from pepy_pipeline.warehouse import measures
+from pepy_pipeline.warehouse.sql_files import render
+from pepy_warehouse.identifiers import identifier
 from pepy_pipeline.warehouse.staging import drop_stale, staging_table
 
 FACT_TABLE = "downloads_daily"
@@ -48,56 +50,48 @@ class LoadVerificationError(RuntimeError):
 
 
 @dataclass
-class DayLoad:
-    """What one committed day looked like; becomes run metadata."""
+class StagedDay:
+    """One day streamed into staging tables and verified against the source, not yet visible."""
 
     day: dt.date
+    database: str
+    tables: dict[str, str]
     rows: int
     downloads: int
     batches: int
-    bytes_on_disk: int
     seconds_extract_and_stage: float
     seconds_rollups: float
     rollup_rows: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def facts(self) -> str:
+        return self.tables[FACT_TABLE]
 
-def load_day(client, database: str, source: DownloadSource, day: dt.date, run_id: str = "",
-             insert_clients: Sequence = ()) -> DayLoad:
-    """Replace ``day`` in the warehouse with what ``source`` yields for it.
 
-    ``insert_clients``: extra clients of the same warehouse to insert batches in parallel.
+@contextlib.contextmanager
+def stage_day(client, database: str, source: DownloadSource, day: dt.date,
+              insert_clients: Sequence = ()) -> Iterator[StagedDay]:
+    """Stream ``day`` from ``source`` into staging tables, verify it, build its rollups.
+
+    Nothing readers see changes here; the staging tables are dropped when the block ends, so a
+    day that fails a check is simply never committed. ``insert_clients``: extra clients of the
+    same warehouse to insert batches in parallel.
     """
     db = identifier(database)
     partition = f"{day:%Y%m%d}"
+    # Leftovers of a killed load of this day (any age: one writer stages a given day at a time).
     drop_stale(client, db, partition)
     with contextlib.ExitStack() as stack:
-        staged = {name: stack.enter_context(staging_table(client, db, name, partition))
+        tables = {name: stack.enter_context(staging_table(client, db, name, partition))
                   for name in [FACT_TABLE, *ROLLUPS]}
         started = time.perf_counter()
-        rows, downloads, batches = _stage_facts([client, *insert_clients], source, day, staged[FACT_TABLE])
-        _verify_staged(client, staged[FACT_TABLE], day, rows, downloads)
+        rows, downloads, batches = _stage_facts([client, *insert_clients], source, day, tables[FACT_TABLE])
+        _verify_staged(client, tables[FACT_TABLE], day, rows, downloads)
         staged_at = time.perf_counter()
-        rollup_rows = build_rollups(client, staged[FACT_TABLE], staged, day)
-        rolled_at = time.perf_counter()
-        # The swap: each statement is atomic; together they take milliseconds.
-        for name, table in staged.items():
-            client.command(f"ALTER TABLE {db}.{name} REPLACE PARTITION ID '{partition}' FROM {table}")
-        _record_load(client, db, day, source.name, rows, downloads, run_id)
-        size = client.query(
-            "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = {db:String} "
-            "AND table = {table:String} AND partition_id = {p:String} AND active",
-            parameters={"db": db, "table": FACT_TABLE, "p": partition},
-        ).result_rows[0][0]
-        return DayLoad(
-            day=day,
-            rows=rows,
-            downloads=downloads,
-            batches=batches,
-            bytes_on_disk=int(size or 0),
-            seconds_extract_and_stage=staged_at - started,
-            seconds_rollups=rolled_at - staged_at,
-            rollup_rows=rollup_rows,
-        )
+        rollup_rows = build_rollups(client, tables[FACT_TABLE], tables, day)
+        yield StagedDay(day=day, database=db, tables=tables, rows=rows, downloads=downloads, batches=batches,
+                        seconds_extract_and_stage=staged_at - started,
+                        seconds_rollups=time.perf_counter() - staged_at, rollup_rows=rollup_rows)
 
 
 def build_rollups(client, facts: str, targets: dict[str, str], day: dt.date) -> dict[str, int]:
@@ -108,10 +102,11 @@ def build_rollups(client, facts: str, targets: dict[str, str], day: dt.date) -> 
         if name == "project_dimension_daily":
             _build_dimensions(client, facts, target, day)
         else:
-            client.command(render(f"rollups/{name}.sql", target=target, facts=facts), parameters={"day": day},
-                           settings=ROLLUP_SETTINGS)
+            client.command(render(f"rollups/{name}.sql", target=target, facts=facts, measures=measures.FROM_FACTS,
+                                  flags=measures.FLAGS), parameters={"day": day}, settings=ROLLUP_SETTINGS)
         if all_keys is not None:
-            client.command(render("rollups/all_projects.sql", target=target, keys=all_keys), parameters={"day": day})
+            client.command(render("rollups/all_projects.sql", target=target, keys=all_keys, resum=measures.RESUM),
+                           parameters={"day": day})
         counts[name] = int(client.query(f"SELECT count() FROM {target}").result_rows[0][0])
     return counts
 
@@ -119,10 +114,11 @@ def build_rollups(client, facts: str, targets: dict[str, str], day: dt.date) -> 
 def _build_dimensions(client, facts: str, target: str, day: dt.date) -> None:
     for dimension, value in FACT_DIMENSIONS.items():
         client.command(render("rollups/project_dimension_daily.sql", target=target, facts=facts,
-                              dimension=dimension, value=value), parameters={"day": day}, settings=ROLLUP_SETTINGS)
+                              dimension=dimension, value=value, measures=measures.FROM_FACTS, flags=measures.FLAGS),
+                       parameters={"day": day}, settings=ROLLUP_SETTINGS)
     for dimension, (source, value) in DERIVED_DIMENSIONS.items():
         client.command(render("rollups/derived_dimension.sql", target=target, dimension=dimension,
-                              source_dimension=source, value=value), parameters={"day": day})
+                              source_dimension=source, value=value, resum=measures.RESUM), parameters={"day": day})
 
 
 def _conformed(source: DownloadSource, day: dt.date) -> Iterator[tuple[pa.Table, int, int]]:
@@ -191,11 +187,3 @@ def _verify_staged(client, staging: str, day: dt.date, rows: int, downloads: int
             f"{day}: staged {got_rows} rows / {got_downloads} downloads, the source reported "
             f"{rows} / {downloads}; the day was left as it was"
         )
-
-
-def _record_load(client, db: str, day: dt.date, source: str, rows: int, downloads: int, run_id: str) -> None:
-    client.insert(
-        f"{db}.load_log",
-        [[day, source, rows, downloads, run_id, dt.datetime.now(dt.timezone.utc)]],
-        column_names=["date", "source", "source_rows", "source_downloads", "run_id", "loaded_at"],
-    )

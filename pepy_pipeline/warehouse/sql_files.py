@@ -10,19 +10,13 @@ import functools
 import re
 from pathlib import Path
 
+from pepy_warehouse.identifiers import identifier
+
 SQL_DIR = Path(__file__).parent / "sql"
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-_PLACEHOLDER = re.compile(r"\{(database|target|facts|source|keys|value|dimension|source_dimension)\}")
+_PLACEHOLDER = re.compile(r"\{(database|target|facts|source|keys|value|dimension|source_dimension|measures|flags|resum)\}")
 #: Placeholders filled with SQL fragments or literals that come from constants in our code.
-_FRAGMENTS = ("keys", "value")
+_FRAGMENTS = ("keys", "value", "measures", "flags", "resum")
 _LITERALS = ("dimension", "source_dimension")
-
-
-def identifier(name: str) -> str:
-    """Return ``name`` if it is a plain (optionally database-qualified) identifier."""
-    if not _IDENTIFIER.match(name):
-        raise ValueError(f"not a valid ClickHouse identifier: {name!r}")
-    return name
 
 
 @functools.cache

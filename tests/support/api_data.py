@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from pepy_pipeline.sources.sample import SampleSource
-from pepy_pipeline.warehouse.connection import connected
+from pepy_warehouse.connection import connected
 from pepy_pipeline.warehouse.loader import load_day
 from pepy_pipeline.warehouse.migrations import migrate
 from pepy_pipeline.warehouse.serving import publish_generation, rebuild_serving_months, rebuild_totals

@@ -110,6 +110,43 @@ class BigQuerySource:
 
         return chained()
 
+    def opening_balance_sql(self) -> str:
+        return _sql("opening_balance.sql").replace("{table}", self.table)
+
+    def estimate_opening_balance(self, stops_before: dt.date) -> int:
+        """Bytes the opening-balance query would scan (a dry run: free)."""
+        config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False, query_parameters=[
+            bigquery.ScalarQueryParameter("stops_before", "DATE", stops_before)])
+        job = self._call(lambda: self.client.query(self.opening_balance_sql(), job_config=config, retry=API_RETRY),
+                         stops_before)
+        return int(job.total_bytes_processed or 0)
+
+    def opening_balance(self, stops_before: dt.date, cap: int) -> Iterator[pa.RecordBatch]:
+        """Per-project downloads before ``stops_before``: dry-run, refused over ``cap``, capped."""
+        parameters = [bigquery.ScalarQueryParameter("stops_before", "DATE", stops_before)]
+        sql = self.opening_balance_sql()
+        dry = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False, query_parameters=parameters)
+        estimate = check_estimate(self._call(lambda: self.client.query(sql, job_config=dry, retry=API_RETRY),
+                                             stops_before), cap, f"opening balance before {stops_before}")
+        config = bigquery.QueryJobConfig(query_parameters=parameters, maximum_bytes_billed=cap)
+        job = self._call(lambda: self.client.query(sql, job_config=config, retry=API_RETRY,
+                                                   job_retry=DEFAULT_JOB_RETRY), stops_before)
+        rows = self._call(lambda: job.result(retry=API_RETRY), stops_before)
+        yield from self._call(lambda: rows.to_arrow_iterable(), stops_before)
+        self.balance_stats = job_metadata(job, estimate)
+
+    def day_fingerprints(self, days: list[dt.date]) -> dict[dt.date, str]:
+        """Row count and modification time of each day's partition upstream (metadata only)."""
+        project, dataset, table = self.table.split(".")
+        sql = _sql("day_fingerprints.sql").replace("{dataset}", f"{project}.{dataset}")
+        config = bigquery.QueryJobConfig(query_parameters=[
+            bigquery.ScalarQueryParameter("table_name", "STRING", table),
+            bigquery.ArrayQueryParameter("partitions", "STRING", [f"{d:%Y%m%d}" for d in days])])
+        job = self._call(lambda: self.client.query(sql, job_config=config, retry=API_RETRY), days[0])
+        rows = self._call(lambda: list(job.result(retry=API_RETRY)), days[0])
+        self.fingerprint_stats = job_metadata(job, 0)
+        return {dt.datetime.strptime(r[0], "%Y%m%d").date(): f"{r[1]}@{r[2]}" for r in rows}
+
     def upstream_downloads(self, day: dt.date) -> int:
         """COUNT(*) of the day upstream: each row is one download."""
         config = bigquery.QueryJobConfig(query_parameters=self._parameters(day), maximum_bytes_billed=self.cap)

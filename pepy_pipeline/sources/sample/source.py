@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from pepy_pipeline.sources.sample.catalogue import SAMPLE_EPOCH, build_catalogue
-from pepy_pipeline.sources.schema import INVALID_PYTHON, WAREHOUSE_SCHEMA
+from pepy_pipeline.sources.schema import INVALID_PYTHON, MIRROR_INSTALLERS, WAREHOUSE_SCHEMA
 
 # (value, weight); None is upstream's NULL.
 FILE_TYPES = (("bdist_wheel", 0.86), ("sdist", 0.135), ("bdist_egg", 0.005))
@@ -68,6 +68,9 @@ class SampleSource:
         downloads_per_row: int = 40,
         seed: int = 7,
         batch_rows: int = 250_000,
+        late_share: float = 0.0,
+        late_hours: float = 30.0,
+        clock=None,
     ) -> None:
         if rows_per_day < 1 or batch_rows < 1 or downloads_per_row < 1:
             raise ValueError("rows_per_day, downloads_per_row and batch_rows must be positive")
@@ -76,6 +79,11 @@ class SampleSource:
         self.downloads_per_row = downloads_per_row
         self.seed = seed
         self.batch_rows = batch_rows
+        #: Like upstream, a day read before ``late_hours`` after its end lacks ``late_share`` of its
+        #: rows (they arrive late); ``clock`` tells the time (tests move it).
+        self.late_share = late_share
+        self.late_hours = late_hours
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
     def describe(self) -> dict[str, str]:
         return {
@@ -85,9 +93,41 @@ class SampleSource:
             "seed": str(self.seed),
         }
 
+    def day_fingerprints(self, days: list[dt.date]) -> dict[dt.date, str]:
+        """What each day looks like upstream now: changes when late rows arrive (see
+        ``late_share``), like BigQuery's partition row counts."""
+        now = self.clock()
+        return {day: f"{self.rows_per_day}:{self.seed}:{'complete' if self._complete(day, now) else 'partial'}"
+                for day in days}
+
+    def _complete(self, day: dt.date, now: dt.datetime) -> bool:
+        end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+        return self.late_share == 0 or now >= end_of_day + dt.timedelta(hours=self.late_hours)
+
+    def opening_balance(self, stops_before: dt.date) -> Iterator[pa.RecordBatch]:
+        """Each project's downloads before ``stops_before``: the sample's equivalent of the
+        all-history BigQuery count, deterministic and cheap (popularity x the days each project
+        has existed x the day's average volume)."""
+        cat = build_catalogue(self.projects, self.seed)
+        first_release = cat.version_days[cat.version_offsets[:-1]]
+        days = np.maximum(0, (stops_before - SAMPLE_EPOCH).days - first_release)
+        per_day = self.rows_per_day * self.downloads_per_row * 0.6 * cat.weights
+        downloads = np.floor(per_day * days).astype(np.int64)
+        keep = downloads > 0
+        mirrors = sum(w for name, w in INSTALLERS if name in MIRROR_INSTALLERS) / sum(w for _, w in INSTALLERS)
+        yield pa.RecordBatch.from_pydict({
+            "project": cat.names.filter(pa.array(keep)),
+            "downloads": pa.array(downloads[keep]),
+            "downloads_without_mirrors": pa.array(np.floor(downloads[keep] * (1 - mirrors)).astype(np.int64)),
+        })
+
     def read_day(self, day: dt.date) -> Iterator[pa.RecordBatch]:
         """Streams the day chunk by chunk: memory stays bounded however many rows a day has."""
-        for chunk in self._chunks(day):
+        partial = not self._complete(day, self.clock())
+        for index, chunk in enumerate(self._chunks(day)):
+            if partial:  # the late rows have not arrived yet: a fixed share of rows is missing
+                arrived = np.random.default_rng([self.seed, day.toordinal(), index, 1]).random(chunk.num_rows)
+                chunk = chunk.filter(pa.array(arrived >= self.late_share))
             yield from chunk.to_batches(max_chunksize=self.batch_rows)
 
     def day_table(self, day: dt.date) -> pa.Table:

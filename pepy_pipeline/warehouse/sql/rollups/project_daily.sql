@@ -1,16 +1,5 @@
 -- One day of per-project totals from a (staged) fact table.
 INSERT INTO {target}
-SELECT
-    date,
-    project,
-    sum(downloads),
-    sumIf(downloads, NOT is_mirror),
-    sumIf(downloads, ci)
-FROM
-(
-    SELECT date, project, downloads, ci,
-           ifNull(installer IN ('bandersnatch', 'z3c.pypimirror', 'Artifactory', 'devpi'), 0) AS is_mirror
-    FROM {facts}
-    WHERE date = {day:Date}
-)
+SELECT date, project, {measures}
+FROM (SELECT date, project, downloads, ci, installer, python_minor, {flags} FROM {facts} WHERE date = {day:Date})
 GROUP BY date, project

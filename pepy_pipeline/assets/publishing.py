@@ -1,0 +1,44 @@
+"""Publishing: what makes committed days visible to the API (asset ``serving_tables``).
+
+Every load route publishes without a second action: a run that is not part of a backfill
+publishes at its end (``publish_and_report``); a backfill's runs do not, and the publish sensor
+(``sensors.py``) publishes once when no load is queued or running any more.
+"""
+
+from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, MaterializeResult, asset
+
+from pepy_pipeline.run_process import record_run_process
+from pepy_pipeline.warehouse.publish import Published, publish
+from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+
+SERVING = AssetKey("serving_tables")
+ROLLUPS_KEY = AssetKey("download_rollups")
+
+
+def _metadata(published: Published) -> dict:
+    return {
+        "first_complete_day": published.first_complete_day.isoformat() if published.first_complete_day else "none",
+        "last_complete_day": published.last_complete_day.isoformat() if published.last_complete_day else "none",
+        "projects": published.projects,
+        "generation": published.generation or "live tables (ClickHouse server)",
+        "publish_seconds": round(published.seconds, 3),
+    }
+
+
+def publish_and_report(context: AssetExecutionContext, client, warehouse: ClickHouseWarehouse) -> Published:
+    """Publish from inside a load step and record it as a materialization of ``serving_tables``."""
+    published = publish(client, warehouse.database, warehouse.data_path if warehouse.embedded else None)
+    context.log_event(AssetMaterialization(asset_key=SERVING, metadata=_metadata(published)))
+    context.log.info(f"published data to {published.last_complete_day} ({published.generation or 'server'})")
+    return published
+
+
+@asset(key=SERVING, deps=[ROLLUPS_KEY], pool="warehouse", group_name="serving", kinds={"clickhouse"})
+def serving_tables(context: AssetExecutionContext, warehouse: ClickHouseWarehouse) -> MaterializeResult:
+    """What the API reads. Materialized = every committed day is visible to readers: recent sums
+    brought to the last complete day and, for the embedded warehouse, a new frozen generation."""
+    record_run_process(context)
+    with warehouse.connect(what=f"publish run {context.run.run_id}", report=context.log.warning) as client:
+        published = publish(client, warehouse.database, warehouse.data_path if warehouse.embedded else None)
+    context.log.info(f"published data to {published.last_complete_day} ({published.generation or 'server'})")
+    return MaterializeResult(metadata=_metadata(published))

@@ -1,0 +1,112 @@
+"""Commits a staged, checked day: the step that makes it part of the warehouse.
+
+* Facts: ``REPLACE PARTITION`` of the day (the fact table is partitioned by day).
+* Rollups and all-time totals (partitioned by month, summed): a *delta* is staged, the day's new
+  rows plus the negation of the rows now committed for that day, and added to the month with
+  ``ATTACH PARTITION ... FROM`` (one atomic statement per table). The cost is the day's, whatever
+  the month or the history holds, and a re-run never double counts: the delta is computed from
+  what is committed at that moment, so committing the same day twice adds it once.
+* ``load_log`` says ``committing`` before the swap statements and ``committed`` after them; a
+  commit killed in between is found by the next writer (``torn_days``) and must be reloaded.
+
+The whole commit of a day holds the ``commit`` mutex: two writers (threads, or runs on a server)
+never compute deltas against the same state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+from pepy_pipeline.warehouse import measures
+from pepy_pipeline.warehouse.loader import FACT_TABLE, ROLLUPS, StagedDay
+from pepy_pipeline.warehouse.staging import staging_table
+from pepy_warehouse.identifiers import identifier
+from pepy_warehouse.locks import warehouse_mutex
+
+#: Rollup table -> its key columns (besides the measures).
+ROLLUP_KEYS = {
+    "project_daily": "date, project",
+    "project_version_daily": "date, project, version",
+    "project_dimension_daily": "date, project, dimension, value",
+}
+COMMIT_MUTEX = "commit"
+
+
+class DayBeforeOpeningBalance(ValueError):
+    """The day is covered by the opening balance: loading it would count its downloads twice."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    day: dt.date
+    bytes_on_disk: int
+    seconds: float
+
+
+def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
+               upstream_fingerprint: str = "") -> Commit:
+    """Make ``staged`` the committed content of its day."""
+    db, day = staged.database, staged.day
+    started = time.perf_counter()
+    month = f"{day:%Y%m}"
+    with warehouse_mutex(client, db, COMMIT_MUTEX):
+        refuse_if_covered_by_balance(client, db, day)
+        with contextlib.ExitStack() as stack:
+            deltas = {name: stack.enter_context(staging_table(client, db, name, f"{day:%Y%m%d}d"))
+                      for name in [*ROLLUPS, "project_alltime"]}
+            for name, keys in ROLLUP_KEYS.items():
+                client.command(f"INSERT INTO {deltas[name]} SELECT * FROM {staged.tables[name]}")
+                client.command(
+                    f"INSERT INTO {deltas[name]} SELECT {keys}, {measures.NEGATED} FROM {db}.{name} "
+                    f"WHERE date = {{day:Date}} GROUP BY {keys}", parameters={"day": day})
+            client.command(
+                f"INSERT INTO {deltas['project_alltime']} SELECT project, {measures.RESUM} "
+                f"FROM {deltas['project_daily']} GROUP BY project")
+            # The swap: each statement is atomic; together they take milliseconds.
+            _log(client, db, staged, source_name, run_id, upstream_fingerprint, "committing")
+            client.command(f"ALTER TABLE {db}.{FACT_TABLE} REPLACE PARTITION ID '{day:%Y%m%d}' "
+                           f"FROM {staged.facts}")
+            for name in ROLLUPS:
+                client.command(f"ALTER TABLE {db}.{name} ATTACH PARTITION ID '{month}' FROM {deltas[name]}")
+            client.command(f"ALTER TABLE {db}.project_alltime ATTACH PARTITION tuple() FROM {deltas['project_alltime']}")
+            _log(client, db, staged, source_name, run_id, upstream_fingerprint, "committed")
+    size = client.query(
+        "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = {db:String} "
+        "AND table = {table:String} AND partition_id = {p:String} AND active",
+        parameters={"db": db, "table": FACT_TABLE, "p": f"{day:%Y%m%d}"},
+    ).result_rows[0][0]
+    return Commit(day=day, bytes_on_disk=int(size or 0), seconds=time.perf_counter() - started)
+
+
+def refuse_if_covered_by_balance(client, database: str, day: dt.date) -> None:
+    db = identifier(database)
+    rows = client.query(f"SELECT max(stops_before), count() FROM {db}.opening_balance").result_rows
+    if rows and rows[0][1] and day < rows[0][0]:
+        raise DayBeforeOpeningBalance(
+            f"{day} is before {rows[0][0]}, where the opening balance stops: its downloads are already "
+            "counted in the balance, so loading it would count them twice. Reload the opening balance "
+            f"with an earlier stop day first (python -m pepy_pipeline opening-balance --stops-before {day})."
+        )
+
+
+def torn_days(client, database: str) -> list[dt.date]:
+    """Days whose last commit was killed between its swap statements: reload them."""
+    db = identifier(database)
+    return [row[0] for row in client.query(
+        f"SELECT date FROM {db}.load_log FINAL WHERE state = 'committing' ORDER BY date").result_rows]
+
+
+def _log(client, db: str, staged: StagedDay, source: str, run_id: str, fingerprint: str, state: str) -> None:
+    # Timestamps come from the server: two writers' clocks never decide which load is newest.
+    client.command(
+        f"INSERT INTO {db}.load_log (date, source, source_rows, source_downloads, run_id, loaded_at, state, "
+        "upstream_fingerprint) SELECT {day:Date}, {source:String}, {rows:UInt64}, {downloads:UInt64}, "
+        "{run_id:String}, now64(3) + toIntervalMillisecond({later:UInt8}), {state:String}, {fp:String}",
+        parameters={"day": staged.day, "source": source, "rows": staged.rows, "downloads": staged.downloads,
+                    "run_id": run_id, "state": state, "fp": fingerprint,
+                    # 'committed' must sort after 'committing' even within one millisecond.
+                    "later": 1 if state == "committed" else 0},
+    )

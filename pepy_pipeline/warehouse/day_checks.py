@@ -1,0 +1,132 @@
+"""Checks on one day, run on its STAGED tables before it is committed.
+
+A blocking check that fails keeps the day out of the warehouse (its previous data stays visible);
+its evidence becomes the check's metadata in the Dagster UI. Blocking: the invariants we own
+(staged totals = source totals, rollups = facts) and the day's volume against the trailing
+same-weekday median (an upstream partial day). Warning only: upstream content we do not own (odd
+project names or Python versions), so one strange name cannot hold back a backfilled day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass, field
+
+from pepy_pipeline.warehouse.loader import StagedDay
+
+_PEP503 = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+_PYTHON_MINOR = r"^[0-9]+\.[0-9]+$"
+
+
+@dataclass(frozen=True)
+class VolumeBands:
+    """Ratios of a day's downloads to the trailing same-weekday median: outside the fail band the
+    day is refused, outside the warn band it is committed with a warning."""
+
+    fail_below: float = 0.5
+    warn_below: float = 0.8
+    warn_above: float = 1.5
+    fail_above: float = 3.0
+    #: Same-weekday days looked back at (7, 14, ... days before) and how many must be loaded.
+    weeks: int = 4
+    min_reference_days: int = 2
+
+
+@dataclass
+class CheckOutcome:
+    name: str
+    passed: bool
+    #: False: a warning; the day is committed anyway.
+    blocking: bool
+    metadata: dict = field(default_factory=dict)
+
+
+def check_staged_day(client, staged: StagedDay, bands: VolumeBands) -> list[CheckOutcome]:
+    return [
+        staged_totals_match_source(client, staged),
+        rollups_match_facts(client, staged),
+        volume_within_bands(client, staged, bands),
+        values_plausible(client, staged),
+    ]
+
+
+def refused(outcomes: list[CheckOutcome]) -> list[CheckOutcome]:
+    return [o for o in outcomes if o.blocking and not o.passed]
+
+
+def staged_totals_match_source(client, staged: StagedDay) -> CheckOutcome:
+    rows, downloads = client.query(f"SELECT count(), sum(downloads) FROM {staged.facts}").result_rows[0]
+    passed = (int(rows), int(downloads)) == (staged.rows, staged.downloads)
+    return CheckOutcome("totals_match_source", passed, True, {
+        "day": staged.day.isoformat(), "staged_rows": int(rows), "staged_downloads": int(downloads),
+        "source_rows": staged.rows, "source_downloads": staged.downloads})
+
+
+def rollups_match_facts(client, staged: StagedDay) -> CheckOutcome:
+    """Every rollup (each dimension, versions, the '__all__' rows) sums to the staged facts."""
+    facts = int(client.query(f"SELECT sum(downloads) FROM {staged.facts}").result_rows[0][0])
+    t = staged.tables
+    sums = {
+        "project_daily": client.query(
+            f"SELECT sumIf(downloads, project != '__all__'), sumIf(downloads, project = '__all__') "
+            f"FROM {t['project_daily']}").result_rows[0],
+        "project_version_daily": client.query(f"SELECT sum(downloads) FROM {t['project_version_daily']}").result_rows[0],
+    }
+    problems = [f"{name}: {tuple(map(int, v))} vs facts {facts}" for name, v in sums.items()
+                if any(int(x) != facts for x in v)]
+    dims = client.query(
+        f"SELECT dimension, sumIf(downloads, project != '__all__'), sumIf(downloads, project = '__all__') "
+        f"FROM {t['project_dimension_daily']} GROUP BY dimension ORDER BY dimension").result_rows
+    problems += [f"dimension {d}: {int(a)}/{int(b)} vs facts {facts}" for d, a, b in dims if (a, b) != (facts, facts)]
+    if not dims:
+        problems.append("no dimension rollups")
+    return CheckOutcome("rollups_match_facts", not problems, True, {
+        "day": staged.day.isoformat(), "facts_downloads": facts, "dimensions": len(dims),
+        "problems": "; ".join(problems[:20]) or "none"})
+
+
+def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckOutcome:
+    """The day's downloads against the median of the same weekday in the weeks before (loaded
+    days only): a half day upstream is refused instead of published."""
+    references = [staged.day - dt.timedelta(days=7 * k) for k in range(1, bands.weeks + 1)]
+    found = client.query(
+        f"SELECT date, sum(downloads) FROM {staged.database}.project_daily "
+        "WHERE project = '__all__' AND date IN {days:Array(Date)} GROUP BY date HAVING sum(downloads) > 0",
+        parameters={"days": references},
+    ).result_rows
+    metadata = {"day": staged.day.isoformat(), "downloads": staged.downloads,
+                "reference_days": ", ".join(d.isoformat() for d, _ in sorted(found)) or "none"}
+    if len(found) < bands.min_reference_days:
+        metadata["note"] = f"fewer than {bands.min_reference_days} same-weekday days loaded: not compared"
+        return CheckOutcome("volume_within_bands", True, True, metadata)
+    median = statistics.median(int(n) for _, n in found)
+    ratio = staged.downloads / median
+    metadata.update({"median": int(median), "ratio": round(ratio, 4),
+                     "fail_band": f"< {bands.fail_below} or > {bands.fail_above}",
+                     "warn_band": f"< {bands.warn_below} or > {bands.warn_above}"})
+    if ratio < bands.fail_below or ratio > bands.fail_above:
+        metadata["verdict"] = "refused: outside the fail band (a partial or duplicated day upstream?)"
+        return CheckOutcome("volume_within_bands", False, True, metadata)
+    if ratio < bands.warn_below or ratio > bands.warn_above:
+        metadata["verdict"] = "committed with a warning: outside the warn band"
+        return CheckOutcome("volume_within_bands", False, False, metadata)
+    metadata["verdict"] = "within the bands"
+    return CheckOutcome("volume_within_bands", True, True, metadata)
+
+
+def values_plausible(client, staged: StagedDay) -> CheckOutcome:
+    """No zero counts, malformed project names or Python versions (a warning: upstream's data)."""
+    zero, bad_project, bad_python, examples = client.query(
+        f"""SELECT countIf(downloads = 0),
+                   countIf(NOT match(project, {{pep503:String}})),
+                   countIf(python_minor IS NOT NULL AND python_minor != 'invalid'
+                           AND NOT match(assumeNotNull(python_minor), {{minor:String}})),
+                   groupUniqArrayIf(5)(project, NOT match(project, {{pep503:String}}))
+            FROM {staged.facts}""",
+        parameters={"pep503": _PEP503, "minor": _PYTHON_MINOR},
+    ).result_rows[0]
+    return CheckOutcome("values_plausible", (zero, bad_project, bad_python) == (0, 0, 0), False, {
+        "day": staged.day.isoformat(), "rows_with_zero_downloads": int(zero),
+        "rows_with_malformed_project": int(bad_project), "rows_with_malformed_python_minor": int(bad_python),
+        "malformed_project_examples": ", ".join(examples) or "none"})

@@ -1,0 +1,101 @@
+"""One day from source to committed: stage, check, commit; retrying transient source errors.
+
+This is what every load route runs (Dagster runs, the CLI through Dagster, tests), so the rules
+hold everywhere: a day failing a blocking check is never committed, and a transient upstream error
+is retried with backoff before the day is given up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pepy_pipeline.sources.base import DownloadSource
+from pepy_pipeline.warehouse import checks
+from pepy_pipeline.warehouse.commit import commit_day
+from pepy_pipeline.warehouse.day_checks import CheckOutcome, VolumeBands, check_staged_day, refused
+from pepy_pipeline.warehouse.loader import EmptyDayError, LoadVerificationError, stage_day
+
+#: Attempts per day when the source fails transiently, and the first backoff (doubling).
+ATTEMPTS = 3
+BACKOFF_SECONDS = 5.0
+
+
+class DayFailed(RuntimeError):
+    """The day was not committed; ``outcomes`` holds the checks' evidence (possibly empty)."""
+
+    def __init__(self, message: str, outcomes: list[CheckOutcome] | None = None) -> None:
+        super().__init__(message)
+        self.outcomes = outcomes or []
+
+
+@dataclass
+class DayResult:
+    day: dt.date
+    rows: int
+    downloads: int
+    bytes_on_disk: int
+    seconds_stage: float
+    seconds_rollups: float
+    seconds_commit: float
+    seconds_total: float
+    fingerprint: str
+    outcomes: list[CheckOutcome]
+    rollup_rows: dict[str, int] = field(default_factory=dict)
+    cost: dict = field(default_factory=dict)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Upstream hiccups worth another try: rate limits, 5xx, dropped connections."""
+    try:
+        from google.api_core import exceptions as google_errors
+        transient = (google_errors.TooManyRequests, google_errors.ServerError, google_errors.RetryError)
+    except ImportError:  # pragma: no cover - google libraries are a dependency
+        transient = ()
+    return isinstance(error, (ConnectionError, TimeoutError, *transient)) or getattr(error, "transient", False)
+
+
+def load_and_commit_day(client, database: str, source: DownloadSource, day: dt.date, run_id: str = "",
+                        insert_clients: Sequence = (), bands: VolumeBands | None = None,
+                        log: logging.Logger | None = None, backoff_seconds: float = BACKOFF_SECONDS) -> DayResult:
+    log = log or logging.getLogger("pepy_pipeline")
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return _once(client, database, source, day, run_id, insert_clients, bands or VolumeBands())
+        except DayFailed:
+            raise
+        except (EmptyDayError, LoadVerificationError) as error:
+            raise DayFailed(str(error), [CheckOutcome("totals_match_source", False, True,
+                                                      {"day": day.isoformat(), "error": str(error)})]) from error
+        except Exception as error:  # noqa: BLE001 - classified below
+            if not is_transient(error) or attempt == ATTEMPTS:
+                raise
+            wait = backoff_seconds * 2 ** (attempt - 1)
+            log.warning(f"{day}: transient source error ({type(error).__name__}: {str(error)[:200]}); "
+                        f"attempt {attempt} of {ATTEMPTS}, retrying in {wait:.0f} s")
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _once(client, database, source, day, run_id, insert_clients, bands) -> DayResult:
+    started = time.perf_counter()
+    fingerprint = ""
+    if hasattr(source, "day_fingerprints"):
+        fingerprint = source.day_fingerprints([day]).get(day, "")
+    with stage_day(client, database, source, day, insert_clients=insert_clients) as staged:
+        outcomes = check_staged_day(client, staged, bands)
+        blocked = refused(outcomes)
+        if blocked:
+            raise DayFailed("blocking checks failed: " + ", ".join(o.name for o in blocked), outcomes)
+        commit = commit_day(client, staged, source.name, run_id=run_id, upstream_fingerprint=fingerprint)
+    cost = source.day_metadata(day) if hasattr(source, "day_metadata") else {}
+    if hasattr(source, "upstream_downloads"):
+        passed, metadata = checks.matches_upstream(staged.day, staged.downloads, source.upstream_downloads(day))
+        outcomes.append(CheckOutcome("matches_upstream_count", passed, False, metadata))
+    return DayResult(day=day, rows=staged.rows, downloads=staged.downloads, bytes_on_disk=commit.bytes_on_disk,
+                     seconds_stage=staged.seconds_extract_and_stage, seconds_rollups=staged.seconds_rollups,
+                     seconds_commit=commit.seconds, seconds_total=time.perf_counter() - started,
+                     fingerprint=fingerprint, outcomes=outcomes, rollup_rows=staged.rollup_rows, cost=cost)

@@ -1,0 +1,57 @@
+"""The opening balance: each project's downloads before the first loaded day, loaded once, so
+pepy-compatible totals (``total_downloads``, badges, shields) are all-time as pepy.tech's are.
+
+The balance records ``stops_before``, the first day it does not cover. Days before it can never be
+loaded afterwards (``commit.refuse_if_covered_by_balance``), and a balance that would cover a day
+already loaded is refused here: either way a download is counted once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+
+from pepy_pipeline.warehouse.staging import staging_table
+from pepy_warehouse.identifiers import identifier
+from pepy_warehouse.locks import warehouse_mutex
+
+BALANCE_SCHEMA = pa.schema([
+    pa.field("project", pa.string(), nullable=False),
+    pa.field("downloads", pa.int64(), nullable=False),
+    pa.field("downloads_without_mirrors", pa.int64(), nullable=False),
+])
+
+
+class BalanceOverlapsLoadedDays(ValueError):
+    """The balance would cover days already loaded: they would be counted twice."""
+
+
+def load_opening_balance(client, database: str, batches, stops_before: dt.date, source_name: str) -> dict:
+    """Replace the opening balance with ``batches`` (Arrow, :data:`BALANCE_SCHEMA`)."""
+    db = identifier(database)
+    with warehouse_mutex(client, db, "commit"):
+        first_loaded = client.query(
+            f"SELECT min(date), count() FROM {db}.load_log FINAL WHERE state = 'committed'").result_rows[0]
+        if first_loaded[1] and first_loaded[0] < stops_before:
+            raise BalanceOverlapsLoadedDays(
+                f"an opening balance stopping before {stops_before} would cover {first_loaded[0]}, which is "
+                f"already loaded: its downloads would be counted twice. Use --stops-before {first_loaded[0]} "
+                "or earlier.")
+        projects = downloads = 0
+        with staging_table(client, db, "opening_balance", "balance") as fresh:
+            for batch in batches:
+                table = pa.Table.from_batches([batch]).select(BALANCE_SCHEMA.names).cast(BALANCE_SCHEMA)
+                n = table.num_rows
+                table = table.append_column("stops_before", pa.array([stops_before] * n, pa.date32()))
+                table = table.append_column("source", pa.array([source_name] * n, pa.string()))
+                table = table.append_column(
+                    "loaded_at", pa.array([dt.datetime.now(dt.timezone.utc)] * n, pa.timestamp("ms", tz="UTC")))
+                client.insert_arrow(fresh, table)
+                projects += n
+                downloads += int(pa.compute.sum(table.column("downloads")).as_py() or 0)
+            staged = client.query(f"SELECT count(), sum(downloads) FROM {fresh}").result_rows[0]
+            if (int(staged[0]), int(staged[1] or 0)) != (projects, downloads):
+                raise RuntimeError(f"opening balance: staged {staged}, source gave {(projects, downloads)}; unchanged")
+            client.command(f"EXCHANGE TABLES {db}.opening_balance AND {fresh}")
+    return {"projects": projects, "downloads": downloads, "stops_before": stops_before.isoformat()}

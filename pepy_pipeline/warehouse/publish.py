@@ -1,0 +1,108 @@
+"""Makes committed days visible to readers: recent sums, the complete-day range, and in embedded
+mode a frozen generation for the API process.
+
+Its cost is bounded by a month of per-project rows (the recent sums), never the history: the
+rollups and all-time sums were already brought up to date, day by day, when each day committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pepy_pipeline.warehouse.commit import torn_days
+from pepy_pipeline.warehouse.staging import drop_stale, staging_table
+from pepy_warehouse.generation import freeze_generation
+from pepy_warehouse.identifiers import identifier
+from pepy_warehouse.locks import warehouse_mutex
+
+PUBLISH_MUTEX = "publish"
+#: A staging table this old is a killed run's leftover, not a rebuild still in progress.
+STALE_STAGING_SECONDS = 3600
+
+
+class PublishRefused(RuntimeError):
+    """Publishing now would show readers an inconsistent warehouse."""
+
+
+@dataclass(frozen=True)
+class Published:
+    first_complete_day: dt.date | None
+    last_complete_day: dt.date | None
+    projects: int
+    generation: str | None
+    seconds: float
+
+
+def complete_days(client, database: str) -> tuple[dt.date | None, dt.date | None]:
+    """(first, last) of the newest unbroken run of committed days: the daily history readers may
+    trust to have no hole (days before a gap are still served, but not called complete)."""
+    db = identifier(database)
+    days = [row[0] for row in client.query(
+        f"SELECT date FROM {db}.load_log FINAL WHERE state = 'committed' ORDER BY date DESC").result_rows]
+    if not days:
+        return None, None
+    first = days[0]
+    for day in days[1:]:
+        if day != first - dt.timedelta(days=1):
+            break
+        first = day
+    return first, days[0]
+
+
+def publish(client, database: str, warehouse_dir: Path | None) -> Published:
+    """Bring the recent sums to the last complete day and, with ``warehouse_dir`` (embedded),
+    freeze a new generation. Refuses while a day's commit is torn."""
+    db = identifier(database)
+    started = time.perf_counter()
+    with warehouse_mutex(client, db, PUBLISH_MUTEX):
+        torn = torn_days(client, db)
+        if torn:
+            raise PublishRefused("these days' commits were interrupted half-way; reload them before publishing: "
+                                 + ", ".join(d.isoformat() for d in torn))
+        first, last = complete_days(client, db)
+        if last is not None:
+            _rebuild_recent(client, db, last)
+        projects = int(client.query(f"SELECT uniqExact(project) FROM {db}.project_recent").result_rows[0][0])
+        generation = None
+        if warehouse_dir is not None:
+            generation = freeze_generation(client, db, warehouse_dir, {
+                "first_complete_day": first.isoformat() if first else None,
+                "last_complete_day": last.isoformat() if last else None,
+            }).name
+        seconds = time.perf_counter() - started
+        client.command(
+            f"INSERT INTO {db}.publish_log SELECT now64(3), {{first:Nullable(Date)}}, {{last:Nullable(Date)}}, "
+            "{generation:String}, {seconds:Float64}",
+            parameters={"first": first, "last": last, "generation": generation or "", "seconds": seconds})
+    return Published(first, last, projects, generation, seconds)
+
+
+def last_published(client, database: str) -> tuple[dt.date | None, dt.date | None]:
+    db = identifier(database)
+    rows = client.query(
+        f"SELECT first_complete_day, last_complete_day FROM {db}.publish_log ORDER BY published_at DESC LIMIT 1"
+    ).result_rows
+    return rows[0] if rows else (None, None)
+
+
+def _rebuild_recent(client, db: str, as_of: dt.date) -> None:
+    drop_stale(client, db, "recent", min_age_seconds=STALE_STAGING_SECONDS)
+    with staging_table(client, db, "project_recent", "recent") as fresh:
+        client.command(
+            f"""INSERT INTO {fresh}
+                SELECT project,
+                       sumIf(downloads, date = {{as_of:Date}}),
+                       sumIf(downloads, date > {{as_of:Date}} - 7),
+                       sum(downloads),
+                       sumIf(pypistats_without_mirrors, date = {{as_of:Date}}),
+                       sumIf(pypistats_without_mirrors, date > {{as_of:Date}} - 7),
+                       sum(pypistats_without_mirrors),
+                       {{as_of:Date}}
+                FROM {db}.project_daily
+                WHERE date > {{as_of:Date}} - 30 AND date <= {{as_of:Date}}
+                GROUP BY project""",
+            parameters={"as_of": as_of})
+        client.command(f"EXCHANGE TABLES {db}.project_recent AND {fresh}")

@@ -1,0 +1,173 @@
+"""The serving generation: the contract between the pipeline (which freezes and publishes one)
+and the API (which attaches it read-only into its own chDB engine). Embedded mode only.
+
+A generation is ``ALTER TABLE ... FREEZE WITH NAME`` of every served table (hard links to
+immutable parts under ``<warehouse>/shadow/<generation>/store/<uuid[:3]>/<uuid>/``), a JSON
+manifest (tables, columns, engines, UUIDs and ROW COUNTS), and a ``CURRENT`` pointer file
+replaced atomically. The writer may keep inserting and merging; a frozen generation never changes.
+
+The reader attaches each table under a fresh UUID through a symlink to its frozen directory, so
+a new generation is attached beside the one being served (no shared UUIDs), validated against the
+manifest's row counts, and only then swapped in; the old one is detached afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from pepy_warehouse.identifiers import identifier
+
+#: What readers need: the rollups, the all-time sums, the opening balance, recent sums.
+SERVED_TABLES = ("project_daily", "project_version_daily", "project_dimension_daily", "project_alltime",
+                 "opening_balance", "project_recent")
+POINTER_NAME = "CURRENT"
+MANIFEST_DIR = "serving"
+#: Generations older than this, other than the current and previous one, are removed.
+GRACE_SECONDS = 600
+
+
+class GenerationError(RuntimeError):
+    """A generation is missing, incomplete or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    name: str
+    manifest_path: Path
+    manifest: dict
+
+
+def freeze_generation(client, database: str, warehouse_dir: Path, facts: dict) -> Generation:
+    """Freeze the served tables, write the manifest (with ``facts`` such as the complete days),
+    then point ``CURRENT`` at it. A generation without a manifest is a killed publish's leftover."""
+    db = identifier(database)
+    name = f"g{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}_{uuid.uuid4().hex[:6]}"
+    tables = {}
+    for table in SERVED_TABLES:
+        client.command(f"ALTER TABLE {db}.{table} FREEZE WITH NAME '{name}'")
+        table_uuid, engine_full = client.query(
+            "SELECT toString(uuid), engine_full FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+            parameters={"db": db, "t": table},
+        ).result_rows[0]
+        columns = client.query(
+            "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position",
+            parameters={"db": db, "t": table},
+        ).result_rows
+        rows = client.query(
+            "SELECT sum(rows) FROM system.parts WHERE database = {db:String} AND table = {t:String} AND active",
+            parameters={"db": db, "t": table},
+        ).result_rows[0][0]
+        tables[table] = {"uuid": table_uuid, "engine": engine_full, "columns": [list(c) for c in columns],
+                         "rows": int(rows or 0)}
+    manifest = {
+        "generation": name,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "shadow_path": str(warehouse_dir / "shadow" / name) + "/",
+        "tables": tables,
+        **facts,
+    }
+    directory = warehouse_dir / MANIFEST_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest_path = directory / f"{name}.json"
+    _write_atomically(manifest_path, json.dumps(manifest, indent=2, default=str))
+    _write_atomically(directory / POINTER_NAME, name)
+    remove_old_generations(warehouse_dir)
+    return Generation(name, manifest_path, manifest)
+
+
+def current_manifest(warehouse_dir: Path) -> dict | None:
+    """The manifest ``CURRENT`` points at, or None before the first publish."""
+    pointer = warehouse_dir / MANIFEST_DIR / POINTER_NAME
+    try:
+        name = pointer.read_text().strip()
+        return json.loads((warehouse_dir / MANIFEST_DIR / f"{name}.json").read_text())
+    except FileNotFoundError:
+        return None
+
+
+def pointer_path(warehouse_dir: Path) -> Path:
+    return warehouse_dir / MANIFEST_DIR / POINTER_NAME
+
+
+def attach_generation(client, manifest: dict, database: str, link_root: Path) -> None:
+    """Attach every table of ``manifest`` read-only into ``database`` (created here), each under a
+    fresh UUID whose directory under ``link_root`` is a symlink to the frozen one."""
+    db = identifier(database)
+    client.command(f"CREATE DATABASE {db}")
+    shadow = Path(manifest["shadow_path"])
+    for table, info in manifest["tables"].items():
+        frozen = shadow / "store" / info["uuid"][:3] / info["uuid"]
+        if not frozen.is_dir():
+            raise GenerationError(f"generation {manifest['generation']}: table {table} has no frozen data at {frozen}")
+        fresh = str(uuid.uuid4())
+        link = link_root / "store" / fresh[:3] / fresh
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(frozen, link)
+        columns = ", ".join(f"`{col}` {typ}" for col, typ in info["columns"])
+        engine = info["engine"]
+        disk = f"disk = disk(readonly = true, type = 'local', path = '{link_root}/')"
+        settings = f"{engine}, {disk}" if " SETTINGS " in engine else f"{engine} SETTINGS {disk}"
+        client.command(f"ATTACH TABLE {db}.{identifier(table)} UUID '{fresh}' ({columns}) ENGINE = {settings}")
+
+
+def validate_attached(client, manifest: dict, database: str) -> None:
+    """Raise :class:`GenerationError` unless every attached table has the manifest's row count."""
+    db = identifier(database)
+    wrong = []
+    for table, info in manifest["tables"].items():
+        rows = int(client.query(f"SELECT count() FROM {db}.{identifier(table)}").result_rows[0][0])
+        if "rows" not in info or rows != info["rows"]:
+            wrong.append(f"{table}: {rows} rows attached, manifest says {info.get('rows')}")
+    if wrong:
+        raise GenerationError(f"generation {manifest['generation']} does not match its manifest: " + "; ".join(wrong))
+
+
+def detach_generation(client, database: str) -> None:
+    """Detach (never drop: the frozen files belong to the pipeline) and forget ``database``."""
+    db = identifier(database)
+    for (table,) in client.query("SELECT name FROM system.tables WHERE database = {db:String}",
+                                 parameters={"db": db}).result_rows:
+        client.command(f"DETACH TABLE {db}.{identifier(table)} SYNC")
+    client.command(f"DROP DATABASE IF EXISTS {db} SYNC")
+
+
+def remove_old_generations(warehouse_dir: Path, grace_seconds: float = GRACE_SECONDS) -> list[str]:
+    """Delete generations that are neither current nor previous and older than the grace period,
+    and frozen directories without a manifest (a killed publish) past the same grace.
+
+    Deleting ``shadow/<generation>`` is safe for the live tables: frozen parts are hard links.
+    """
+    directory = warehouse_dir / MANIFEST_DIR
+    manifests = sorted(directory.glob("g*.json"), key=lambda p: p.stat().st_mtime)
+    keep = {p.stem for p in manifests[-2:]}
+    pointer = directory / POINTER_NAME
+    if pointer.exists():
+        keep.add(pointer.read_text().strip())
+    removed = []
+    now = time.time()
+    for path in manifests:
+        if path.stem in keep or now - path.stat().st_mtime < grace_seconds:
+            continue
+        shutil.rmtree(warehouse_dir / "shadow" / path.stem, ignore_errors=True)
+        path.unlink(missing_ok=True)
+        removed.append(path.stem)
+    known = {p.stem for p in directory.glob("g*.json")}
+    shadow = warehouse_dir / "shadow"
+    for frozen in shadow.glob("g*") if shadow.is_dir() else ():
+        if frozen.name not in known and now - frozen.stat().st_mtime >= grace_seconds:
+            shutil.rmtree(frozen, ignore_errors=True)
+            removed.append(frozen.name)
+    return removed
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,0 +1,14 @@
+"""ClickHouse identifiers (database and table names): validated once where they enter."""
+
+from __future__ import annotations
+
+import re
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+def identifier(name: str) -> str:
+    """Return ``name`` if it is a plain (optionally database-qualified) identifier."""
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a valid ClickHouse identifier: {name!r}")
+    return name
