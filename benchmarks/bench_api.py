@@ -37,7 +37,7 @@ def build_warehouse(home: Path, projects: int, min_rows: int, rows_per_day: int)
 import datetime as dt, json, time
 from pepy_pipeline.sources.sample import SampleSource
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
-from pepy_pipeline.warehouse.loader import load_day
+from pepy_pipeline.warehouse.day_load import load_day
 from pepy_pipeline.warehouse.serving import rebuild_serving_months, rebuild_totals, publish_generation
 source = SampleSource(projects={projects}, rows_per_day={rows_per_day})
 warehouse = ClickHouseWarehouse(dsn="chdb://{home}/warehouse")

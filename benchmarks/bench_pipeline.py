@@ -29,7 +29,7 @@ def peak_rss_mb() -> float:
 def scenario_pipeline(args) -> dict:
     from pepy_pipeline.sources.sample import SampleSource
     from pepy_pipeline.sources.sample.catalogue import build_catalogue
-    from pepy_pipeline.warehouse.loader import load_day
+    from pepy_pipeline.warehouse.day_load import load_day
     from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
     build_catalogue(args.projects, 7)  # built once per process; not part of a day's load
@@ -64,7 +64,7 @@ class ReplaySource:
 
 def scenario_replay(args) -> dict:
     from pepy_pipeline.sources.sample import SampleSource
-    from pepy_pipeline.warehouse.loader import load_day
+    from pepy_pipeline.warehouse.day_load import load_day
     from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
     source = SampleSource(projects=args.projects, rows_per_day=args.rows_per_day)

@@ -72,12 +72,14 @@ class CachingMiddleware:
             return
 
         freshness = (snap.last_complete_day.isoformat() if snap.last_complete_day else "none").encode()
+        history_start = (snap.first_complete_day.isoformat() if snap.first_complete_day else "none").encode()
         captured: dict = {"body": []}
 
         async def capture(message):
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [*message["headers"], (b"x-data-last-complete-day", freshness)]
+                headers = [*message["headers"], (b"x-data-last-complete-day", freshness),
+                           (b"x-data-first-complete-day", history_start)]
                 if status == 200:
                     headers.append((b"etag", _etag(snap.token, *key)))
                 captured.update(status=status, headers=headers, cacheable=status in CACHEABLE_STATUS)
@@ -103,7 +105,8 @@ class CachingMiddleware:
         if etag is not None:
             match = Headers(scope=scope).get("if-none-match")
             if match and (match == "*" or etag in [m.strip() for m in match.split(",")]):
-                keep = [(k, v) for k, v in headers if k in (b"etag", b"cache-control", b"x-data-last-complete-day")]
+                keep = [(k, v) for k, v in headers if k in (b"etag", b"cache-control", b"x-data-last-complete-day",
+                                                               b"x-data-first-complete-day")]
                 await send({"type": "http.response.start", "status": 304, "headers": keep})
                 await send({"type": "http.response.body", "body": b""})
                 return

@@ -14,8 +14,16 @@ from pepy_api.store.reader import Reader
 from pepy_api.store.snapshot import Snapshot, Totals
 
 
-def get_reader(request: Request) -> Reader:
-    return request.app.state.reader
+class BoundReader:
+    """The reader bound to the request's snapshot: every query of one response reads the same
+    generation, even if a new one is swapped in meanwhile."""
+
+    def __init__(self, reader: Reader, snapshot: Snapshot) -> None:
+        self._reader = reader
+        self._snapshot = snapshot
+
+    def query(self, sql: str, parameters: dict | None = None) -> list[tuple]:
+        return self._reader.query(sql, parameters, self._snapshot)
 
 
 def get_settings(request: Request) -> ApiSettings:
@@ -30,8 +38,14 @@ def get_snapshot(request: Request) -> Snapshot:
     return snap
 
 
-ReaderDep = Annotated[Reader, Depends(get_reader)]
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
+
+
+def get_reader(request: Request, snap: SnapshotDep) -> BoundReader:
+    return BoundReader(request.app.state.reader, snap)
+
+
+ReaderDep = Annotated[BoundReader, Depends(get_reader)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
@@ -74,15 +88,18 @@ class DateRange:
         self.end = end
 
 
-def date_range(
-    snap: SnapshotDep,
-    settings: SettingsDep,
-    start_date: Annotated[dt.date | None, Query(description="First day (YYYY-MM-DD); default: first loaded day")] = None,
-    end_date: Annotated[dt.date | None, Query(description="Last day (YYYY-MM-DD); default: last complete day")] = None,
-) -> DateRange:
-    """An inclusive date range, defaulting to all history; too long or reversed is a 400."""
+StartDate = Annotated[dt.date | None, Query(description="First day (YYYY-MM-DD)")]
+EndDate = Annotated[dt.date | None, Query(description="Last day (YYYY-MM-DD); default: last complete day")]
+
+
+def _range(snap: Snapshot, settings: ApiSettings, start_date, end_date, default_days: int | None) -> DateRange:
     end = end_date or snap.last_complete_day
-    start = start_date or snap.first_day or end
+    if start_date:
+        start = start_date
+    elif default_days:
+        start = end - dt.timedelta(days=default_days - 1)
+    else:
+        start = snap.first_complete_day or end
     if start > end:
         raise ApiError(400, f"start_date {start} is after end_date {end}")
     if (end - start).days + 1 > settings.max_range_days:
@@ -90,4 +107,21 @@ def date_range(
     return DateRange(start, end)
 
 
+def date_range(snap: SnapshotDep, settings: SettingsDep, start_date: StartDate = None,
+               end_date: EndDate = None) -> DateRange:
+    """An inclusive date range, defaulting to the complete daily history; too long or reversed is a 400."""
+    return _range(snap, settings, start_date, end_date, None)
+
+
+#: pypistats.org keeps 180 days and its client sends no dates: with no dates, the last 180 days.
+PYPISTATS_DEFAULT_DAYS = 180
+
+
+def pypistats_range(snap: SnapshotDep, settings: SettingsDep, start_date: StartDate = None,
+                    end_date: EndDate = None) -> DateRange:
+    """pypistats.org's default: with no dates, the 180 days up to the last complete day."""
+    return _range(snap, settings, start_date, end_date, PYPISTATS_DEFAULT_DAYS)
+
+
 RangeDep = Annotated[DateRange, Depends(date_range)]
+PypistatsRangeDep = Annotated[DateRange, Depends(pypistats_range)]

@@ -27,7 +27,9 @@ Download statistics of Python packages on PyPI, from the public BigQuery downloa
 
 Project names may be written in any PEP 503 spelling (`Flask_Login` = `flask-login`). Days are UTC;
 the header `X-Data-Last-Complete-Day` (and `last_complete_day` in pepy's own bodies) tells the
-newest complete day loaded. Responses carry a strong `ETag`; send `If-None-Match` to get a 304.
+newest complete day loaded, `X-Data-First-Complete-Day` (`first_complete_day`) from which day the
+daily history is complete. Totals (`total_downloads`, badges) are all-time: they include an
+opening balance for the downloads before the first loaded day. Responses carry a strong `ETag`; send `If-None-Match` to get a 304.
 Errors are JSON `{"message": ...}`: 400 malformed input, 401 missing API key (when keys are on),
 404 unknown project, 429 rate limited, 503 before the first load.
 """
@@ -69,7 +71,7 @@ def create_app(settings: ApiSettings | None = None, reader: Reader | None = None
         app.add_middleware(AccessMiddleware, keys=settings.key_set, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in settings.cors_origins.split(",")],
                        allow_methods=["GET", "HEAD"], allow_headers=["*"],
-                       expose_headers=["ETag", "X-Data-Last-Complete-Day", "X-Rate-Limit-Remaining",
+                       expose_headers=["ETag", "X-Data-Last-Complete-Day", "X-Data-First-Complete-Day", "X-Rate-Limit-Remaining",
                                        "X-Rate-Limit-Retry-After-Seconds"])
     app.add_middleware(TrailingSlashMiddleware)
     return app

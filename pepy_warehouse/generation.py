@@ -104,12 +104,15 @@ def attach_generation(client, manifest: dict, database: str, link_root: Path) ->
     shadow = Path(manifest["shadow_path"])
     for table, info in manifest["tables"].items():
         frozen = shadow / "store" / info["uuid"][:3] / info["uuid"]
-        if not frozen.is_dir():
-            raise GenerationError(f"generation {manifest['generation']}: table {table} has no frozen data at {frozen}")
         fresh = str(uuid.uuid4())
         link = link_root / "store" / fresh[:3] / fresh
         link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(frozen, link)
+        if frozen.is_dir():
+            os.symlink(frozen, link)
+        elif info.get("rows") == 0:
+            link.mkdir()  # an empty table freezes no part: attach it empty
+        else:
+            raise GenerationError(f"generation {manifest['generation']}: table {table} has no frozen data at {frozen}")
         columns = ", ".join(f"`{col}` {typ}" for col, typ in info["columns"])
         engine = info["engine"]
         disk = f"disk = disk(readonly = true, type = 'local', path = '{link_root}/')"

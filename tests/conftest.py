@@ -49,3 +49,25 @@ def copy_instance_config(target: Path, dagster_yaml: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(dagster_yaml, target / "dagster.yaml")
     return target
+
+
+def rollups_match_facts(client, days) -> bool:
+    """Independent of the pipeline's own checks: every committed rollup (summing its delta rows)
+    and the all-time sums agree with the committed facts, day by day."""
+    for day in days:
+        facts = client.query(f"SELECT sum(downloads) FROM {DATABASE}.downloads_daily WHERE date = {{d:Date}}",
+                             parameters={"d": day}).result_rows[0][0]
+        for table in ("project_daily", "project_version_daily"):
+            got = client.query(f"SELECT sumIf(downloads, project != '__all__') FROM {DATABASE}.{table} "
+                               "WHERE date = {d:Date}", parameters={"d": day}).result_rows[0][0]
+            if got != facts:
+                return False
+        dims = client.query(f"SELECT dimension, sum(downloads) FROM {DATABASE}.project_dimension_daily "
+                            "WHERE date = {d:Date} AND project != '__all__' GROUP BY dimension",
+                            parameters={"d": day}).result_rows
+        if not dims or any(n != facts for _, n in dims):
+            return False
+    loaded = client.query(f"SELECT sum(downloads) FROM {DATABASE}.downloads_daily").result_rows[0][0]
+    alltime = client.query(f"SELECT sum(downloads) FROM {DATABASE}.project_alltime WHERE project != '__all__'"
+                           ).result_rows[0][0]
+    return loaded == alltime

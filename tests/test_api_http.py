@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from pepy_api.badges import format_downloads
-from tests.support import api_data
+from tests.support import api_data, pypistats_reference
 from tests.support.api_data import D1, D2, D3, D4, rows_of
 from tests.support.processes import start_api, stop
 
@@ -105,59 +105,52 @@ def test_personalized_badge_is_case_insensitive_and_escapes_text(api):
     assert api.get("/personalized-badge/pepy", params={"units": "furlongs"}).status_code == 400
 
 
-def expected_series(project, dimension, normalise):
-    series = {}
-    for row in rows_of(project):
-        if row["installer"] in MIRRORS:
-            continue
-        key = (normalise(row[dimension]), row["date"].isoformat())
-        series[key] = series.get(key, 0) + row["downloads"]
-    return [{"category": c, "date": d, "downloads": n} for (c, d), n in sorted(series.items())]
-
-
-def test_pypistats_recent_counts_without_mirrors(api):
+def test_pypistats_recent_follows_pypistats_arithmetic(api):
     body = api.get("/api/packages/flask-login/recent").json()
-    rows = [r for r in rows_of("flask-login") if r["installer"] not in MIRRORS]
     assert body["type"] == "recent_downloads" and body["package"] == "flask-login"
-    assert body["data"] == {
-        "last_day": sum(r["downloads"] for r in rows if r["date"] == D4),
-        "last_week": sum(r["downloads"] for r in rows),
-        "last_month": sum(r["downloads"] for r in rows),
-    }
+    assert body["data"] == pypistats_reference.recent(rows_of("flask-login"), D4)
+    # D4's only non-mirror row has a Python with no minor: pypistats drops it.
     assert api.get("/api/packages/flask-login/recent?&period=day").json()["data"] == {"last_day": 0}
 
 
-def test_pypistats_overall_has_both_categories(api):
+def test_pypistats_overall_follows_pypistats_arithmetic(api):
     body = api.get("/api/packages/flask-login/overall").json()
     assert body["type"] == "overall_downloads"
-    with_m = {r["date"]: r["downloads"] for r in body["data"] if r["category"] == "with_mirrors"}
-    without = {r["date"]: r["downloads"] for r in body["data"] if r["category"] == "without_mirrors"}
-    assert with_m["2018-05-01"] == 16 and without["2018-05-01"] == 9
-    assert with_m["2018-05-04"] == 1 and without["2018-05-04"] == 0
+    got = {"with_mirrors": {}, "without_mirrors": {}}
+    for row in body["data"]:
+        got[row["category"]][row["date"]] = row["downloads"]
+    expected = pypistats_reference.overall(rows_of("flask-login"))
+    assert got["with_mirrors"] == expected["with_mirrors"]
+    assert {d: n for d, n in got["without_mirrors"].items() if n} == expected["without_mirrors"]
+    # Worked by hand: D1 keeps 7 (bandersnatch, NULL python) + 5 (2.7) of 16, drops 'garbage' (4).
+    assert got["with_mirrors"]["2018-05-01"] == 12 and got["without_mirrors"]["2018-05-01"] == 5
+    # D2: the NULL-installer row counts with mirrors only.
+    assert got["with_mirrors"]["2018-05-02"] == 15 and got["without_mirrors"]["2018-05-02"] == 9
+    # D3: Python 10.1 is dropped everywhere.
+    assert got["with_mirrors"]["2018-05-03"] == 3
     only = api.get("/api/packages/flask-login/overall?mirrors=false").json()["data"]
     assert {r["category"] for r in only} == {"without_mirrors"}
 
 
 def test_pypistats_python_and_system_series(api):
-    def minor(value):
-        return "null" if value in (None, "invalid") else value
-
+    rows = rows_of("flask-login")
     body = api.get("/api/packages/flask-login/python_minor").json()
     assert body["type"] == "python_minor_downloads"
-    assert body["data"] == expected_series("flask-login", "python_minor", minor)
+    assert body["data"] == pypistats_reference.series(rows, "python_minor")
     major = api.get("/api/packages/Flask_Login/python_major").json()["data"]
-    assert major == expected_series("flask-login", "python_minor", lambda v: minor(v).split(".")[0])
-    nulls = api.get("/api/packages/flask-login/python_major?version=null").json()["data"]
-    assert nulls == [{"category": "null", "date": "2018-05-01", "downloads": 4}]
-
-    def system(value):
-        return "null" if value is None else value if value in ("Darwin", "Linux", "Windows") else "other"
-
-    assert api.get("/api/packages/flask-login/system").json()["data"] == expected_series("flask-login", "system", system)
-    other = api.get("/api/packages/flask-login/system?os=OTHER").json()["data"]
-    assert other == [{"category": "other", "date": "2018-05-01", "downloads": 4}]
+    assert major == pypistats_reference.series(rows, "python_major")
+    assert {r["category"] for r in major} == {"2", "3"}
+    assert api.get("/api/packages/flask-login/system").json()["data"] == pypistats_reference.series(rows, "system")
+    assert api.get("/api/packages/flask-login/system?os=OTHER").json()["data"] == []
     ranged = api.get("/api/packages/flask-login/system", params={"start_date": "2018-05-02", "end_date": "2018-05-02"})
     assert [r["date"] for r in ranged.json()["data"]] == ["2018-05-02"]
+
+
+def test_pypistats_default_is_the_last_180_days(api):
+    body = api.get("/api/packages/pepy/overall").json()
+    assert body["data"] and all(r["date"] >= "2018-05-01" for r in body["data"])
+    both = api.get("/api/packages/pepy/overall", params={"start_date": "2017-11-01"})
+    assert both.status_code == 200
 
 
 def test_all_packages_pseudo_package(api):

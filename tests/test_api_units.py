@@ -33,3 +33,45 @@ def test_invalid_names(raw):
 def test_versions_sort_naturally_with_invalid_ones_last():
     assert sort_versions(["2.10", "2.9", "2.1", "1.0rc1", "1.0", "weird-2", "weird-10"]) == [
         "1.0rc1", "1.0", "2.1", "2.9", "2.10", "weird-2", "weird-10"]
+
+
+def test_pypistats_default_range_is_180_days_even_over_long_history():
+    import datetime as dt
+
+    from pepy_api.deps import pypistats_range
+    from pepy_api.settings import ApiSettings
+    from pepy_api.store.snapshot import Snapshot
+
+    snap = Snapshot(token="t", database="db", last_complete_day=dt.date(2026, 11, 1),
+                    first_complete_day=dt.date(2010, 1, 1))
+    dates = pypistats_range(snap, ApiSettings(max_range_days=400))
+    assert (dates.start, dates.end) == (dt.date(2026, 5, 6), dt.date(2026, 11, 1))
+    assert (dates.end - dates.start).days + 1 == 180
+
+
+def test_pepy_v2_window_at_month_edges():
+    import datetime as dt
+
+    from pepy_api.routers.pepy import v2_window
+
+    # pepy: (last_day + 1 day - 90 days) rounded down to the first of its month.
+    for last, first in [(dt.date(2026, 3, 31), dt.date(2026, 1, 1)),   # 04-01 - 90 d = 01-01
+                        (dt.date(2026, 3, 30), dt.date(2025, 12, 1)),  # 03-31 - 90 d = 12-31
+                        (dt.date(2026, 5, 30), dt.date(2026, 3, 1)),   # 05-31 - 90 d = 03-02
+                        (dt.date(2026, 1, 1), dt.date(2025, 10, 1))]:  # 01-02 - 90 d = 10-04
+        assert v2_window(last) == (first, last), last
+
+
+def test_prefix_search_uses_bisection_and_ranks():
+    import datetime as dt
+
+    from pepy_api.store.snapshot import build_snapshot
+
+    names = ["requests", "requests-oauthlib", "req", "numpy", "requests-mock", "__all__"]
+    totals = [100, 30, 5, 500, 40, 675]
+    columns = {"project": names, **{f"c{i}": (totals if i < 2 else [0] * 6) for i in range(9)}}
+    snap = build_snapshot("t", "db", columns, None, dt.date(2026, 1, 1))
+    assert snap.prefix_matches("requests", 0, 10) == (["requests", "requests-mock", "requests-oauthlib"], 3)
+    assert snap.prefix_matches("req", 1, 2) == (["requests-mock", "requests-oauthlib"], 4)
+    assert snap.prefix_matches("zzz", 0, 10) == ([], 0)
+    assert snap.ranked[0] == "numpy" and "__all__" not in snap.ranked

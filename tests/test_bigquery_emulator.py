@@ -18,7 +18,7 @@ from pepy_pipeline.sources.bigquery.cost import CostCapExceeded
 from pepy_pipeline.sources.bigquery.source import PRODUCTION_TABLE, BigQuerySource, BigQuerySourceError
 from pepy_pipeline.sources.resource import DownloadSourceResource
 from pepy_warehouse.connection import connected
-from pepy_pipeline.warehouse.loader import load_day
+from pepy_pipeline.warehouse.day_load import load_day
 from pepy_pipeline.warehouse.migrations import migrate
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from tests.support.emulator import Emulator, EmulatorUnavailable

@@ -16,9 +16,9 @@ from pepy_pipeline.sources.sample import SampleSource
 from pepy_pipeline.sources.schema import SourceSchemaError
 from pepy_pipeline.warehouse import checks
 from pepy_warehouse.connection import connected
-from pepy_pipeline.warehouse.loader import EmptyDayError, load_day
+from pepy_pipeline.warehouse.day_load import DayFailed, load_day
 from pepy_pipeline.warehouse.migrations import migrate
-from tests.conftest import DATABASE, fact_sums
+from tests.conftest import DATABASE, fact_sums, rollups_match_facts
 from tests.support.sources import BatchesSource, FailingSource, RowsSource
 
 DAY = dt.date(2026, 11, 10)
@@ -33,7 +33,7 @@ def source_sums(source, day) -> tuple[int, int]:
 def test_a_load_commits_exactly_what_the_source_yields(client):
     report = load_day(client, DATABASE, SAMPLE, DAY)
     assert fact_sums(client, DAY) == source_sums(SAMPLE, DAY) == (report.rows, report.downloads)
-    assert report.batches > 1
+    assert report.rollup_rows["project_daily"] > 1
 
 
 def test_rerunning_a_day_replaces_it_and_never_double_counts(client):
@@ -46,7 +46,7 @@ def test_rerunning_a_day_replaces_it_and_never_double_counts(client):
     for table in ("project_daily", "project_version_daily", "project_dimension_daily"):
         assert client.query(f"SELECT count() FROM {DATABASE}.{table} WHERE date = {{d:Date}}",
                             parameters={"d": DAY}).result_rows[0][0] > 0
-    assert checks.rollups_match_facts(client, DATABASE, [DAY, DAY + dt.timedelta(days=1)])[0]
+    assert rollups_match_facts(client, [DAY, DAY + dt.timedelta(days=1)])
 
 
 def test_a_source_failing_midway_leaves_the_previous_day_intact(client):
@@ -79,7 +79,7 @@ def test_rows_of_another_day_are_refused(client):
 def test_an_empty_day_never_replaces_good_data(client):
     load_day(client, DATABASE, SAMPLE, DAY)
     before = fact_sums(client, DAY)
-    with pytest.raises(EmptyDayError, match="left as it was"):
+    with pytest.raises(DayFailed, match="left as it was"):
         load_day(client, DATABASE, RowsSource({}), DAY)
     assert fact_sums(client, DAY) == before
 
@@ -109,7 +109,7 @@ KILL_SCRIPT = """
 import sys, time, datetime as dt
 from pepy_pipeline.sources.sample import SampleSource
 from pepy_warehouse.connection import connected
-from pepy_pipeline.warehouse.loader import load_day
+from pepy_pipeline.warehouse.day_load import load_day
 
 class Slow:
     name = "slow"

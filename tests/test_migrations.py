@@ -38,7 +38,8 @@ def test_fresh_and_upgraded_warehouses_end_up_identical(tmp_path):
         upgraded = table_definitions(client)
     assert upgraded == fresh
     assert {"downloads_daily", "project_daily", "project_version_daily", "project_dimension_daily",
-            "project_totals", "load_log"} <= set(fresh)
+            "project_alltime", "project_recent", "opening_balance", "publish_log", "load_log"} <= set(fresh)
+    assert not {"project_totals", "serving_project_daily", "serving_log"} & set(fresh)
 
 
 def test_every_serving_table_is_sorted_by_project_first(tmp_path):
@@ -48,5 +49,5 @@ def test_every_serving_table_is_sorted_by_project_first(tmp_path):
             "SELECT name, sorting_key FROM system.tables WHERE database = {db:String}", parameters={"db": DB}
         ).result_rows)
     for table in ("downloads_daily", "project_daily", "project_version_daily", "project_dimension_daily",
-                  "project_totals"):
+                  "project_alltime", "project_recent", "opening_balance"):
         assert keys[table].startswith("project"), (table, keys[table])

@@ -25,8 +25,9 @@ def months_before(day: dt.date, months: int) -> dt.date:
 
 
 def v2_window(last_day: dt.date) -> tuple[dt.date, dt.date]:
-    """From the first day of the month that was 90 days ago to the last complete day."""
-    back = last_day - dt.timedelta(days=90)
+    """pepy's window: ``last_day + 1 day - 90 days`` rounded down to the first of its month, up to
+    the last complete day."""
+    back = last_day + dt.timedelta(days=1) - dt.timedelta(days=90)
     return back.replace(day=1), last_day
 
 

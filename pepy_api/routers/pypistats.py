@@ -1,4 +1,6 @@
-"""pypistats.org-compatible endpoints: same JSON shapes, all history, the known bugs fixed."""
+"""pypistats.org-compatible endpoints: same JSON shapes and pypistats.org's arithmetic (a row with a
+malformed Python is dropped everywhere, a NULL installer is not "without mirrors"), the last 180
+days by default, any range on request, the known bugs fixed."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from pepy_api.deps import PackageDep, RangeDep, ReaderDep
+from pepy_api.deps import PackageDep, PypistatsRangeDep, ReaderDep
 from pepy_api.errors import ERROR_RESPONSES
 from pepy_api.responses import FastJSONResponse
 from pepy_api.store import queries
@@ -19,15 +21,15 @@ router = APIRouter(prefix="/api/packages", tags=["pypistats.org compatible"], re
 def recent(package: PackageDep,
            period: Annotated[str | None, Query(pattern="(?i)^(day|week|month)$")] = None):
     t = package.totals
-    data = {"last_day": t.last_day_without_mirrors, "last_week": t.last_week_without_mirrors,
-            "last_month": t.last_month_without_mirrors}
+    data = {"last_day": t.last_day_pypistats, "last_week": t.last_week_pypistats,
+            "last_month": t.last_month_pypistats}
     if period:
         data = {f"last_{period.lower()}": data[f"last_{period.lower()}"]}
     return {"data": data, "package": package.name, "type": "recent_downloads"}
 
 
 @router.get("/{package}/overall", summary="Daily downloads with and without mirrors")
-def overall(package: PackageDep, reader: ReaderDep, dates: RangeDep, mirrors: bool | None = None):
+def overall(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep, mirrors: bool | None = None):
     rows = queries.overall_downloads(reader, package.name, dates.start, dates.end)
     data = []
     if mirrors is None or mirrors:
@@ -40,7 +42,7 @@ def overall(package: PackageDep, reader: ReaderDep, dates: RangeDep, mirrors: bo
 def _category_series(reader, package, dates, dimension: str, wanted: str | None, normalise) -> list[dict]:
     merged: dict[tuple[str, str], int] = {}
     for day, value, downloads in queries.dimension_downloads(
-        reader, package.name, dimension, dates.start, dates.end, measure="without_mirrors"
+        reader, package.name, dimension, dates.start, dates.end, measure="pypistats_without_mirrors"
     ):
         category = normalise(value)
         if wanted is not None and category.lower() != wanted.lower():
@@ -55,21 +57,21 @@ def _python_category(value: str) -> str:
 
 
 @router.get("/{package}/python_major", summary="Daily downloads by Python major version")
-def python_major(package: PackageDep, reader: ReaderDep, dates: RangeDep,
+def python_major(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep,
                  version: Annotated[str | None, Query(max_length=20, description="e.g. 3, or null")] = None):
     data = _category_series(reader, package, dates, "python_major", version, _python_category)
     return {"data": data, "package": package.name, "type": "python_major_downloads"}
 
 
 @router.get("/{package}/python_minor", summary="Daily downloads by Python minor version")
-def python_minor(package: PackageDep, reader: ReaderDep, dates: RangeDep,
+def python_minor(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep,
                  version: Annotated[str | None, Query(max_length=20, description="e.g. 3.12, or null")] = None):
     data = _category_series(reader, package, dates, "python_minor", version, _python_category)
     return {"data": data, "package": package.name, "type": "python_minor_downloads"}
 
 
 @router.get("/{package}/system", summary="Daily downloads by operating system")
-def system(package: PackageDep, reader: ReaderDep, dates: RangeDep,
+def system(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep,
            os: Annotated[str | None, Query(max_length=20, description="Darwin, Linux, Windows, other or null")] = None):
     data = _category_series(reader, package, dates, "pypistats_system", os, lambda v: v or "null")
     return {"data": data, "package": package.name, "type": "system_downloads"}

@@ -93,6 +93,7 @@ def downloads(
     return {
         "project": project.name, "by": by.value, "granularity": granularity.value,
         "start_date": dates.start.isoformat(), "end_date": dates.end.isoformat(),
+        "first_complete_day": _day_or_none(snap.first_complete_day),
         "last_complete_day": snap.last_complete_day.isoformat(), "data": data,
     }
 
@@ -105,12 +106,10 @@ def summary(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep):
     return {
         "project": project.name,
         "total_downloads": t.total, "total_downloads_without_mirrors": t.total_without_mirrors,
+        "downloads_before_first_complete_day": t.opening_balance,
         "last_day": t.last_day, "last_week": t.last_week, "last_month": t.last_month,
-        "last_day_without_mirrors": t.last_day_without_mirrors,
-        "last_week_without_mirrors": t.last_week_without_mirrors,
-        "last_month_without_mirrors": t.last_month_without_mirrors,
-        "first_date": t.first_date.isoformat(), "last_date": t.last_date.isoformat(),
         "top_versions_last_month": [{"version": v, "downloads": n} for v, n in top],
+        "first_complete_day": _day_or_none(snap.first_complete_day),
         "last_complete_day": end.isoformat(),
     }
 
@@ -122,6 +121,7 @@ def versions(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep, dates: R
     if format is Format.csv:
         return csv_response(["version", "downloads"], rows, f"{project.name}-versions.csv")
     return {"project": project.name, "start_date": dates.start.isoformat(), "end_date": dates.end.isoformat(),
+            "first_complete_day": _day_or_none(snap.first_complete_day),
             "last_complete_day": snap.last_complete_day.isoformat(),
             "versions": [{"version": v, "downloads": n} for v, n in rows]}
 
@@ -137,12 +137,15 @@ def top_projects(snap: SnapshotDep,
             wanted = normalize(prefix)
         except InvalidProjectName as error:
             raise ApiError(400, f"invalid prefix: {error}") from None
-    names = snap.ranked if wanted is None else [p for p in snap.ranked if p.startswith(wanted)]
-    page = names[offset:offset + limit]
+    if wanted is None:
+        page, matches = list(snap.ranked[offset:offset + limit]), len(snap.ranked)
+    else:
+        page, matches = snap.prefix_matches(wanted, offset, limit)
     return {
         "projects": [{"project": p, "total_downloads": snap.totals[p].total,
                       "last_month": snap.totals[p].last_month} for p in page],
-        "matches": len(names), "last_complete_day": snap.last_complete_day.isoformat(),
+        "matches": matches, "first_complete_day": _day_or_none(snap.first_complete_day),
+        "last_complete_day": snap.last_complete_day.isoformat(),
     }
 
 
@@ -154,3 +157,7 @@ def shields_endpoint(project: ProjectDep,
     value = period_downloads(project.totals, period.lower())
     return {"schemaVersion": 1, "label": PERIOD_LABELS[period.lower()],
             "message": format_downloads(value, units.lower()), "color": "brightgreen"}
+
+
+def _day_or_none(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pepy_api.store.reader import Reader
+from pepy_api.store.reader import Reader  # or a per-request BoundReader
 
 
 #: Column holding the measure asked for: all downloads, without mirrors, CI only, or non-CI.
@@ -14,6 +14,9 @@ MEASURES = {
     "without_mirrors": "downloads_without_mirrors",
     "ci": "ci_downloads",
     "not_ci": "downloads - ci_downloads",
+    # pypistats.org's arithmetic (see pepy_pipeline/warehouse/measures.py).
+    "pypistats_with_mirrors": "pypistats_downloads",
+    "pypistats_without_mirrors": "pypistats_without_mirrors",
 }
 #: Date bucket expressions for ``granularity``.
 BUCKETS = {"day": "date", "week": "toMonday(date)", "month": "toStartOfMonth(date)"}
@@ -23,7 +26,7 @@ def version_downloads(reader: Reader, project: str, start: dt.date, end: dt.date
                       measure: str = "all") -> list[tuple[dt.date, str, int]]:
     """(date, version, downloads) rows, by date, for one project."""
     return reader.query(
-        f"SELECT date, version, sum({MEASURES[measure]}) AS n FROM __DB__.serving_project_version_daily "
+        f"SELECT date, version, sum({MEASURES[measure]}) AS n FROM __DB__.project_version_daily "
         "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
         "GROUP BY date, version HAVING n > 0 ORDER BY date, version",
         {"project": project, "start": start, "end": end},
@@ -34,7 +37,7 @@ def daily_downloads(reader: Reader, project: str, start: dt.date, end: dt.date,
                     measure: str = "all", granularity: str = "day") -> list[tuple[dt.date, int]]:
     bucket = BUCKETS[granularity]
     return reader.query(
-        f"SELECT {bucket} AS bucket, sum({MEASURES[measure]}) FROM __DB__.serving_project_daily "
+        f"SELECT {bucket} AS bucket, sum({MEASURES[measure]}) FROM __DB__.project_daily "
         "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
         "GROUP BY bucket ORDER BY bucket",
         {"project": project, "start": start, "end": end},
@@ -43,11 +46,11 @@ def daily_downloads(reader: Reader, project: str, start: dt.date, end: dt.date,
 
 def overall_downloads(reader: Reader, project: str, start: dt.date,
                       end: dt.date) -> list[tuple[dt.date, int, int]]:
-    """(date, with mirrors, without mirrors) for pypistats' ``overall``."""
+    """(date, with mirrors, without mirrors) for pypistats' ``overall``, by its arithmetic."""
     return reader.query(
-        "SELECT date, sum(downloads), sum(downloads_without_mirrors) FROM __DB__.serving_project_daily "
+        "SELECT date, sum(pypistats_downloads) AS w, sum(pypistats_without_mirrors) FROM __DB__.project_daily "
         "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
-        "GROUP BY date ORDER BY date",
+        "GROUP BY date HAVING w > 0 ORDER BY date",
         {"project": project, "start": start, "end": end},
     )
 
@@ -59,7 +62,7 @@ def dimension_downloads(reader: Reader, project: str, dimension: str, start: dt.
     bucket = BUCKETS[granularity]
     return reader.query(
         f"SELECT {bucket} AS bucket, value, sum({MEASURES[measure]}) AS n "
-        "FROM __DB__.serving_project_dimension_daily "
+        "FROM __DB__.project_dimension_daily "
         "WHERE project = {project:String} AND dimension = {dimension:String} "
         "AND date BETWEEN {start:Date} AND {end:Date} "
         "GROUP BY bucket, value HAVING n > 0 ORDER BY bucket, value",
@@ -72,7 +75,7 @@ def version_breakdown(reader: Reader, project: str, start: dt.date, end: dt.date
     bucket = BUCKETS[granularity]
     return reader.query(
         f"SELECT {bucket} AS bucket, version, sum({MEASURES[measure]}) AS n "
-        "FROM __DB__.serving_project_version_daily "
+        "FROM __DB__.project_version_daily "
         "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
         "GROUP BY bucket, version HAVING n > 0 ORDER BY bucket, version",
         {"project": project, "start": start, "end": end},
@@ -82,7 +85,7 @@ def version_breakdown(reader: Reader, project: str, start: dt.date, end: dt.date
 def top_versions(reader: Reader, project: str, start: dt.date, end: dt.date,
                  limit: int, measure: str = "all") -> list[tuple[str, int]]:
     return reader.query(
-        f"SELECT version, sum({MEASURES[measure]}) AS n FROM __DB__.serving_project_version_daily "
+        f"SELECT version, sum({MEASURES[measure]}) AS n FROM __DB__.project_version_daily "
         "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
         "GROUP BY version HAVING n > 0 ORDER BY n DESC, version LIMIT {limit:UInt32}",
         {"project": project, "start": start, "end": end, "limit": limit},

@@ -1,15 +1,23 @@
 """Readers that keep a current :class:`Snapshot` and run queries against it.
 
-* :class:`FrozenGenerationReader` (embedded chDB): the pipeline's directory is locked by whichever
-  Dagster run writes it, so this process runs its own chDB engine and attaches the frozen
-  generation the pipeline published, read-only; a new generation is swapped in without a restart.
+* :class:`FrozenGenerationReader` (embedded chDB): the pipeline's directory belongs to whichever
+  run writes it, so this process runs its own chDB engine and attaches the frozen generation the
+  pipeline published (``pepy_warehouse.generation``), read-only. A new generation is attached
+  BESIDE the served one, validated against its manifest, its totals read, and only then swapped in
+  by replacing one reference; the old one is detached after a grace period. A generation that
+  fails validation is refused and the previous one stays.
 * :class:`ServerReader` (ClickHouse server): queries the live tables, which the pipeline changes
-  atomically, and notices new data by polling a cheap fingerprint.
+  atomically, and notices a new publish by polling ``publish_log``.
+
+Queries take a client from a small pool: reads never serialise on one lock.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
+import queue
 import re
 import shutil
 import tempfile
@@ -19,13 +27,24 @@ from pathlib import Path
 
 import clickhouse_connect
 
-from pepy_api.store.snapshot import TOTALS_COLUMNS, Snapshot, build_snapshot
+from pepy_api.store.snapshot import TOTALS_SQL, Snapshot, build_snapshot
 from pepy_warehouse.connection import embedded_path, is_embedded, open_client
-from pepy_pipeline.warehouse.serving import MANIFEST_DIR, POINTER_NAME, current_generation
-from pepy_pipeline.warehouse.sql_files import identifier
+from pepy_warehouse.generation import (
+    GenerationError,
+    attach_generation,
+    current_manifest,
+    detach_generation,
+    pointer_path,
+    validate_attached,
+)
+from pepy_warehouse.identifiers import identifier
 
 log = logging.getLogger("pepy_api")
 EMPTY = Snapshot(token="empty", database=None, last_complete_day=None)
+#: Clients in the query pool (concurrent engine reads).
+POOL_SIZE = 8
+#: A replaced generation stays attached this long for requests that started on it.
+RETIRE_AFTER_SECONDS = 30.0
 
 
 class NoDataError(RuntimeError):
@@ -33,15 +52,30 @@ class NoDataError(RuntimeError):
 
 
 class Reader:
-    """Shared behaviour: a lock around the engine, periodic refresh, query helpers."""
+    """Shared behaviour: a client pool, periodic refresh, query helpers."""
 
     def __init__(self, refresh_seconds: float) -> None:
-        self._lock = threading.RLock()
         self._refresh_seconds = refresh_seconds
         self._snapshot = EMPTY
-        self._client = None
+        self._pool: queue.Queue = queue.Queue()
+        self._clients: list = []
+        self._refresh_lock = threading.Lock()
         self._refresher: threading.Thread | None = None
         self._stopping = threading.Event()
+
+    def _fill_pool(self, make_client) -> None:
+        for _ in range(POOL_SIZE):
+            client = make_client()
+            self._clients.append(client)
+            self._pool.put(client)
+
+    @contextlib.contextmanager
+    def client(self):
+        client = self._pool.get()
+        try:
+            yield client
+        finally:
+            self._pool.put(client)
 
     def snapshot(self) -> Snapshot:
         """The current snapshot (a background thread swaps in new data)."""
@@ -60,30 +94,39 @@ class Reader:
             except Exception:  # noqa: BLE001 - keep serving the previous data
                 log.exception("could not refresh the served data; keeping the previous version")
 
-    def query(self, sql: str, parameters: dict | None = None) -> list[tuple]:
-        """Run ``sql`` with ``__DB__`` naming the database of the data being served now.
-
-        Resolved under the lock, so a query never reaches a generation that was just detached.
-        """
-        with self._lock:
-            if self._snapshot.database is None:
-                raise NoDataError("no data has been loaded yet")
-            sql = sql.replace("__DB__", self._snapshot.database)
-            return self._client.query(sql, parameters=parameters or {}).result_rows
+    def query(self, sql: str, parameters: dict | None = None, snapshot: Snapshot | None = None) -> list[tuple]:
+        """Run ``sql`` with ``__DB__`` naming the database of ``snapshot`` (default: the current one)."""
+        snap = snapshot or self._snapshot
+        if snap.database is None:
+            raise NoDataError("no data has been loaded yet")
+        with self.client() as client:
+            return client.query(sql.replace("__DB__", snap.database), parameters=parameters or {}).result_rows
 
     def refresh(self) -> None:
+        with self._refresh_lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
         self._stopping.set()
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
 
-    def _load_totals(self, token: str, database: str) -> Snapshot:
-        rows = self._client.query(f"SELECT {TOTALS_COLUMNS} FROM {identifier(database)}.project_totals").result_rows
-        return build_snapshot(token, database, rows)
+    def _read_snapshot(self, token: str, database: str, first, last, published_at=None) -> Snapshot:
+        with self.client() as client:
+            result = client.query(TOTALS_SQL.replace("__DB__", identifier(database)))
+            names = result.column_names
+            columns = {name: list(col) for name, col in zip(names, result.result_columns)} if result.row_count else \
+                {name: [] for name in names}
+        columns = dict(zip(["project", *[f"c{i}" for i in range(len(names) - 1)]], columns.values()))
+        return build_snapshot(token, database, columns, first, last, published_at)
+
+
+def _day(value) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
 class FrozenGenerationReader(Reader):
@@ -92,22 +135,22 @@ class FrozenGenerationReader(Reader):
     def __init__(self, warehouse_dir: Path, refresh_seconds: float = 1.0) -> None:
         super().__init__(refresh_seconds)
         self._warehouse_dir = warehouse_dir
-        self._pointer = warehouse_dir / MANIFEST_DIR / POINTER_NAME
+        self._pointer = pointer_path(warehouse_dir)
         self._pointer_seen: tuple | None = None
         self._engine_dir = Path(tempfile.mkdtemp(prefix="pepy-api-engine-"))
         config = self._engine_dir / "config.xml"
-        # The engine may read disks under the warehouse directory (where frozen parts live).
-        config.write_text(
-            "<clickhouse><custom_local_disks_base_directory>"
-            f"{warehouse_dir}/</custom_local_disks_base_directory></clickhouse>"
-        )
-        self._client = clickhouse_connect.get_client(
-            interface="chdb", path=str(self._engine_dir / "data"), chdb_options={"config-file": str(config)}
-        )
-        self._attached: str | None = None
+        # The engine may read disks under its own directory, where each attached table's
+        # directory is a symlink to the frozen parts in the warehouse.
+        config.write_text("<clickhouse><custom_local_disks_base_directory>"
+                          f"{self._engine_dir}/</custom_local_disks_base_directory></clickhouse>")
+        self._fill_pool(lambda: clickhouse_connect.get_client(
+            interface="chdb", path=str(self._engine_dir / "data"), chdb_options={"config-file": str(config)}))
+        self._retiring: list[tuple[float, str]] = []
+        self.refused: list[str] = []
         self.refresh()
 
-    def refresh(self) -> None:
+    def _refresh(self) -> None:
+        self._detach_retired()
         try:
             stat = self._pointer.stat()
         except FileNotFoundError:
@@ -115,40 +158,50 @@ class FrozenGenerationReader(Reader):
         seen = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
         if seen == self._pointer_seen:
             return
-        manifest = current_generation(self._warehouse_dir)
-        if manifest is None or manifest["generation"] == self._snapshot.token:
+        manifest = current_manifest(self._warehouse_dir)
+        if manifest is None or manifest["generation"] == self._snapshot.token or manifest["generation"] in self.refused:
             self._pointer_seen = seen
             return
-        with self._lock:
-            self._swap(manifest)
+        self._attach(manifest)
         self._pointer_seen = seen
 
-    def _swap(self, manifest: dict) -> None:
-        """Detach the old generation and attach the new one, under the query lock.
-
-        Generations share table UUIDs, so the old one must go first; requests wait for the
-        lock (tens of milliseconds) instead of failing.
-        """
+    def _attach(self, manifest: dict) -> None:
         name = manifest["generation"]
         database = "gen_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
         started = time.perf_counter()
-        if self._attached:
-            self._client.command(f"DROP DATABASE IF EXISTS {self._attached} SYNC")
-            self._attached = None
-        self._client.command(f"CREATE DATABASE {database}")
-        shadow = manifest["shadow_path"]
-        for table, info in manifest["tables"].items():
-            columns = ", ".join(f"`{col}` {typ}" for col, typ in info["columns"])
-            engine = info["engine"]
-            disk = f"disk = disk(readonly = true, type = 'local', path = '{shadow}')"
-            settings = f"{engine}, {disk}" if " SETTINGS " in engine else f"{engine} SETTINGS {disk}"
-            self._client.command(
-                f"ATTACH TABLE {database}.{identifier(table)} UUID '{info['uuid']}' ({columns}) ENGINE = {settings}"
-            )
-        self._attached = database
-        self._snapshot = self._load_totals(name, database)
-        log.info("serving generation %s (data to %s) after %.0f ms", name,
-                 self._snapshot.last_complete_day, (time.perf_counter() - started) * 1000)
+        try:
+            with self.client() as client:
+                attach_generation(client, manifest, database, self._engine_dir / "links" / name)
+                validate_attached(client, manifest, database)
+            snapshot = self._read_snapshot(name, database, _day(manifest.get("first_complete_day")),
+                                           _day(manifest.get("last_complete_day")),
+                                           dt.datetime.fromisoformat(manifest["created_at"]).timestamp())
+        except Exception as error:  # noqa: BLE001 - any failure: keep serving the previous generation
+            self.refused.append(name)
+            log.error("refused generation %s, still serving %s: %s", name, self._snapshot.token, error)
+            with contextlib.suppress(Exception), self.client() as client:
+                detach_generation(client, database)
+            if isinstance(error, GenerationError):
+                return
+            raise
+        previous = self._snapshot.database
+        self._snapshot = snapshot
+        if previous:
+            self._retiring.append((time.monotonic(), previous))
+        log.info("serving generation %s (data to %s) after %.0f ms", name, snapshot.last_complete_day,
+                 (time.perf_counter() - started) * 1000)
+
+    def _detach_retired(self, older_than: float = RETIRE_AFTER_SECONDS) -> None:
+        now = time.monotonic()
+        keep = []
+        for retired_at, database in self._retiring:
+            if now - retired_at < older_than:
+                keep.append((retired_at, database))
+                continue
+            with self.client() as client:
+                detach_generation(client, database)
+            shutil.rmtree(self._engine_dir / "links" / database.removeprefix("gen_"), ignore_errors=True)
+        self._retiring = keep
 
     def close(self) -> None:
         super().close()
@@ -156,22 +209,24 @@ class FrozenGenerationReader(Reader):
 
 
 class ServerReader(Reader):
-    """Reads the live serving tables of a ClickHouse server."""
+    """Reads the live tables of a ClickHouse server."""
 
     def __init__(self, dsn: str, database: str, refresh_seconds: float = 5.0) -> None:
         super().__init__(refresh_seconds)
         self._database = identifier(database)
-        self._client = open_client(dsn, autogenerate_session_id=False)
+        self._fill_pool(lambda: open_client(dsn, autogenerate_session_id=False))
         self.refresh()
 
-    def refresh(self) -> None:
-        with self._lock:
-            rows = self._client.query(
-                f"SELECT toString(max(as_of)), count(), sum(total_downloads) FROM {self._database}.project_totals"
-            ).result_rows
-            token = "-".join(str(v) for v in rows[0])
-            if token != self._snapshot.token and rows[0][1]:
-                self._snapshot = self._load_totals(token, self._database)
+    def _refresh(self) -> None:
+        with self.client() as client:
+            rows = client.query(
+                f"SELECT toString(published_at), first_complete_day, last_complete_day, "
+                f"toUnixTimestamp64Milli(published_at) / 1000 FROM {self._database}.publish_log "
+                "ORDER BY published_at DESC LIMIT 1").result_rows
+        if not rows or rows[0][0] == self._snapshot.token:
+            return
+        token, first, last, published_at = rows[0]
+        self._snapshot = self._read_snapshot(token, self._database, first, last, float(published_at))
 
 
 def open_reader(dsn: str, database: str, refresh_seconds: float) -> Reader:

@@ -99,3 +99,7 @@ def _once(client, database, source, day, run_id, insert_clients, bands) -> DayRe
                      seconds_stage=staged.seconds_extract_and_stage, seconds_rollups=staged.seconds_rollups,
                      seconds_commit=commit.seconds, seconds_total=time.perf_counter() - started,
                      fingerprint=fingerprint, outcomes=outcomes, rollup_rows=staged.rollup_rows, cost=cost)
+
+
+#: The short name tests and benchmarks use.
+load_day = load_and_commit_day

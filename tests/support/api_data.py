@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from pepy_pipeline.sources.sample import SampleSource
 from pepy_warehouse.connection import connected
-from pepy_pipeline.warehouse.loader import load_day
+from pepy_pipeline.warehouse.day_load import load_day
 from pepy_pipeline.warehouse.migrations import migrate
-from pepy_pipeline.warehouse.serving import publish_generation, rebuild_serving_months, rebuild_totals
+from pepy_pipeline.warehouse.publish import publish
 from tests.support.sources import RowsSource
 
 D1, D2, D3, D4 = (dt.date(2018, 5, 1) + dt.timedelta(days=i) for i in range(4))
@@ -19,30 +20,50 @@ ROWS = {
     D1: [
         {"project": "pepy", "version": "1.0", "downloads": 10},
         {"project": "flask-login", "version": "0.6.3", "downloads": 7, "installer": "bandersnatch",
-         "python_minor": None, "system": None},
+         "python": None, "system": None},
         {"project": "flask-login", "version": "0.6.3", "downloads": 5, "ci": True, "country_code": "DE",
-         "python_minor": "2.7", "system": "Windows"},
+         "python": "2.7.18", "system": "Windows"},
         {"project": "flask-login", "version": "0.6.10", "downloads": 4, "country_code": None, "installer": "uv",
-         "python_minor": "invalid", "system": "FreeBSD"},
+         "python": "garbage", "system": "FreeBSD"},
     ],
     D2: [
         {"project": "pepy", "version": "2.0", "downloads": 15},
-        {"project": "flask-login", "version": "0.6.10", "downloads": 9, "system": "Darwin", "python_minor": "3.11"},
+        {"project": "flask-login", "version": "0.6.10", "downloads": 9, "system": "Darwin", "python": "3.11.4"},
+        # pypistats.org's edge cases: an unknown installer, a two-digit major, a Python with no minor.
+        {"project": "flask-login", "version": "0.6.10", "downloads": 6, "installer": None, "python": "3.9.2"},
     ],
     D3: [
         {"project": "pepy", "version": "1.0", "downloads": 20},
         {"project": "pepy", "version": "2.0", "downloads": 25, "ci": True},
         {"project": "flask-login", "version": "0.6.9", "downloads": 3, "file_type": "sdist", "country_code": "FR"},
+        {"project": "flask-login", "version": "0.6.9", "downloads": 2, "python": "10.1.0"},
     ],
     D4: [
         {"project": "pepy", "version": "2.0", "downloads": 50},
         {"project": "flask-login", "version": "0.6.10", "downloads": 1, "installer": "Artifactory"},
+        {"project": "flask-login", "version": "0.6.10", "downloads": 8, "python": "3"},
     ],
 }
 
 
+def python_minor(raw: str | None) -> str | None:
+    """What day_query.sql stores for an upstream ``details.python`` (our grain)."""
+    if raw is None:
+        return None
+    match = re.match(r"^([0-9]+\.[0-9]+)", raw)
+    return match.group(1) if match else "invalid"
+
+
+def grain(row: dict) -> dict:
+    """A raw-like test row (with ``python``) at the warehouse grain (with ``python_minor``)."""
+    out = {k: v for k, v in row.items() if k != "python"}
+    out["python_minor"] = python_minor(row.get("python", "3.12.1"))
+    return out
+
+
 def rows_of(project: str) -> list[dict]:
-    defaults = {"file_type": "bdist_wheel", "country_code": "US", "installer": "pip", "python_minor": "3.12",
+    """Raw-like rows (``python`` is upstream's full string) with every default filled in."""
+    defaults = {"file_type": "bdist_wheel", "country_code": "US", "installer": "pip", "python": "3.12.1",
                 "system": "Linux", "ci": False}
     return [{**defaults, **row, "date": day} for day, rows in ROWS.items() for row in rows if row["project"] == project]
 
@@ -58,7 +79,5 @@ def build(home: Path, with_sample: bool = True) -> None:
             if with_sample:
                 table = sample.day_table(day).to_pylist()
                 extra = [{k: v for k, v in r.items() if k != "date"} for r in table if r["project"] not in ("pepy", "flask-login")]
-            load_day(client, "pepy", RowsSource({day: rows + extra}, batch_rows=5000), day)
-        rebuild_serving_months(client, "pepy")
-        rebuild_totals(client, "pepy")
-        publish_generation(client, "pepy", warehouse)
+            load_day(client, "pepy", RowsSource({day: [grain(r) for r in rows] + extra}, batch_rows=5000), day)
+        publish(client, "pepy", warehouse)
