@@ -10,7 +10,7 @@ import datetime as dt
 import time
 
 from dagster import (
-    AssetCheckEvaluation,
+    AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
@@ -80,6 +80,7 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
     download_source = source.build()
     failed: dict[str, str] = {}
     committed = []
+    outcomes: list[tuple[dt.date | None, CheckOutcome]] = []
     started = time.perf_counter()
     with warehouse.connect(what=f"run {context.run.run_id}", report=context.log.warning) as client, \
             warehouse.insert_clients() as extra_clients:
@@ -90,17 +91,20 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
                                              bands=warehouse.volume_bands(), log=context.log)
             except DayFailed as error:
                 failed[day.isoformat()] = str(error)
-                _report_checks(context, day, error.outcomes)
+                outcomes += [(day, o) for o in error.outcomes]
                 context.log.error(f"{day}: not committed: {error}")
                 continue
-            _report_checks(context, day, result.outcomes)
+            outcomes += [(day, o) for o in result.outcomes]
             committed.append(result)
             _report_materialized(context, result)
         if committed:
-            _report_checks(context, None, [_gaps(client, warehouse.database)])
+            outcomes.append((None, _gaps(client, warehouse.database)))
         if committed and BACKFILL_TAG not in context.run.tags and NO_PUBLISH_TAG not in context.run.tags:
             publish_and_report(context, client, warehouse)
     context.log.info(f"{len(committed)} of {len(days)} days committed in {time.perf_counter() - started:.1f} s")
+    # Materializations were logged per day above, as each day committed (the asset outputs are
+    # skippable); the checks report once per run, every day's evidence in their metadata.
+    yield from _check_results(outcomes)
     if failed:
         raise Failure(
             description=f"{len(failed)} of {len(days)} days were not committed (their previous data is unchanged): "
@@ -115,17 +119,27 @@ def _gaps(client, database: str) -> CheckOutcome:
     return CheckOutcome("no_gaps", passed, False, metadata)
 
 
-def _report_checks(context: AssetExecutionContext, day: dt.date | None, outcomes: list[CheckOutcome]) -> None:
-    for outcome in outcomes:
-        spec = _SPECS[outcome.name]
-        severity = AssetCheckSeverity.ERROR if outcome.blocking else AssetCheckSeverity.WARN
-        if outcome.name == "matches_upstream_count":
-            severity = AssetCheckSeverity.ERROR
-        context.log_event(AssetCheckEvaluation(
-            asset_key=spec.asset_key, check_name=outcome.name, passed=outcome.passed, severity=severity,
-            metadata={**({"day": day.isoformat()} if day else {}), **outcome.metadata},
-            description=spec.description, blocking=spec.blocking,
-        ))
+def _check_results(outcomes: list[tuple[dt.date | None, CheckOutcome]]):
+    """One result per check for the run: failed if any day failed it, with each day's evidence
+    (the failing days' first) as metadata."""
+    for spec in _CHECKS:
+        mine = [(day, o) for day, o in outcomes if o.name == spec.name]
+        if not mine:
+            yield AssetCheckResult(asset_key=spec.asset_key, check_name=spec.name, passed=True,
+                                   metadata={"note": "not evaluated in this run (no day got this far)"})
+            continue
+        failing = [(day, o) for day, o in mine if not o.passed]
+        blocking_failed = any(o.blocking for _, o in failing)
+        severity = AssetCheckSeverity.ERROR if blocking_failed or spec.name == "matches_upstream_count" \
+            else AssetCheckSeverity.WARN
+        evidence = {(day.isoformat() if day else "run"): o.metadata for day, o in failing + [m for m in mine if m[1].passed]}
+        yield AssetCheckResult(
+            asset_key=spec.asset_key, check_name=spec.name, passed=not failing, severity=severity,
+            metadata={"days_checked": len(mine), "days_failed": ", ".join(
+                          (d.isoformat() if d else "run") for d, _ in failing) or "none",
+                      "evidence": MetadataValue.json(evidence),
+                      **({k: v for k, v in (failing or mine)[0][1].metadata.items()
+                          if isinstance(v, (int, float, str))})})
 
 
 def _report_materialized(context: AssetExecutionContext, result) -> None:

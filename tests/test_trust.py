@@ -1,0 +1,245 @@
+"""Issue 9: no unverified day reaches users, every load route publishes, totals are all-time, one
+writer at a time, and concurrent writers never lose or double a day. Real chDB, real Dagster runs."""
+
+import datetime as dt
+import json
+import random
+import threading
+import time
+
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from pepy_pipeline.definitions import defs
+from pepy_pipeline.schedules import days_to_load
+from pepy_pipeline.sensors import publish_needed
+from pepy_pipeline.sources.sample import SampleSource
+from pepy_pipeline.warehouse.commit import DayBeforeOpeningBalance
+from pepy_pipeline.warehouse.day_load import DayFailed, load_day
+from pepy_pipeline.warehouse.opening_balance import BalanceOverlapsLoadedDays, load_opening_balance
+from pepy_pipeline.warehouse.publish import PublishRefused, publish
+from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+from pepy_warehouse.connection import connected
+from pepy_warehouse.generation import current_manifest
+from pepy_warehouse.locks import embedded_writer_lock
+from tests.conftest import DATABASE, fact_sums, rollups_match_facts
+from tests.test_dagster_assets import SMALL, run_range
+
+MONDAY = dt.date(2026, 10, 19)
+SOURCE = SampleSource(projects=60, rows_per_day=3000)
+
+
+class HalfDay:
+    """Upstream delivered only part of ``day`` (a real failure mode of the PyPI table)."""
+
+    name = "sample"
+
+    def __init__(self, source, day, keep=0.4):
+        self.source, self.day, self.keep = source, day, keep
+
+    def describe(self):
+        return self.source.describe()
+
+    def read_day(self, day):
+        for batch in self.source.read_day(day):
+            if day != self.day:
+                yield batch
+                continue
+            import pyarrow as pa
+            kept = [i % 10 < self.keep * 10 for i in range(batch.num_rows)]
+            yield batch.filter(pa.array(kept))
+
+
+def test_a_half_day_is_refused_before_commit_and_the_previous_data_stays(client):
+    for weeks in (2, 1):
+        load_day(client, DATABASE, SOURCE, MONDAY - dt.timedelta(days=7 * weeks))
+    load_day(client, DATABASE, SOURCE, MONDAY)
+    before = fact_sums(client, MONDAY)
+    with pytest.raises(DayFailed) as failure:
+        load_day(client, DATABASE, HalfDay(SOURCE, MONDAY), MONDAY)
+    volume = next(o for o in failure.value.outcomes if o.name == "volume_within_bands")
+    assert not volume.passed and volume.metadata["ratio"] < 0.5 and "refused" in volume.metadata["verdict"]
+    assert fact_sums(client, MONDAY) == before
+    assert rollups_match_facts(client, [MONDAY])
+
+
+def test_a_multi_day_run_reports_each_day_and_fails_only_the_bad_one(dsn):
+    instance = DagsterInstance.ephemeral()
+    first = MONDAY - dt.timedelta(days=14)
+    assert run_range(dsn, first, first + dt.timedelta(days=7), instance=instance).success
+
+    class Resource(type(SMALL)):
+        def build(self):
+            return HalfDay(super().build(), MONDAY, keep=0.3)
+
+    result = run_range(dsn, MONDAY - dt.timedelta(days=1), MONDAY + dt.timedelta(days=1), instance=instance,
+                       source=Resource(name="sample", sample_projects=60, sample_rows_per_day=3000))
+    assert not result.success
+    materialized = sorted(e.materialization.partition for e in result.get_asset_materialization_events()
+                          if e.asset_key == AssetKey("pypi_downloads"))
+    assert materialized == [(MONDAY - dt.timedelta(days=1)).isoformat(), (MONDAY + dt.timedelta(days=1)).isoformat()]
+    refused = [e for e in result.get_asset_check_evaluations()
+               if e.check_name == "volume_within_bands" and not e.passed]
+    assert [e.metadata["day"].value for e in refused] == [MONDAY.isoformat()]
+    with connected(dsn) as client:
+        assert fact_sums(client, MONDAY) == (0, None) or fact_sums(client, MONDAY)[0] == 0
+
+
+def test_an_odd_project_name_warns_but_does_not_hold_the_day_back(client):
+    class OddName:
+        name = "sample"
+
+        def describe(self):
+            return {}
+
+        def read_day(self, day):
+            import pyarrow as pa
+            batches = list(SOURCE.read_day(day))
+            yield from batches
+            odd = pa.Table.from_batches(batches[:1]).slice(0, 1).to_pylist()[0]
+            odd.update(project="Bad_Name", downloads=3)
+            from tests.support.sources import rows_table
+            yield from rows_table([odd]).to_batches()
+
+    result = load_day(client, DATABASE, OddName(), MONDAY)
+    plausible = next(o for o in result.outcomes if o.name == "values_plausible")
+    assert not plausible.passed and not plausible.blocking and "Bad_Name" in plausible.metadata["malformed_project_examples"]
+    assert fact_sums(client, MONDAY)[0] == result.rows
+
+
+def test_incremental_rollups_equal_a_full_rebuild_over_random_loads_and_reloads(client):
+    rng = random.Random(4)
+    days = [dt.date(2026, 9, 28) + dt.timedelta(days=i) for i in range(6)]  # spans two months
+    for _ in range(9):
+        day = rng.choice(days)
+        load_day(client, DATABASE, SampleSource(projects=40, rows_per_day=1500, seed=rng.randint(1, 5)), day,
+                 bands=_no_volume_bands())
+    loaded = [r[0] for r in client.query(f"SELECT DISTINCT date FROM {DATABASE}.downloads_daily").result_rows]
+    assert rollups_match_facts(client, loaded)
+    incremental = client.query(
+        f"SELECT date, project, version, sum(downloads) AS n, sum(downloads_without_mirrors), sum(ci_downloads) "
+        f"FROM {DATABASE}.project_version_daily GROUP BY ALL HAVING n != 0 ORDER BY ALL").result_rows
+    rebuilt = client.query(
+        f"SELECT date, project, version, sum(downloads), sumIf(downloads, ifNull(installer NOT IN "
+        f"('bandersnatch', 'z3c.pypimirror', 'Artifactory', 'devpi'), 1)), sumIf(downloads, ci) "
+        f"FROM {DATABASE}.downloads_daily GROUP BY ALL ORDER BY ALL").result_rows
+    assert incremental == rebuilt
+
+
+def _no_volume_bands():
+    from pepy_pipeline.warehouse.day_checks import VolumeBands
+    return VolumeBands(fail_below=0.0, warn_below=0.0, warn_above=1e9, fail_above=1e9)
+
+
+def test_concurrent_commits_and_publishes_of_the_same_day_never_double_count(dsn, warehouse_dir):
+    with connected(dsn) as first, connected(dsn) as second:
+        from pepy_pipeline.warehouse.migrations import migrate
+        migrate(first, DATABASE)
+        errors = []
+
+        def work(client):
+            try:
+                load_day(client, DATABASE, SOURCE, MONDAY)
+                publish(client, DATABASE, warehouse_dir)
+            except BaseException as error:  # noqa: BLE001
+                errors.append(error)
+
+        threads = [threading.Thread(target=work, args=(c,)) for c in (first, second, first)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert rollups_match_facts(first, [MONDAY])
+        assert fact_sums(first, MONDAY)[1] == first.query(
+            f"SELECT sum(downloads) FROM {DATABASE}.project_alltime WHERE project = '__all__'").result_rows[0][0]
+
+
+def test_opening_balance_makes_totals_all_time_and_never_double_counts(client, warehouse_dir):
+    stop = MONDAY
+    summary = load_opening_balance(client, DATABASE, SOURCE.opening_balance(stop), stop, "sample")
+    assert summary["projects"] > 0 and summary["downloads"] > 0
+    load_day(client, DATABASE, SOURCE, MONDAY)
+    with pytest.raises(DayBeforeOpeningBalance, match="count them twice"):
+        load_day(client, DATABASE, SOURCE, MONDAY - dt.timedelta(days=1))
+    with pytest.raises(BalanceOverlapsLoadedDays, match="counted twice"):
+        load_opening_balance(client, DATABASE, SOURCE.opening_balance(MONDAY + dt.timedelta(days=1)),
+                             MONDAY + dt.timedelta(days=1), "sample")
+    published = publish(client, DATABASE, warehouse_dir)
+    assert published.first_complete_day == MONDAY
+    balance = dict(client.query(f"SELECT project, downloads FROM {DATABASE}.opening_balance").result_rows)
+    loaded = dict(client.query(f"SELECT project, sum(downloads) FROM {DATABASE}.downloads_daily GROUP BY project"
+                               ).result_rows)
+    from pepy_api.store.snapshot import TOTALS_SQL
+    totals = {r[0]: r[1] for r in client.query(TOTALS_SQL.replace("__DB__", DATABASE)).result_rows}
+    for project in list(loaded)[:20]:
+        assert totals[project] == loaded[project] + balance.get(project, 0)
+
+
+def test_a_torn_commit_blocks_publishing_until_the_day_is_reloaded(client, warehouse_dir):
+    load_day(client, DATABASE, SOURCE, MONDAY)
+    client.command(f"INSERT INTO {DATABASE}.load_log (date, source, state, loaded_at) "
+                   "VALUES ({d:Date}, 'sample', 'committing', now64(3))", parameters={"d": MONDAY})
+    with pytest.raises(PublishRefused, match=MONDAY.isoformat()):
+        publish(client, DATABASE, warehouse_dir)
+    load_day(client, DATABASE, SOURCE, MONDAY)
+    assert publish(client, DATABASE, warehouse_dir).last_complete_day == MONDAY
+
+
+def test_a_second_writer_waits_with_a_message_and_then_proceeds(warehouse_dir):
+    said = []
+    holder_started = threading.Event()
+
+    def hold():
+        with embedded_writer_lock(warehouse_dir, "first writer"):
+            holder_started.set()
+            time.sleep(1.5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holder_started.wait(5)
+    started = time.monotonic()
+    with embedded_writer_lock(warehouse_dir, "second writer", report=said.append):
+        waited = time.monotonic() - started
+    holder.join()
+    assert waited >= 1.0
+    assert said and "being written by" in said[0] and "first writer" in said[0]
+
+
+def test_a_backfill_publishes_once_through_the_sensor(dsn, warehouse_dir):
+    instance = DagsterInstance.ephemeral()
+    tags = {"dagster/backfill": "abc"}
+    assert run_range(dsn, MONDAY, MONDAY + dt.timedelta(days=1), instance=instance, tags=tags).success
+    assert current_manifest(warehouse_dir) is None  # a backfill's runs do not publish
+    needed, why, _ = publish_needed(instance)
+    assert needed, why
+    job = defs.resolve_job_def("publish")
+    result = job.execute_in_process(instance=instance, resources={"warehouse": ClickHouseWarehouse(dsn=dsn)})
+    assert result.success
+    assert current_manifest(warehouse_dir)["last_complete_day"] == (MONDAY + dt.timedelta(days=1)).isoformat()
+    assert publish_needed(instance)[0] is False
+
+
+def test_the_schedule_reloads_only_days_that_changed_upstream(dsn):
+    instance = DagsterInstance.ephemeral()
+    day = MONDAY
+    clock = {"now": dt.datetime.combine(day + dt.timedelta(days=1), dt.time(4), dt.timezone.utc)}
+
+    class Late(type(SMALL)):
+        def build(self):
+            return SampleSource(projects=60, rows_per_day=3000, late_share=0.1, late_hours=30,
+                                clock=lambda: clock["now"])
+
+    late = Late(name="sample", sample_projects=60, sample_rows_per_day=3000)
+    assert run_range(dsn, day, day, source=late, instance=instance).success
+    today = day + dt.timedelta(days=2)
+    assert sorted(days_to_load(instance, late.build(), today)) == [day + dt.timedelta(days=1)]
+    clock["now"] += dt.timedelta(days=2)  # the late rows have arrived upstream
+    wanted = days_to_load(instance, late.build(), today)
+    assert sorted(wanted) == [day, day + dt.timedelta(days=1)] and "changed upstream" in wanted[day]
+    with connected(dsn) as client:
+        partial = fact_sums(client, day)[1]
+    assert run_range(dsn, day, day, source=late, instance=instance).success
+    with connected(dsn) as client:
+        assert fact_sums(client, day)[1] > partial
+    assert sorted(days_to_load(instance, late.build(), today)) == [day + dt.timedelta(days=1)]
