@@ -4,6 +4,7 @@
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from pepy_pipeline.assets.downloads import ROLLUPS
+from pepy_pipeline.freshness import PUBLISHED_DATA_FRESHNESS
 from pepy_pipeline.partitions import daily_partitions, warehouse_backfill_policy
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_pipeline.warehouse.serving import publish_generation, rebuild_serving_months, rebuild_totals
@@ -19,6 +20,7 @@ SERVING = AssetKey("serving_tables")
     pool="warehouse",
     group_name="serving",
     kinds={"clickhouse"},
+    freshness_policy=PUBLISHED_DATA_FRESHNESS,
 )
 def serving_tables(context: AssetExecutionContext, warehouse: ClickHouseWarehouse) -> MaterializeResult:
     """What the API reads. A materialised partition means that day is visible to readers.
