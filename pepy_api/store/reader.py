@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import clickhouse_connect
 
+from pepy_api.engine_dirs import new_engine_dir
 from pepy_api.store.snapshot import TOTALS_COLUMNS, Snapshot, build_snapshot
 from pepy_pipeline.warehouse.connection import embedded_path, is_embedded, open_client
 from pepy_pipeline.warehouse.serving import MANIFEST_DIR, POINTER_NAME, current_generation
@@ -94,7 +94,7 @@ class FrozenGenerationReader(Reader):
         self._warehouse_dir = warehouse_dir
         self._pointer = warehouse_dir / MANIFEST_DIR / POINTER_NAME
         self._pointer_seen: tuple | None = None
-        self._engine_dir = Path(tempfile.mkdtemp(prefix="pepy-api-engine-"))
+        self._engine_dir = new_engine_dir()  # removes dead processes' leftover engine directories
         config = self._engine_dir / "config.xml"
         # The engine may read disks under the warehouse directory (where frozen parts live).
         config.write_text(

@@ -1,0 +1,29 @@
+"""The OpenAPI document: FastAPI's, less the 422 answers it adds to every operation.
+
+Validation errors are answered 400 with ``{"message": ...}`` (``pepy_api.errors``), which every
+operation declares; a documented 422 would be a promise the API never keeps.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+_UNUSED_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            for path_item in schema["paths"].values():
+                for operation in path_item.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = schema.get("components", {}).get("schemas", {})
+            for name in _UNUSED_SCHEMAS:
+                schemas.pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
