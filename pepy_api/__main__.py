@@ -14,6 +14,7 @@ import sys
 
 import uvicorn
 
+from pepy_api.http_limits import bounded_httptools
 from pepy_api.settings import ApiSettings
 
 
@@ -43,7 +44,7 @@ def main() -> None:
     uvicorn.run("pepy_api.main:create_app", factory=True, host=args.host, port=args.port,
                 log_level=args.log_level, access_log=False,
                 proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
-                http="h11", h11_max_incomplete_event_size=settings.max_header_bytes)
+                http=bounded_httptools(settings.max_header_bytes))
 
 
 if __name__ == "__main__":
