@@ -1,7 +1,9 @@
-"""The OpenAPI document: FastAPI's, less the 422 answers it adds to every operation.
+"""The OpenAPI document: FastAPI's, less the 422 answers it adds to every operation, with every
+error body documented as JSON.
 
 Validation errors are answered 400 with ``{"message": ...}`` (``pepy_api.errors``), which every
-operation declares; a documented 422 would be a promise the API never keeps.
+operation declares; a documented 422 would be a promise the API never keeps. FastAPI documents an
+error model under the route's media type; a badge's 404 is JSON all the same.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ def install(app: FastAPI) -> None:
                                  routes=app.routes)
             for path_item in schema["paths"].values():
                 for operation in path_item.values():
-                    operation.get("responses", {}).pop("422", None)
+                    responses = operation.get("responses", {})
+                    responses.pop("422", None)
+                    for status, response in responses.items():
+                        if status >= "400" and response.get("content"):
+                            body = next(iter(response["content"].values()))
+                            response["content"] = {"application/json": body}
             schemas = schema.get("components", {}).get("schemas", {})
             for name in _UNUSED_SCHEMAS:
                 schemas.pop(name, None)
