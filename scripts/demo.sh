@@ -46,7 +46,8 @@ INFO
 # may hand its children ignored signals, and `dagster dev` would then ignore Ctrl-C and kill.
 # Run from $DAGSTER_HOME: from the repository root `dagster dev` would point at the dagster.yaml
 # there and print that it is not the one in use (ours is the copy in $DAGSTER_HOME).
+# `dagster dev` also recommends `dg dev` (the separate dagster-dg-cli package) at every start: quiet that.
 cd "$DAGSTER_HOME"
-"$ROOT/$BIN/python" -c 'import os, signal, sys
+PYTHONWARNINGS='ignore:Function `dev_command` is superseded' "$ROOT/$BIN/python" -c 'import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL); signal.signal(signal.SIGTERM, signal.SIG_DFL)
 os.execv(sys.argv[1], sys.argv[1:])' "$ROOT/$BIN/dagster" dev -w "$ROOT/workspace.yaml" -h 127.0.0.1 -p "$UI_PORT"
