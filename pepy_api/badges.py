@@ -1,9 +1,16 @@
-"""Badge rendering: pepy's legacy number format, colour validation, and a flat SVG badge."""
+"""Badge rendering: pepy's legacy number format, colour validation, and a flat SVG badge.
+
+Shared by the SVG badges and the shields.io endpoint (routers do not import each other).
+"""
 
 from __future__ import annotations
 
 import re
 from html import escape
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pepy_api.store.snapshot import Totals
 
 INTERNATIONAL = ("", "k", "M", "G", "T", "P", "E", "Z", "Y")
 ABBREVIATION = ("", "k", "M", "B", "T", "Q", "Qi", "Sx", "Sp")
@@ -37,8 +44,20 @@ _HEX = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]
 _RGB = re.compile(r"^(rgba?|hsla?)\(\s*[0-9.%]+\s*(,\s*[0-9.%]+\s*){2,3}\)$")
 
 
+PERIOD_LABELS = {"total": "downloads", "month": "downloads/month", "week": "downloads/week"}
+
+# Characters XML 1.0 forbids (C0 controls but tab/newline/CR, U+FFFE/U+FFFF, lone surrogates):
+# an SVG containing one does not parse. Line breaks and tabs also become spaces in a badge.
+_NOT_IN_BADGE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
 class InvalidColour(ValueError):
     """A colour that is neither a known name, a hex code nor an rgb()/hsl() value."""
+
+
+def period_downloads(totals: Totals, period: str) -> int:
+    """All-time, last 30 or last 7 complete days, mirrors included (as pepy counts)."""
+    return {"total": totals.total, "month": totals.last_month, "week": totals.last_week}[period]
 
 
 def format_downloads(value: int, units: str = "international_system") -> str:
@@ -64,7 +83,20 @@ def resolve_colour(value: str) -> str:
         return lowered if lowered.startswith("#") else f"#{lowered}"
     if _RGB.match(lowered):
         return lowered
-    raise InvalidColour(f"unknown colour {value[:40]!r}: use a name such as green or a hex code such as #ff0000")
+    raise InvalidColour("unknown colour: use a name such as green or a hex code such as #ff0000")
+
+
+def colour_or_default(value: str, default: str) -> str:
+    """``value`` as a safe fill, or ``default`` when it is no colour (what shields.io does)."""
+    try:
+        return resolve_colour(value)
+    except InvalidColour:
+        return resolve_colour(default)
+
+
+def badge_text(text: str) -> str:
+    """``text`` without characters that would make the SVG invalid XML (control characters)."""
+    return _NOT_IN_BADGE.sub(" ", text)
 
 
 # Approximate advance widths of 11px Verdana, as shields.io measures text.
@@ -87,7 +119,8 @@ def _text_width(text: str) -> int:
 
 
 def render_badge(left: str, right: str, left_colour: str = "#555", right_colour: str = "#97ca00") -> str:
-    """A flat, shields.io-style SVG badge. All text is escaped."""
+    """A flat, shields.io-style SVG badge. All text is cleaned of control characters and escaped."""
+    left, right = badge_text(left), badge_text(right)
     lw, rw = _text_width(left) + 10, _text_width(right) + 10
     total = lw + rw
     left_e, right_e = escape(left, quote=True), escape(right, quote=True)

@@ -1,19 +1,29 @@
-"""ASGI middleware: a per-data-version response cache, strong ETags, 304s and freshness headers.
+"""ASGI middleware: a per-data-version response cache, ETags, 304s, HEAD and freshness headers.
 
 Responses only change when the data does, so a response is cached under
 ``(data token, path, query)`` and answered from memory until the next load is published. A hit
 never reaches routing, validation or the engine: that is how badges and hot projects are served
-close to the framework's ceiling.
+close to the framework's ceiling. HEAD is answered as the GET without its body, hit or miss.
+Bodies are cached uncompressed (gzip sits outside this middleware).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from importlib.metadata import PackageNotFoundError, version
 
 from starlette.datastructures import Headers
 
+from pepy_api.observe import note
+
 CACHEABLE_STATUS = (200, 404)
+
+try:
+    #: Part of every ETag: a new release may render the same data differently.
+    APP_VERSION = version("pepy")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    APP_VERSION = "source"
 
 
 class ResponseCache:
@@ -21,7 +31,7 @@ class ResponseCache:
     of random names, cached as small 404s, cannot grow it without bound)."""
 
     def __init__(self, max_bytes: int, max_entries: int = 100_000) -> None:
-        self._entries: OrderedDict[tuple, tuple[int, list, bytes]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[int, list, bytes, str]] = OrderedDict()
         self._bytes = 0
         self._max = max_bytes
         self._max_entries = max_entries
@@ -38,19 +48,32 @@ class ResponseCache:
             self._entries.move_to_end(key)
         return entry
 
-    def put(self, token: str, key: tuple, entry: tuple[int, list, bytes]) -> None:
+    def put(self, token: str, key: tuple, entry: tuple[int, list, bytes, str]) -> None:
         if token != self._token or len(entry[2]) > self._max // 8:
             return
         self._entries[key] = entry
         self._bytes += len(entry[2])
         while (self._bytes > self._max or len(self._entries) > self._max_entries) and self._entries:
-            _, (_, _, body) = self._entries.popitem(last=False)
+            _, (_, _, body, _) = self._entries.popitem(last=False)
             self._bytes -= len(body)
 
 
 def _etag(token: str, path: str, query: bytes) -> bytes:
-    digest = hashlib.blake2b(f"{token}\0{path}\0".encode() + query, digest_size=12).hexdigest()
+    digest = hashlib.blake2b(f"{APP_VERSION}\0{token}\0{path}\0".encode() + query, digest_size=12).hexdigest()
     return f'"{digest}"'.encode()
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 weak comparison: ``W/"x"`` matches ``"x"`` (proxies weaken ETags when they compress)."""
+    if if_none_match.strip() == "*":
+        return True
+    opaque = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == opaque for tag in if_none_match.split(","))
+
+
+def _route_template(scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
 
 
 class CachingMiddleware:
@@ -68,9 +91,12 @@ class CachingMiddleware:
         key = (scope["path"], scope["query_string"])
         hit = self.cache.get(snap.token, key)
         if hit is not None:
-            await self._answer(scope, send, hit)
+            note(scope, cache="hit", route=hit[3])
+            await self._answer(scope, send, hit, b"hit")
             return
 
+        head = scope["method"] == "HEAD"
+        inner = {**scope, "method": "GET"} if head else scope  # routes are GET; HEAD drops the body
         freshness = (snap.last_complete_day.isoformat() if snap.last_complete_day else "none").encode()
         history_start = (snap.first_complete_day.isoformat() if snap.first_complete_day else "none").encode()
         captured: dict = {"body": []}
@@ -84,31 +110,36 @@ class CachingMiddleware:
                     headers.append((b"etag", _etag(snap.token, *key)))
                 captured.update(status=status, headers=headers, cacheable=status in CACHEABLE_STATUS)
                 if not captured["cacheable"]:
-                    await send({**message, "headers": headers})
+                    await send({**message, "headers": [*headers, (b"x-cache", b"miss")]})
                 return
             if message["type"] == "http.response.body" and captured["cacheable"]:
                 captured["body"].append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    entry = (captured["status"], captured["headers"], b"".join(captured["body"]))
+                    entry = (captured["status"], captured["headers"], b"".join(captured["body"]),
+                             _route_template(inner))
                     self.cache.put(snap.token, key, entry)
-                    await self._answer(scope, send, entry)
+                    await self._answer(scope, send, entry, b"miss")
                 return
+            if message["type"] == "http.response.body" and head:
+                message = {**message, "body": b""}
             await send(message)
 
-        await self.app(scope, receive, capture)
+        note(scope, cache="miss")
+        await self.app(inner, receive, capture)
+        note(scope, route=_route_template(inner))
 
     @staticmethod
-    async def _answer(scope, send, entry) -> None:
+    async def _answer(scope, send, entry, cache: bytes) -> None:
         """Send a finished response, or a 304 when the client already has this ETag."""
-        status, headers, body = entry
+        status, headers, body, _ = entry
         etag = next((v.decode() for k, v in headers if k == b"etag"), None)
         if etag is not None:
             match = Headers(scope=scope).get("if-none-match")
-            if match and (match == "*" or etag in [m.strip() for m in match.split(",")]):
+            if match and etag_matches(match, etag):
                 keep = [(k, v) for k, v in headers if k in (b"etag", b"cache-control", b"x-data-last-complete-day",
                                                                b"x-data-first-complete-day")]
-                await send({"type": "http.response.start", "status": 304, "headers": keep})
+                await send({"type": "http.response.start", "status": 304, "headers": [*keep, (b"x-cache", cache)]})
                 await send({"type": "http.response.body", "body": b""})
                 return
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"x-cache", cache)]})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

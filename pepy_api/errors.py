@@ -33,9 +33,21 @@ def no_data() -> ApiError:
     return ApiError(503, "no data has been loaded yet", {"Retry-After": "60"})
 
 
+def _error(description: str) -> dict:
+    return {"model": ErrorBody, "description": description}
+
+
+#: Errors of the public endpoints (badges, the shields endpoint): never 401 or 429.
+PUBLIC_ERROR_RESPONSES = {
+    400: _error("Malformed name or parameter"),
+    404: _error("Unknown project"),
+    503: _error("No data loaded yet (with Retry-After)"),
+}
+#: Errors of the JSON endpoints, which may need a key and are rate limited when configured.
 ERROR_RESPONSES = {
-    400: {"model": ErrorBody, "description": "Malformed name or parameter"},
-    404: {"model": ErrorBody, "description": "Unknown project"},
+    **PUBLIC_ERROR_RESPONSES,
+    401: _error("Missing or unknown X-API-Key (only when keys are configured)"),
+    429: _error("Rate limited; X-Rate-Limit-Retry-After-Seconds says for how long"),
 }
 
 

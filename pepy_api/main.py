@@ -6,10 +6,12 @@ import contextlib
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 
-from pepy_api import errors
+from pepy_api import errors, openapi
 from pepy_api.access import AccessMiddleware, TrailingSlashMiddleware
-from pepy_api.caching import CachingMiddleware, ResponseCache
+from pepy_api.caching import APP_VERSION, CachingMiddleware, ResponseCache
+from pepy_api.observe import Metrics, ObservabilityMiddleware
 from pepy_api.routers import badges, pepy, pypistats, stats
 from pepy_api.settings import ApiSettings
 from pepy_api.store.reader import Reader, open_reader
@@ -29,9 +31,13 @@ Project names may be written in any PEP 503 spelling (`Flask_Login` = `flask-log
 the header `X-Data-Last-Complete-Day` (and `last_complete_day` in pepy's own bodies) tells the
 newest complete day loaded, `X-Data-First-Complete-Day` (`first_complete_day`) from which day the
 daily history is complete. Totals (`total_downloads`, badges) are all-time: they include an
-opening balance for the downloads before the first loaded day. Responses carry a strong `ETag`; send `If-None-Match` to get a 304.
+opening balance for the downloads before the first loaded day.
+Responses carry a strong `ETag` (data version and API version); send
+`If-None-Match` (weak validators match too) to get a 304. Every GET also answers HEAD; large bodies
+are gzip-compressed for clients that accept it.
 Errors are JSON `{"message": ...}`: 400 malformed input, 401 missing API key (when keys are on),
-404 unknown project, 429 rate limited, 503 before the first load.
+404 unknown project, 429 rate limited, 503 before the first load. Operators: Prometheus metrics on
+`/metrics`.
 """
 
 
@@ -59,19 +65,27 @@ def create_app(settings: ApiSettings | None = None, reader: Reader | None = None
             if own:
                 app.state.reader.close()
 
-    app = FastAPI(title="pepy API", version="1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="pepy API", version=APP_VERSION, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
+    openapi.install(app)
     for router in (pepy.router, badges.router, pypistats.router, stats.router):
         app.include_router(router)
 
-    # Added innermost first: the trailing-slash rewrite runs before everything else.
-    app.add_middleware(CachingMiddleware, reader=_ReaderProxy(app), cache=ResponseCache(settings.cache_max_bytes))
+    # Added innermost first: observability sees everything, then the trailing-slash rewrite runs.
+    # gzip sits outside the cache, so cached bodies stay uncompressed and serve every client.
+    reader_proxy = _ReaderProxy(app)
+    app.add_middleware(CachingMiddleware, reader=reader_proxy, cache=ResponseCache(settings.cache_max_bytes))
+    # Level 4: 0.45 ms for a 15 kB v2 body, 28% of its size (level 6: 0.71 ms, 25%; 9: 1.53 ms).
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=4)
     if settings.key_set or settings.rate_limit_per_minute:
-        app.add_middleware(AccessMiddleware, keys=settings.key_set, per_minute=settings.rate_limit_per_minute)
+        app.add_middleware(AccessMiddleware, keys=settings.key_set, per_minute=settings.rate_limit_per_minute,
+                           auth_failures_per_minute=settings.auth_failures_per_minute)
     app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in settings.cors_origins.split(",")],
                        allow_methods=["GET", "HEAD"], allow_headers=["*"],
                        expose_headers=["ETag", "X-Data-Last-Complete-Day", "X-Data-First-Complete-Day", "X-Rate-Limit-Remaining",
                                        "X-Rate-Limit-Retry-After-Seconds"])
     app.add_middleware(TrailingSlashMiddleware)
+    app.add_middleware(ObservabilityMiddleware, metrics=Metrics(reader_proxy) if settings.metrics else None,
+                       log_requests=settings.access_log)
     return app

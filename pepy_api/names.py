@@ -10,7 +10,7 @@ _VALID = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 
 
 class InvalidProjectName(ValueError):
-    """A path parameter that cannot be a PyPI project name."""
+    """A path parameter that cannot be a PyPI project name (the message never repeats it)."""
 
 
 def normalize(name: str, allow_all: bool = False) -> str:
@@ -19,9 +19,9 @@ def normalize(name: str, allow_all: bool = False) -> str:
         return ALL_PROJECTS
     if not 1 <= len(name) <= 512:
         raise InvalidProjectName("a project name has 1 to 512 characters")
-    if not _VALID.match(name):
+    if not name.isascii() or not _VALID.match(name):
         raise InvalidProjectName(
-            f"{name[:80]!r} is not a valid project name: use letters, digits, '.', '_' and '-', "
+            "not a valid project name: use letters, digits, '.', '_' and '-', "
             "starting and ending with a letter or digit"
         )
     return _SEPARATORS.sub("-", name).lower()

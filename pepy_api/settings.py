@@ -8,8 +8,21 @@ from pepy_warehouse.settings import WarehouseSettings
 class ApiSettings(WarehouseSettings):
     #: Comma-separated keys. Empty: no key needed. Set: JSON endpoints need ``X-API-Key``.
     api_keys: str = ""
-    #: Requests per minute per key (or per client IP without a key); 0 turns limiting off.
+    #: Requests per minute per valid key (or per client address otherwise); 0 turns limiting off.
     rate_limit_per_minute: int = 0
+    #: Requests with a missing or wrong key allowed per client address and minute (keys on) before 429.
+    auth_failures_per_minute: int = 20
+    #: Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    #: (uvicorn's ``forwarded_allow_ips``): comma-separated IPs or networks, or ``*``.
+    forwarded_allow_ips: str = "127.0.0.1"
+    #: One log line per request (method, path, status, latency, cache hit or miss).
+    access_log: bool = True
+    #: Serve Prometheus metrics on ``/metrics`` (public: restrict it at the proxy if needed).
+    metrics: bool = True
+    #: Largest request head (request line and headers) accepted, in bytes.
+    max_header_bytes: int = 64 * 1024
+    #: Responses at least this large are gzip-compressed for clients that accept it.
+    gzip_min_bytes: int = 1400
     #: How often (seconds) to look for a newly published generation / new data.
     refresh_seconds: float = 1.0
     cache_max_bytes: int = 256 * 1024 * 1024

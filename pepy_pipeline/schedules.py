@@ -1,4 +1,5 @@
-"""The daily schedule: load yesterday, and reload only the recent days that changed upstream."""
+"""The daily schedule: load yesterday, and reload only the recent days that changed upstream
+(the freshness it promises is declared in ``pepy_pipeline.freshness``)."""
 
 import datetime as dt
 

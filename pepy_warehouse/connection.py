@@ -7,6 +7,8 @@ bad DSN is one clear error naming the (password-free) target.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,9 +33,34 @@ def embedded_path(dsn: str) -> Path:
     return Path(path)
 
 
+# The password runs to the last '@' before the query (it may hold a raw '@'); the user may be empty.
+_USERINFO_PASSWORD = re.compile(r"(//[^:/?#@]*:)[^?#]*@")
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|pass|pwd)=)[^&#]*", re.IGNORECASE)
+
+
 def redact(dsn: str) -> str:
-    """The DSN without its password, safe for logs and error messages."""
-    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", dsn)
+    """The DSN without its password (in the user info or the query), safe for logs and messages."""
+    return _QUERY_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1***@", dsn))
+
+
+def held_by_another_process(path: Path) -> bool:
+    """Whether an open engine holds the directory: ClickHouse keeps an exclusive ``flock`` on its
+    ``status`` file while open. Checked only after an open failed, since chDB's own text varies."""
+    try:
+        fd = os.open(path / "status", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def open_client(dsn: str, **settings):
@@ -53,8 +80,9 @@ def open_client(dsn: str, **settings):
         return clickhouse_connect.get_client(dsn=dsn, **settings)
     except Exception as error:  # noqa: BLE001 - every driver error becomes one clear message
         hint = ""
-        if is_embedded(dsn) and "lock" in str(error).lower():
-            hint = " (another process has this chDB directory open: only one process may use it at a time)"
+        if is_embedded(dsn) and held_by_another_process(embedded_path(dsn)):
+            hint = (" (another process has this chDB directory open: only one process may use it at a "
+                    "time; wait for that run or command to finish, or stop it)")
         raise WarehouseUnavailable(f"cannot open the warehouse at {redact(dsn)}{hint}: {error}") from error
 
 

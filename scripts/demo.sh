@@ -20,6 +20,11 @@ echo "Loading the last $DAYS days of the sample source into $PEPY_HOME/warehouse
 "$BIN/python" -m pepy_pipeline load --last "$DAYS" 2> "$PEPY_HOME/load.log" || {
   echo "the load failed; see $PEPY_HOME/load.log" >&2; exit 1; }
 
+# The daily schedule is off until started; start it so each new day loads while the demo runs.
+echo "Switching on the daily schedule (loads each new day at 04:30 UTC while the demo runs) ..."
+"$BIN/dagster" schedule start daily_downloads_schedule -w "$ROOT/workspace.yaml" >> "$PEPY_HOME/load.log" 2>&1 ||
+  echo "could not switch on the schedule (see $PEPY_HOME/load.log): switch it on in the UI, Automation > daily_downloads_schedule" >&2
+
 "$BIN/python" -m pepy_api --host 127.0.0.1 --port "$API_PORT" > "$PEPY_HOME/api.log" 2>&1 &
 API_PID=$!
 trap 'kill $API_PID 2>/dev/null || true' EXIT
@@ -32,12 +37,17 @@ cat <<INFO
   A project    http://127.0.0.1:$API_PORT/api/v2/projects/requests
 
   Load more days from the UI (Assets > pypi_downloads > Materialize / backfill).
-  Logs: $PEPY_HOME/load.log, $PEPY_HOME/api.log.   Ctrl-C stops everything.
+  The daily schedule is on (Automation > daily_downloads_schedule): each new day loads at 04:30 UTC.
+  Logs: $PEPY_HOME/load.log, $PEPY_HOME/api.log (one line per request).   Ctrl-C stops everything.
 
 INFO
 # The daemon runs backfills in the queue (pool "warehouse", one run at a time).
 # Started through Python with default SIGINT/SIGTERM handlers: a shell started in the background
 # may hand its children ignored signals, and `dagster dev` would then ignore Ctrl-C and kill.
-"$BIN/python" -c 'import os, signal, sys
+# Run from $DAGSTER_HOME: from the repository root `dagster dev` would point at the dagster.yaml
+# there and print that it is not the one in use (ours is the copy in $DAGSTER_HOME).
+# `dagster dev` also recommends `dg dev` (the separate dagster-dg-cli package) at every start: quiet that.
+cd "$DAGSTER_HOME"
+PYTHONWARNINGS='ignore:Function `dev_command` is superseded' "$ROOT/$BIN/python" -c 'import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL); signal.signal(signal.SIGTERM, signal.SIG_DFL)
-os.execv(sys.argv[1], sys.argv[1:])' "$BIN/dagster" dev -w workspace.yaml -h 127.0.0.1 -p "$UI_PORT"
+os.execv(sys.argv[1], sys.argv[1:])' "$ROOT/$BIN/dagster" dev -w "$ROOT/workspace.yaml" -h 127.0.0.1 -p "$UI_PORT"

@@ -26,6 +26,13 @@ def test_no_input_makes_the_api_fail(api_base):
     schema = schemathesis.openapi.from_url(f"{api_base}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15
+    spec = httpx.get(f"{api_base}/openapi.json").json()
+    for path, item in spec["paths"].items():
+        responses = item["get"]["responses"]
+        assert "422" not in responses, path  # validation errors are 400s
+        body = responses["200"]["content"]
+        if "application/json" in body:  # every JSON body is a typed model, never a bare string
+            assert "$ref" in body["application/json"]["schema"], path
 
     for operation in operations:
         @given(case=operation.as_strategy())
@@ -37,7 +44,9 @@ def test_no_input_makes_the_api_fail(api_base):
                 assert "message" in response.json(), response.text[:300]
             case.validate_response(response, checks=[
                 schemathesis.checks.not_a_server_error,
+                schemathesis.checks.status_code_conformance,
                 schemathesis.checks.content_type_conformance,
+                schemathesis.checks.response_schema_conformance,
             ])
 
         fuzz()

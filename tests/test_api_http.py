@@ -100,8 +100,11 @@ def test_personalized_badge_is_case_insensitive_and_escapes_text(api):
     assert "<b>" not in response.text and "&lt;b&gt;dl&lt;/b&gt;" in response.text
     default = api.get("/personalized-badge/pepy").text
     assert ">downloads/month<" in default and 'fill="#97ca00"' in default
-    bad = api.get("/personalized-badge/pepy", params={"left_color": "red;stroke:url(javascript:1)"})
-    assert bad.status_code == 400 and "unknown colour" in bad.json()["message"]
+    bad = api.get("/personalized-badge/pepy", params={"left_color": "red;stroke:url(javascript:1)",
+                                                      "right_color": 'red"><script>alert(1)</script>'})
+    # A bad colour falls back to the default, as on shields.io, and is never echoed.
+    assert bad.status_code == 200 and bad.text.count('fill="#97ca00"') == 2
+    assert "javascript" not in bad.text and "script" not in bad.text
     assert api.get("/personalized-badge/pepy", params={"units": "furlongs"}).status_code == 400
 
 

@@ -11,10 +11,10 @@ def test_cache_is_bounded_by_entries_and_bytes_and_emptied_by_a_new_data_version
     cache = ResponseCache(max_bytes=1000, max_entries=3)
     cache.get("v1", ("/a", b""))
     for index in range(5):
-        cache.put("v1", (f"/{index}", b""), (200, [], b"x" * 10))
+        cache.put("v1", (f"/{index}", b""), (200, [], b"x" * 10, "/r"))
     assert cache.get("v1", ("/0", b"")) is None and cache.get("v1", ("/4", b"")) is not None
-    cache.put("v1", ("/big", b""), (200, [], b"x" * 900))
-    cache.put("v1", ("/big2", b""), (200, [], b"x" * 120))
+    cache.put("v1", ("/big", b""), (200, [], b"x" * 900, "/r"))
+    cache.put("v1", ("/big2", b""), (200, [], b"x" * 120, "/r"))
     assert cache.get("v1", ("/big", b"")) is None  # evicted to stay under 1000 bytes
     assert cache.get("v2", ("/4", b"")) is None and cache.get("v2", ("/big2", b"")) is None
 

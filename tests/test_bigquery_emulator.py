@@ -12,7 +12,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from google.cloud import bigquery
 
 from pepy_pipeline.assets.downloads import pypi_downloads
-from pepy_pipeline.assets.serving import serving_tables
+from pepy_pipeline.assets.publishing import serving_tables
 from pepy_pipeline.sources.bigquery.clients import BigQueryConnection
 from pepy_pipeline.sources.bigquery.cost import CostCapExceeded
 from pepy_pipeline.sources.bigquery.source import PRODUCTION_TABLE, BigQuerySource, BigQuerySourceError

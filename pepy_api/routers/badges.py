@@ -4,30 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
-from pepy_api.badges import InvalidColour, format_downloads, render_badge, resolve_colour
+from pepy_api.badges import (
+    PERIOD_LABELS,
+    colour_or_default,
+    format_downloads,
+    period_downloads,
+    render_badge,
+    resolve_colour,
+)
 from pepy_api.deps import ProjectDep
-from pepy_api.errors import ERROR_RESPONSES, ApiError
-from pepy_api.responses import svg_response
-from pepy_api.store.snapshot import Totals
+from pepy_api.errors import PUBLIC_ERROR_RESPONSES, ApiError
+from pepy_api.params import AsciiOnly
+from pepy_api.responses import SVGResponse, svg_response
 
-router = APIRouter(tags=["badges"], responses=ERROR_RESPONSES)
-SVG = {200: {"content": {"image/svg+xml": {}}, "description": "An SVG badge"}}
-
-PERIOD_LABELS = {"total": "downloads", "month": "downloads/month", "week": "downloads/week"}
-
-
-def period_downloads(totals: Totals, period: str) -> int:
-    """All-time, last 30 or last 7 complete days, mirrors included (as pepy counts)."""
-    return {"total": totals.total, "month": totals.last_month, "week": totals.last_week}[period]
+router = APIRouter(tags=["badges"], responses=PUBLIC_ERROR_RESPONSES, default_response_class=SVGResponse)
+SVG = {200: {"description": "An SVG badge"}}
 
 
 def _colour(value: str) -> str:
-    try:
-        return resolve_colour(value)
-    except InvalidColour as error:
-        raise ApiError(400, str(error)) from None
+    """A bad colour falls back to the default, as on shields.io (and is never echoed)."""
+    return colour_or_default(value, "green")
 
 
 @router.get("/badge/{project}", responses=SVG, summary="All-time downloads badge")
@@ -38,10 +36,10 @@ def badge_total(project: ProjectDep):
 
 @router.get("/badge/{project}/{period}", responses=SVG, summary="Monthly or weekly downloads badge")
 def badge_period(project: ProjectDep,
-                 period: Annotated[str, "month or week"]):
+                 period: Annotated[str, Path(pattern="(?i)^(month|week)$", description="month or week"), AsciiOnly]):
     period = period.lower()
     if period not in ("month", "week"):
-        raise ApiError(400, f"unknown badge period {period[:20]!r}: use month or week")
+        raise ApiError(400, "unknown badge period: use month or week")
     return svg_response(render_badge(PERIOD_LABELS[period], format_downloads(period_downloads(project.totals, period)),
                                      right_colour=resolve_colour("brightgreen")))
 
@@ -49,8 +47,9 @@ def badge_period(project: ProjectDep,
 @router.get("/personalized-badge/{project}", responses=SVG, summary="Badge with chosen period, units, colours, text")
 def personalized_badge(
     project: ProjectDep,
-    period: Annotated[str, Query(pattern="(?i)^(total|month|week)$")] = "total",
-    units: Annotated[str, Query(pattern="(?i)^(international_system|abbreviation|none)$")] = "international_system",
+    period: Annotated[str, Query(pattern="(?i)^(total|month|week)$"), AsciiOnly] = "total",
+    units: Annotated[str, Query(pattern="(?i)^(international_system|abbreviation|none)$"),
+                     AsciiOnly] = "international_system",
     left_color: Annotated[str, Query(max_length=64)] = "green",
     right_color: Annotated[str, Query(max_length=64)] = "green",
     left_text: Annotated[str, Query(max_length=100)] = "downloads/month",

@@ -10,11 +10,15 @@ from fastapi import APIRouter, Query
 
 from pepy_api.deps import ProjectDep, ReaderDep, SnapshotDep
 from pepy_api.errors import ERROR_RESPONSES
+from pepy_api.models import CountryDownloads, Health, ProDownloads, ProjectV1, ProjectV2
+from pepy_api.params import AsciiOnly
 from pepy_api.responses import FastJSONResponse
+from pepy_api.routing import PrebuiltJSONRoute
 from pepy_api.store import queries
 from pepy_api.versions import sort_versions
 
-router = APIRouter(tags=["pepy.tech compatible"], responses=ERROR_RESPONSES, default_response_class=FastJSONResponse)
+router = APIRouter(tags=["pepy.tech compatible"], default_response_class=FastJSONResponse,
+                   route_class=PrebuiltJSONRoute)
 
 TIME_RANGES = {"four_months": 4, "one_year": 12}
 
@@ -38,7 +42,8 @@ def _by_date_version(rows) -> dict[str, dict[str, int]]:
     return out
 
 
-@router.get("/api/v2/projects/{project}", summary="Total and per-version daily downloads (pepy v2)")
+@router.get("/api/v2/projects/{project}", summary="Total and per-version daily downloads (pepy v2)",
+            response_model=ProjectV2, responses=ERROR_RESPONSES)
 def project_v2(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep):
     """`total_downloads` is all-time (mirrors included); `downloads` covers the first day of the
     month 90 days before the last complete day, up to that day; `versions` are the versions with
@@ -53,7 +58,8 @@ def project_v2(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep):
     }
 
 
-@router.get("/api/projects/{project}", summary="Total and last 30 days of downloads (pepy v1)")
+@router.get("/api/projects/{project}", summary="Total and last 30 days of downloads (pepy v1)",
+            response_model=ProjectV1, responses=ERROR_RESPONSES)
 def project_v1(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep):
     end = snap.last_complete_day
     rows = queries.daily_downloads(reader, project.name, end - dt.timedelta(days=29), end)
@@ -65,10 +71,11 @@ def project_v1(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep):
 
 
 TimeRange = Annotated[str, Query(alias="timeRange", pattern="(?i)^(FOUR_MONTHS|ONE_YEAR)$",
-                                 description="FOUR_MONTHS or ONE_YEAR (case-insensitive)")]
+                                 description="FOUR_MONTHS or ONE_YEAR (case-insensitive)"), AsciiOnly]
 
 
-@router.get("/api/v3/pro/projects/{project}/downloads", summary="Per-version daily downloads over a time range")
+@router.get("/api/v3/pro/projects/{project}/downloads", summary="Per-version daily downloads over a time range",
+            response_model=ProDownloads, responses=ERROR_RESPONSES)
 def pro_downloads(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep,
                   time_range: TimeRange = "FOUR_MONTHS",
                   include_ci: Annotated[bool, Query(alias="includeCIDownloads")] = True):
@@ -83,7 +90,8 @@ def alpha3(code: str) -> str | None:
     return country.alpha_3 if country else None
 
 
-@router.get("/api/v3/pro/projects/{project}/country-downloads", summary="Daily downloads by country (ISO alpha-3)")
+@router.get("/api/v3/pro/projects/{project}/country-downloads", summary="Daily downloads by country (ISO alpha-3)",
+            response_model=CountryDownloads, responses=ERROR_RESPONSES)
 def pro_country_downloads(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep,
                           time_range: TimeRange = "FOUR_MONTHS"):
     """Countries are ISO 3166 alpha-3; downloads whose country upstream did not know are left out."""
@@ -97,6 +105,6 @@ def pro_country_downloads(project: ProjectDep, snap: SnapshotDep, reader: Reader
     return {"downloads": out}
 
 
-@router.get("/health-check", summary="Liveness", tags=["service"])
+@router.get("/health-check", summary="Liveness", tags=["service"], response_model=Health)
 def health_check():
     return {"status": "healthy"}

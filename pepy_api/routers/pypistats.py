@@ -10,16 +10,20 @@ from fastapi import APIRouter, Query
 
 from pepy_api.deps import PackageDep, PypistatsRangeDep, ReaderDep
 from pepy_api.errors import ERROR_RESPONSES
+from pepy_api.models import Overall, PythonMajor, PythonMinor, Recent, System
+from pepy_api.params import AsciiOnly
 from pepy_api.responses import FastJSONResponse
+from pepy_api.routing import PrebuiltJSONRoute
 from pepy_api.store import queries
 
 router = APIRouter(prefix="/api/packages", tags=["pypistats.org compatible"], responses=ERROR_RESPONSES,
-                   default_response_class=FastJSONResponse)
+                   default_response_class=FastJSONResponse, route_class=PrebuiltJSONRoute)
 
 
-@router.get("/{package}/recent", summary="Downloads in the last day, week and month (without mirrors)")
+@router.get("/{package}/recent", summary="Downloads in the last day, week and month (without mirrors)",
+            response_model=Recent)
 def recent(package: PackageDep,
-           period: Annotated[str | None, Query(pattern="(?i)^(day|week|month)$")] = None):
+           period: Annotated[str | None, Query(pattern="(?i)^(day|week|month)$"), AsciiOnly] = None):
     t = package.totals
     data = {"last_day": t.last_day_pypistats, "last_week": t.last_week_pypistats,
             "last_month": t.last_month_pypistats}
@@ -28,7 +32,7 @@ def recent(package: PackageDep,
     return {"data": data, "package": package.name, "type": "recent_downloads"}
 
 
-@router.get("/{package}/overall", summary="Daily downloads with and without mirrors")
+@router.get("/{package}/overall", summary="Daily downloads with and without mirrors", response_model=Overall)
 def overall(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep, mirrors: bool | None = None):
     rows = queries.overall_downloads(reader, package.name, dates.start, dates.end)
     data = []
@@ -56,21 +60,23 @@ def _python_category(value: str) -> str:
     return "null" if value in ("", "invalid") else value
 
 
-@router.get("/{package}/python_major", summary="Daily downloads by Python major version")
+@router.get("/{package}/python_major", summary="Daily downloads by Python major version",
+            response_model=PythonMajor)
 def python_major(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep,
                  version: Annotated[str | None, Query(max_length=20, description="e.g. 3, or null")] = None):
     data = _category_series(reader, package, dates, "python_major", version, _python_category)
     return {"data": data, "package": package.name, "type": "python_major_downloads"}
 
 
-@router.get("/{package}/python_minor", summary="Daily downloads by Python minor version")
+@router.get("/{package}/python_minor", summary="Daily downloads by Python minor version",
+            response_model=PythonMinor)
 def python_minor(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep,
                  version: Annotated[str | None, Query(max_length=20, description="e.g. 3.12, or null")] = None):
     data = _category_series(reader, package, dates, "python_minor", version, _python_category)
     return {"data": data, "package": package.name, "type": "python_minor_downloads"}
 
 
-@router.get("/{package}/system", summary="Daily downloads by operating system")
+@router.get("/{package}/system", summary="Daily downloads by operating system", response_model=System)
 def system(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep,
            os: Annotated[str | None, Query(max_length=20, description="Darwin, Linux, Windows, other or null")] = None):
     data = _category_series(reader, package, dates, "pypistats_system", os, lambda v: v or "null")

@@ -9,15 +9,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from pepy_api.badges import format_downloads
+from pepy_api.badges import PERIOD_LABELS, format_downloads, period_downloads
 from pepy_api.deps import ProjectDep, RangeDep, ReaderDep, SnapshotDep
-from pepy_api.errors import ERROR_RESPONSES, ApiError
+from pepy_api.errors import ERROR_RESPONSES, PUBLIC_ERROR_RESPONSES, ApiError
+from pepy_api.models import Breakdown, ShieldsEndpoint, Summary, TopProjects, TopVersions
 from pepy_api.names import InvalidProjectName, normalize
+from pepy_api.params import AsciiOnly
 from pepy_api.responses import FastJSONResponse, csv_response
-from pepy_api.routers.badges import PERIOD_LABELS, period_downloads
+from pepy_api.routing import PrebuiltJSONRoute
 from pepy_api.store import queries
 
-router = APIRouter(prefix="/v1", tags=["pepy"], responses=ERROR_RESPONSES, default_response_class=FastJSONResponse)
+router = APIRouter(prefix="/v1", tags=["pepy"], default_response_class=FastJSONResponse,
+                   route_class=PrebuiltJSONRoute)
+#: A 200 that may also be CSV (``format=csv``).
+JSON_OR_CSV = {**ERROR_RESPONSES, 200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                                         "description": "JSON, or CSV with format=csv"}}
 
 
 class Dimension(str, Enum):
@@ -63,7 +69,8 @@ def _day(value) -> str:
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
-@router.get("/projects/{project}/downloads", summary="Downloads over time, optionally broken down by a dimension")
+@router.get("/projects/{project}/downloads", summary="Downloads over time, optionally broken down by a dimension",
+            response_model=Breakdown, responses=JSON_OR_CSV)
 def downloads(
     project: ProjectDep, snap: SnapshotDep, reader: ReaderDep, dates: RangeDep,
     by: Dimension = Dimension.none,
@@ -98,7 +105,8 @@ def downloads(
     }
 
 
-@router.get("/projects/{project}", summary="Totals, recent sums and top versions of a project")
+@router.get("/projects/{project}", summary="Totals, recent sums and top versions of a project",
+            response_model=Summary, responses=ERROR_RESPONSES)
 def summary(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep):
     t = project.totals
     end = snap.last_complete_day
@@ -114,7 +122,8 @@ def summary(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep):
     }
 
 
-@router.get("/projects/{project}/versions", summary="The most downloaded versions in a date range")
+@router.get("/projects/{project}/versions", summary="The most downloaded versions in a date range",
+            response_model=TopVersions, responses=JSON_OR_CSV)
 def versions(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep, dates: RangeDep,
              limit: Annotated[int, Query(ge=1, le=1000)] = 10, format: Format = Format.json):
     rows = queries.top_versions(reader, project.name, dates.start, dates.end, limit)
@@ -126,7 +135,8 @@ def versions(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep, dates: R
             "versions": [{"version": v, "downloads": n} for v, n in rows]}
 
 
-@router.get("/projects", summary="Top projects by all-time downloads, optionally by name prefix")
+@router.get("/projects", summary="Top projects by all-time downloads, optionally by name prefix",
+            response_model=TopProjects, responses=ERROR_RESPONSES)
 def top_projects(snap: SnapshotDep,
                  prefix: Annotated[str | None, Query(max_length=512, description="name prefix, any PEP 503 spelling")] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 20,
@@ -149,10 +159,12 @@ def top_projects(snap: SnapshotDep,
     }
 
 
-@router.get("/projects/{project}/shields", summary="shields.io endpoint badge JSON")
+@router.get("/projects/{project}/shields", summary="shields.io endpoint badge JSON (public, like badges)",
+            response_model=ShieldsEndpoint, responses=PUBLIC_ERROR_RESPONSES)
 def shields_endpoint(project: ProjectDep,
-                     period: Annotated[str, Query(pattern="(?i)^(total|month|week)$")] = "total",
-                     units: Annotated[str, Query(pattern="(?i)^(international_system|abbreviation|none)$")] = "international_system"):
+                     period: Annotated[str, Query(pattern="(?i)^(total|month|week)$"), AsciiOnly] = "total",
+                     units: Annotated[str, Query(pattern="(?i)^(international_system|abbreviation|none)$"),
+                                      AsciiOnly] = "international_system"):
     """Use with `https://img.shields.io/endpoint?url=<this URL>`."""
     value = period_downloads(project.totals, period.lower())
     return {"schemaVersion": 1, "label": PERIOD_LABELS[period.lower()],

@@ -20,7 +20,6 @@ import logging
 import queue
 import re
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ from pepy_warehouse.generation import (
     validate_attached,
 )
 from pepy_warehouse.identifiers import identifier
+from pepy_api.engine_dirs import new_engine_dir
 
 log = logging.getLogger("pepy_api")
 EMPTY = Snapshot(token="empty", database=None, last_complete_day=None)
@@ -137,7 +137,7 @@ class FrozenGenerationReader(Reader):
         self._warehouse_dir = warehouse_dir
         self._pointer = pointer_path(warehouse_dir)
         self._pointer_seen: tuple | None = None
-        self._engine_dir = Path(tempfile.mkdtemp(prefix="pepy-api-engine-"))
+        self._engine_dir = new_engine_dir()  # removes dead processes' leftover engine directories
         config = self._engine_dir / "config.xml"
         # The engine may read disks under its own directory, where each attached table's
         # directory is a symlink to the frozen parts in the warehouse.

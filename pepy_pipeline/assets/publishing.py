@@ -7,6 +7,7 @@ publishes at its end (``publish_and_report``); a backfill's runs do not, and the
 
 from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, MaterializeResult, asset
 
+from pepy_pipeline.freshness import PUBLISHED_DATA_FRESHNESS
 from pepy_pipeline.run_process import record_run_process
 from pepy_pipeline.warehouse.publish import Published, publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
@@ -33,7 +34,8 @@ def publish_and_report(context: AssetExecutionContext, client, warehouse: ClickH
     return published
 
 
-@asset(key=SERVING, deps=[ROLLUPS_KEY], pool="warehouse", group_name="serving", kinds={"clickhouse"})
+@asset(key=SERVING, deps=[ROLLUPS_KEY], pool="warehouse", group_name="serving", kinds={"clickhouse"},
+       freshness_policy=PUBLISHED_DATA_FRESHNESS)
 def serving_tables(context: AssetExecutionContext, warehouse: ClickHouseWarehouse) -> MaterializeResult:
     """What the API reads. Materialized = every committed day is visible to readers: recent sums
     brought to the last complete day and, for the embedded warehouse, a new frozen generation."""

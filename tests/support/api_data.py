@@ -68,16 +68,16 @@ def rows_of(project: str) -> list[dict]:
     return [{**defaults, **row, "date": day} for day, rows in ROWS.items() for row in rows if row["project"] == project]
 
 
-def build(home: Path, with_sample: bool = True) -> None:
-    """Load ROWS (and sample projects on the same days), then publish a generation."""
+def build(home: Path, with_sample: bool = True, extra: dict[dt.date, list[dict]] | None = None) -> None:
+    """Load ROWS (and sample projects on the same days, and ``extra`` rows), then publish a generation."""
     warehouse = home / "warehouse"
     sample = SampleSource(projects=120, rows_per_day=4000)
     with connected(f"chdb://{warehouse}") as client:
         migrate(client, "pepy")
         for day, rows in ROWS.items():
-            extra = []
+            others = list((extra or {}).get(day, []))
             if with_sample:
                 table = sample.day_table(day).to_pylist()
-                extra = [{k: v for k, v in r.items() if k != "date"} for r in table if r["project"] not in ("pepy", "flask-login")]
-            load_day(client, "pepy", RowsSource({day: [grain(r) for r in rows] + extra}, batch_rows=5000), day)
+                others += [{k: v for k, v in r.items() if k != "date"} for r in table if r["project"] not in ("pepy", "flask-login")]
+            load_day(client, "pepy", RowsSource({day: [grain(r) for r in rows] + others}, batch_rows=5000), day)
         publish(client, "pepy", warehouse)

@@ -1,0 +1,80 @@
+"""Optional alerts: a JSON POST to ``PEPY_ALERT_WEBHOOK_URL`` when a run fails (a failed blocking
+check fails its run) or a run succeeds with failed ERROR checks. Off when the variable is unset.
+
+The URL is read when an alert is sent, never stored in a definition: webhook URLs often carry a
+token, and definitions are shown in the UI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+
+from dagster import (
+    AssetCheckSeverity,
+    DagsterEventType,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunStatusSensorContext,
+    run_failure_sensor,
+    run_status_sensor,
+)
+
+WEBHOOK_VARIABLE = "PEPY_ALERT_WEBHOOK_URL"
+TIMEOUT_SECONDS = 10
+
+
+def failed_checks(context: RunStatusSensorContext) -> list[dict]:
+    """The run's failed checks of ERROR severity (the blocking ones fail the run)."""
+    records = context.instance.get_records_for_run(
+        context.dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000).records
+    failed = []
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR:
+            failed.append({"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
+                           "blocking": bool(evaluation.blocking),
+                           "metadata": {k: str(v.value) for k, v in evaluation.metadata.items()}})
+    return failed
+
+
+def post(payload: dict) -> None:
+    """POST ``payload`` as JSON to the webhook; a failure is raised so the sensor tick shows it."""
+    url = os.environ.get(WEBHOOK_VARIABLE, "")
+    if not url:
+        return
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": "pepy-alerts"})
+    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - operator's URL
+        response.read()
+
+
+def _run_facts(context: RunStatusSensorContext) -> dict:
+    run = context.dagster_run
+    tags = run.tags
+    return {"job": run.job_name, "run_id": run.run_id,
+            "partitions": {k: v for k, v in tags.items() if "partition" in k}}
+
+
+@run_failure_sensor(name="alert_on_run_failure", default_status=DefaultSensorStatus.RUNNING,
+                    description=f"POSTs a JSON alert to ${WEBHOOK_VARIABLE} when a run fails.")
+def alert_on_run_failure(context: RunFailureSensorContext):
+    post({"event": "run_failure", **_run_facts(context), "message": context.failure_event.message,
+          "failed_checks": failed_checks(context)})
+
+
+@run_status_sensor(name="alert_on_failed_checks", run_status=DagsterRunStatus.SUCCESS,
+                   default_status=DefaultSensorStatus.RUNNING,
+                   description=f"POSTs a JSON alert to ${WEBHOOK_VARIABLE} when a successful run has failed "
+                               "ERROR checks.")
+def alert_on_failed_checks(context: RunStatusSensorContext):
+    failed = failed_checks(context)
+    if failed:
+        post({"event": "check_failure", **_run_facts(context), "failed_checks": failed})
+
+
+def alert_sensors() -> list:
+    """The alert sensors, or none when no webhook is configured."""
+    return [alert_on_run_failure, alert_on_failed_checks] if os.environ.get(WEBHOOK_VARIABLE) else []

@@ -1,0 +1,175 @@
+"""Pipeline hardening: secrets stay out of Dagster, the code location starts quietly, a held chDB
+directory is named as such, passwords are redacted, and failures reach an alert webhook."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from dagster import DagsterInstance, Definitions, build_sensor_context, define_asset_job, in_process_executor
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from pepy_pipeline import alerts
+from pepy_pipeline.assets.downloads import pypi_downloads
+from pepy_pipeline.assets.publishing import serving_tables
+from pepy_pipeline.definitions import build_resources
+from pepy_pipeline.settings import PipelineSettings
+from pepy_pipeline.sources.resource import DownloadSourceResource
+from pepy_warehouse.connection import WarehouseUnavailable, held_by_another_process, open_client, redact
+from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+from tests.support.processes import ROOT
+from tests.support.sources import RowsSource
+
+PASSWORD = "S3cret-Pa55word"
+KEY_B64 = "eyJwcml2YXRlX2tleSI6ICJzdXBlci1zZWNyZXQta2V5LW1hdGVyaWFsIn0="
+
+SNAPSHOT_SCRIPT = """
+from dagster._core.remote_representation.external_data import RepositorySnap
+from dagster._serdes import serialize_value
+from pepy_pipeline.definitions import defs
+print(serialize_value(RepositorySnap.from_def(defs.get_repository_def())))
+"""
+
+
+def code_location(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Import the real code location in a fresh interpreter (default warning filters, as at start) and print its snapshot."""
+    env = {**os.environ, **extra_env}
+    return subprocess.run([sys.executable, "-c", SNAPSHOT_SCRIPT], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_secrets_never_reach_the_repository_snapshot(tmp_path):
+    done = code_location({
+        "PEPY_HOME": str(tmp_path), "PEPY_SOURCE": "bigquery",
+        "PEPY_CLICKHOUSE_DSN": f"http://pepy:{PASSWORD}@clickhouse:8123",
+        "PEPY_BIGQUERY_CREDENTIALS_BASE64": KEY_B64,
+        "PEPY_ALERT_WEBHOOK_URL": f"https://hooks.example/{PASSWORD}x",
+    })
+    assert done.returncode == 0, done.stderr[-3000:]
+    snapshot = done.stdout
+    assert len(snapshot) > 10_000  # the whole repository: jobs, assets, resources, sensors
+    for secret in (PASSWORD, KEY_B64, KEY_B64[:24]):
+        assert secret not in snapshot
+    # The UI still says where the values come from.
+    assert "PEPY_CLICKHOUSE_DSN" in snapshot and "PEPY_BIGQUERY_CREDENTIALS_BASE64" in snapshot
+    assert "alert_on_run_failure" in snapshot
+
+
+def test_the_code_location_starts_without_dagster_warnings(tmp_path):
+    done = code_location({"PEPY_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Warning" not in done.stderr, done.stderr[-3000:]
+    assert "freshness_checks" not in done.stdout  # superseded checks and their sensor are gone
+    assert "CronFreshnessPolicy" in done.stdout  # the policy on the published data replaces them
+    assert "alert_on_run_failure" not in done.stdout  # alerts are off without a webhook
+
+
+def test_explicit_settings_still_build_plain_resources():
+    settings = PipelineSettings(clickhouse_dsn="http://u:p@host:8123", bigquery_credentials_base64="abc")
+    resources = build_resources(settings)
+    assert resources["warehouse"].dsn == "http://u:p@host:8123"
+    assert resources["source"].bigquery_credentials_base64 == "abc"
+
+
+@pytest.mark.parametrize("dsn, shown", [
+    ("http://default:secret@127.0.0.1:9/pepy", "http://default:***@127.0.0.1:9/pepy"),
+    ("http://pepy:p@ss@word@host:8123/db", "http://pepy:***@host:8123/db"),
+    ("https://:secret@host:8443", "https://:***@host:8443"),
+    ("http://host:8123/db?user=pepy&password=secret&x=1", "http://host:8123/db?user=pepy&password=***&x=1"),
+    ("http://host:8123/?PASSWORD=secret", "http://host:8123/?PASSWORD=***"),
+    ("chdb:///data/warehouse", "chdb:///data/warehouse"),
+])
+def test_redaction_hides_every_spelling_of_a_password(dsn, shown):
+    assert redact(dsn) == shown
+    assert "secret" not in redact(dsn) and "ss@word" not in redact(dsn)
+
+
+def test_a_directory_held_by_another_process_is_named_in_words(tmp_path):
+    directory = tmp_path / "held"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time, clickhouse_connect\n"
+         f"client = clickhouse_connect.get_client(interface='chdb', path={str(directory)!r})\n"
+         "print('open', flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        assert held_by_another_process(directory)
+        with pytest.raises(WarehouseUnavailable) as error:
+            open_client(f"chdb://{directory}")
+        assert "another process has this chDB directory open" in str(error.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not held_by_another_process(directory)
+    assert not held_by_another_process(tmp_path / "never-opened")
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        length = int(self.headers["Content-Length"])
+        _Webhook.received.append({"content_type": self.headers["Content-Type"],
+                                  "body": json.loads(self.rfile.read(length))})
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    _Webhook.received = []
+    server = HTTPServer(("127.0.0.1", 0), _Webhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv(alerts.WEBHOOK_VARIABLE, f"http://127.0.0.1:{server.server_port}/hook")
+    yield _Webhook.received
+    server.shutdown()
+    server.server_close()
+
+
+class MalformedRowsSource(DownloadSourceResource):
+    """A real source whose day has a malformed project name: the blocking check must fail."""
+
+    def build(self):
+        return RowsSource({dt.date(2026, 10, 1): [{"project": "Not A Name!", "version": "1", "downloads": 3}]})
+
+
+def test_a_failed_blocking_check_fails_the_run_and_posts_an_alert(webhook, dsn):
+    defs = Definitions(
+        assets=[pypi_downloads, serving_tables], jobs=[define_asset_job("load")], sensors=alerts.alert_sensors(),
+        resources={"warehouse": ClickHouseWarehouse(dsn=dsn), "source": MalformedRowsSource()},
+        executor=in_process_executor,
+    )
+    repository = defs.get_repository_def()
+    sensor = repository.get_sensor_def("alert_on_run_failure")
+    instance = DagsterInstance.ephemeral()
+    # A run-status sensor's first tick only sets its cursor; the daemon does the same.
+    first = sensor.evaluate_tick(build_sensor_context(instance=instance, repository_def=repository))
+    result = defs.resolve_job_def("load").execute_in_process(
+        instance=instance, raise_on_error=False,
+        tags={ASSET_PARTITION_RANGE_START_TAG: "2026-10-01", ASSET_PARTITION_RANGE_END_TAG: "2026-10-01"})
+    assert not result.success
+    assert webhook == []
+    tick = sensor.evaluate_tick(build_sensor_context(instance=instance, repository_def=repository,
+                                                     cursor=first.cursor))
+    assert [reaction.error for reaction in tick.dagster_run_reactions] == [None]
+    assert len(webhook) == 1 and webhook[0]["content_type"] == "application/json"
+    alert = webhook[0]["body"]
+    assert alert["event"] == "run_failure" and alert["run_id"] == result.run_id and alert["job"] == "load"
+    assert [(c["asset"], c["check"], c["blocking"]) for c in alert["failed_checks"]] == [
+        ("pypi_downloads", "values_plausible", True)]
+    assert alert["failed_checks"][0]["metadata"]["rows_with_malformed_project"] == "1"
+
+
+def test_alerts_are_off_without_a_webhook(monkeypatch):
+    monkeypatch.delenv(alerts.WEBHOOK_VARIABLE, raising=False)
+    assert alerts.alert_sensors() == []
