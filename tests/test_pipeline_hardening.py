@@ -137,10 +137,11 @@ def webhook(monkeypatch):
 
 
 class MalformedRowsSource(DownloadSourceResource):
-    """A real source whose day has a malformed project name: the blocking check must fail."""
+    """A real source that returns nothing for the day: the blocking check must fail (a malformed
+    project name only warns since issue 9: upstream content we do not own)."""
 
     def build(self):
-        return RowsSource({dt.date(2026, 10, 1): [{"project": "Not A Name!", "version": "1", "downloads": 3}]})
+        return RowsSource({})
 
 
 def test_a_failed_blocking_check_fails_the_run_and_posts_an_alert(webhook, dsn):
@@ -166,8 +167,8 @@ def test_a_failed_blocking_check_fails_the_run_and_posts_an_alert(webhook, dsn):
     alert = webhook[0]["body"]
     assert alert["event"] == "run_failure" and alert["run_id"] == result.run_id and alert["job"] == "load"
     assert [(c["asset"], c["check"], c["blocking"]) for c in alert["failed_checks"]] == [
-        ("pypi_downloads", "values_plausible", True)]
-    assert alert["failed_checks"][0]["metadata"]["rows_with_malformed_project"] == "1"
+        ("pypi_downloads", "totals_match_source", True)]
+    assert "no rows" in alert["failed_checks"][0]["metadata"]["error"]
 
 
 def test_alerts_are_off_without_a_webhook(monkeypatch):
