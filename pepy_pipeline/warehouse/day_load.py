@@ -84,7 +84,12 @@ def _once(client, database, source, day, run_id, insert_clients, bands) -> DayRe
     started = time.perf_counter()
     fingerprint = ""
     if hasattr(source, "day_fingerprints"):
-        fingerprint = source.day_fingerprints([day]).get(day, "")
+        try:
+            fingerprint = source.day_fingerprints([day]).get(day, "")
+        except Exception as error:  # noqa: BLE001 - metadata only: never fails a load
+            logging.getLogger("pepy_pipeline").warning(
+                f"{day}: could not read the upstream fingerprint ({str(error)[:200]}); late rows for this day "
+                "will be detected by the next successful comparison")
     with stage_day(client, database, source, day, insert_clients=insert_clients) as staged:
         outcomes = check_staged_day(client, staged, bands)
         blocked = refused(outcomes)
