@@ -38,7 +38,7 @@ import datetime as dt, json, time
 from pepy_pipeline.sources.sample import SampleSource
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_pipeline.warehouse.day_load import load_day
-from pepy_pipeline.warehouse.serving import rebuild_serving_months, rebuild_totals, publish_generation
+from pepy_pipeline.warehouse.publish import publish
 source = SampleSource(projects={projects}, rows_per_day={rows_per_day})
 warehouse = ClickHouseWarehouse(dsn="chdb://{home}/warehouse")
 rows, days, started = 0, 0, time.perf_counter()
@@ -48,12 +48,10 @@ with warehouse.connect() as client, warehouse.insert_clients() as extra:
                          insert_clients=extra).rows
         days += 1
     loaded = time.perf_counter() - started
-    rebuild_serving_months(client, "pepy")
-    rebuild_totals(client, "pepy")
-    publish_generation(client, "pepy", warehouse.data_path)
+    publish(client, "pepy", warehouse.data_path)
     published = time.perf_counter() - started - loaded
-    ranked = [r[0] for r in client.query("SELECT project FROM pepy.project_totals WHERE project != '__all__' "
-                                         "ORDER BY total_downloads DESC").result_rows]
+    ranked = [r[0] for r in client.query("SELECT project FROM pepy.project_alltime WHERE project != '__all__' "
+                                         "GROUP BY project ORDER BY sum(downloads) DESC").result_rows]
 print(json.dumps({{"rows": rows, "days": days, "seconds": loaded, "publish_seconds": published, "ranked": ranked}}))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)

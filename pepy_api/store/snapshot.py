@@ -75,10 +75,6 @@ class Snapshot:
     def has_data(self) -> bool:
         return self.database is not None and self.last_complete_day is not None
 
-    @property
-    def first_day(self) -> dt.date | None:
-        return self.first_complete_day
-
     def prefix_matches(self, prefix: str, offset: int, limit: int) -> tuple[list[str], int]:
         """Projects starting with ``prefix``, most downloaded first: (page, number of matches).
         Bisection finds the range; only its ranks are partitioned (no scan of every name)."""
