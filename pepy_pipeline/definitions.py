@@ -23,6 +23,7 @@ def build_resources(settings=None) -> dict:
         "warehouse": ClickHouseWarehouse(dsn=settings.warehouse_dsn, database=settings.database),
         "source": DownloadSourceResource(
             name=settings.source,
+            sample_scale=settings.sample_scale,
             sample_projects=settings.sample_projects,
             sample_rows_per_day=settings.sample_rows_per_day,
             sample_seed=settings.sample_seed,

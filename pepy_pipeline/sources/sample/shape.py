@@ -55,8 +55,11 @@ class Shape:
     versions_base: float = 3.0
     versions_growth: float = 0.33
     max_versions: int = 2000
-    #: Share of rows on a uniformly chosen released version (old pins) rather than a recent one.
+    #: Share of rows on a uniformly chosen released version (old pins) rather than a recent one,
+    #: for big projects; small ones tend to tail_old_version_share (mirrors and scanners fetch
+    #: any version): this is what makes ~7 (project, version) pairs per active project a day.
     old_version_share: float = 0.0
+    tail_old_version_share: float = 0.0
     #: Rows generated per wanted row: generated rows that repeat a grain key merge into one.
     rows_generated_per_row: float = 1.0
     weekend_factor: float = 0.62
@@ -73,8 +76,9 @@ class Shape:
 
 SMALL = Shape(name="small", projects=300, rows_per_day=20_000, downloads_per_row=40)
 REAL = Shape(
-    name="real", projects=850_000, rows_per_day=33_000_000, downloads_per_row=130,
-    countries=REAL_COUNTRIES, popularity="capped", old_version_share=0.3,
+    name="real", projects=720_000, rows_per_day=33_000_000, downloads_per_row=130,
+    countries=REAL_COUNTRIES, popularity="capped", old_version_share=0.3, tail_old_version_share=0.9,
+    row_exponent=1.2, head_row_share=0.005, versions_base=5.0, versions_growth=0.45, rows_generated_per_row=1.3,
     weekend_factor=0.6, growth_doubling_days=752, growth_reference=dt.date(2026, 11, 1),
 )
 SHAPES = {shape.name: shape for shape in (SMALL, REAL)}

@@ -142,20 +142,30 @@ class SampleSource:
         """The day's chunks; ``picked`` selects some by index (a sample of a real-size day:
         chunks are independent, so a picked chunk is exactly as in the full day)."""
         plan = self.plan(day)
-        for index, (first, last) in enumerate(plan.chunks):
-            if (picked is not None and index not in picked) or first >= last \
-                    or plan.rows_per_project[first:last].sum() == 0:
-                continue
-            chunk_rng = np.random.default_rng([self.seed, day.toordinal(), index])
-            project = np.repeat(np.arange(first, last), plan.rows_per_project[first:last])
-            yield self._chunk(chunk_rng, plan.catalogue, day, project, plan.released, plan.per_row)
+        for index in range(len(plan.chunks)):
+            if picked is None or index in picked:
+                table = self.chunk_at(plan, day, index)
+                if table is not None:
+                    yield table
+
+    def chunk_at(self, plan: DayPlan, day: dt.date, index: int) -> pa.Table | None:
+        """Chunk ``index`` of the day planned by ``plan`` (None if it has no rows)."""
+        first, last = plan.chunks[index]
+        if first >= last or plan.rows_per_project[first:last].sum() == 0:
+            return None
+        chunk_rng = np.random.default_rng([self.seed, day.toordinal(), index])
+        project = np.repeat(np.arange(first, last), plan.rows_per_project[first:last])
+        return self._chunk(chunk_rng, plan.catalogue, day, project, plan.released, plan.per_row)
 
     def _chunk(self, rng, cat, day, project, released, per_row) -> pa.Table:
         n = len(project)
         # Newer versions take over: an age rank drawn geometrically from the newest release.
         age = rng.geometric(0.42, n) - 1
-        if self.shape.old_version_share:  # old pinned versions: any released version
-            old = rng.random(n) < self.shape.old_version_share
+        if self.shape.old_version_share:  # old pinned versions (and, in the tail, bots): any version
+            shape = self.shape
+            rows = np.bincount(project - project[0])[project - project[0]]
+            share = shape.old_version_share + (shape.tail_old_version_share - shape.old_version_share) / (1 + rows / 50)
+            old = rng.random(n) < share
             age[old] = np.floor(rng.random(int(old.sum())) * released[project[old]]).astype(age.dtype)
         age = np.minimum(age, released[project] - 1)
         version = cat.version_offsets[project] + released[project] - 1 - age
