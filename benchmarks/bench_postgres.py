@@ -81,7 +81,7 @@ class Postgres:
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB "
                    "-c maintenance_work_mem=512MB -c work_mem=64MB")
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.pgdata), "-o", options, "-w", "-t", "120",
-                  "-l", str(self.pgdata.parent / f"{self.pgdata.name}.log"), "start")
+                  "-l", str(self.socket_dir / "postgres.log"), "start")
         return self
 
     def __exit__(self, *exc) -> None:
