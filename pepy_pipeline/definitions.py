@@ -52,6 +52,7 @@ def build_resources(settings=None, *, secrets_from_env: bool = False) -> dict:
                for name in ("fail_below", "warn_below", "warn_above", "fail_above")}),
         "source": DownloadSourceResource(
             name=settings.source,
+            sample_scale=settings.sample_scale,
             sample_projects=settings.sample_projects,
             sample_rows_per_day=settings.sample_rows_per_day,
             sample_seed=settings.sample_seed,

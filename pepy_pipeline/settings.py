@@ -14,8 +14,11 @@ from pepy_warehouse.settings import WarehouseSettings
 class PipelineSettings(WarehouseSettings):
     source: str = "sample"
     start_date: dt.date = dt.date(2025, 1, 1)
-    sample_projects: int = 300
-    sample_rows_per_day: int = 20_000
+    #: "small" (demo, tests) or "real" (PyPI's size: ~33 M rows a day; see sources/sample/shape.py).
+    sample_scale: str = "small"
+    #: None: the scale's default (small: 300 projects, 20,000 rows; real: 720,000 and 33,000,000).
+    sample_projects: int | None = None
+    sample_rows_per_day: int | None = None
     sample_seed: int = 7
     bigquery_project: str = ""
     bigquery_location: str = "US"

@@ -18,8 +18,10 @@ class DownloadSourceResource(ConfigurableResource):
     """Which source a run reads: the built-in ``sample`` or real ``bigquery``."""
 
     name: str = Field(default="sample", description=f"one of {', '.join(KNOWN_SOURCES)}")
-    sample_projects: int = Field(default=300, description="sample source: number of projects")
-    sample_rows_per_day: int = Field(default=20_000, description="sample source: distinct rows per weekday")
+    sample_scale: str = Field(default="small", description="sample source: 'small' or 'real' (PyPI's size)")
+    sample_projects: int | None = Field(default=None, description="sample source: number of projects (None: the scale's)")
+    sample_rows_per_day: int | None = Field(
+        default=None, description="sample source: rows per weekday (None: the scale's: 20,000 small, 33 M real)")
     sample_seed: int = Field(default=7, description="sample source: seed (same seed, same data)")
     bigquery_project: str = Field(default="", description="bigquery: project billed for queries")
     bigquery_location: str = Field(default="US", description="bigquery: job location")
@@ -37,9 +39,8 @@ class DownloadSourceResource(ConfigurableResource):
         if self.name == "sample":
             from pepy_pipeline.sources.sample import SampleSource
 
-            return SampleSource(
-                projects=self.sample_projects, rows_per_day=self.sample_rows_per_day, seed=self.sample_seed
-            )
+            return SampleSource(projects=self.sample_projects, rows_per_day=self.sample_rows_per_day,
+                                seed=self.sample_seed, scale=self.sample_scale)
         if self.name == "bigquery":
             from pepy_pipeline.sources.bigquery.clients import BigQueryConnection
             from pepy_pipeline.sources.bigquery.source import BigQuerySource

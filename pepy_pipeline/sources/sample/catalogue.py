@@ -1,6 +1,8 @@
 """A deterministic catalogue of fake PyPI projects: names, popularity and release histories.
 
-Seeded only by ``(projects, seed)``, so every day of the sample source sees the same projects.
+Seeded only by ``(projects, seed, shape)``, so every day of the sample source sees the same
+projects. The small shape is built here (unchanged, so its data stays reproducible); the real
+shape's vectorised builder is in ``real_catalogue.py``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+
+from pepy_pipeline.sources.sample.shape import SMALL, Shape
 
 #: Real names for the head of the distribution, so the demo answers `/badge/requests`.
 FAMOUS_PROJECTS = (
@@ -48,16 +52,21 @@ class Catalogue:
     version_names: pa.Array      # flattened per project, oldest first
     version_days: np.ndarray     # release day (days since SAMPLE_EPOCH), ascending per project
     version_project: np.ndarray  # the project of each flattened version
+    row_weights: np.ndarray      # share of a day's rows per project (before released-ness)
 
     def __len__(self) -> int:
         return len(self.names)
 
 
 @functools.lru_cache(maxsize=8)
-def build_catalogue(projects: int, seed: int) -> Catalogue:
+def build_catalogue(projects: int, seed: int, shape: Shape = SMALL) -> Catalogue:
     """Build the catalogue of ``projects`` fake projects; cached because days share it."""
     if projects < 1:
         raise ValueError("the sample source needs at least one project")
+    if shape.popularity == "capped":
+        from pepy_pipeline.sources.sample.real_catalogue import build_real_catalogue
+
+        return build_real_catalogue(projects, seed, shape)
     rng = np.random.default_rng([seed, projects, 503])
     names = _project_names(projects, rng)
     ranks = np.arange(1, projects + 1, dtype=np.float64)
@@ -67,7 +76,7 @@ def build_catalogue(projects: int, seed: int) -> Catalogue:
     # Arrow arrays, not Python strings: compact (a few bytes per version), and `take` is cheap.
     version_project = np.repeat(np.arange(projects, dtype=np.int32), np.diff(offsets))
     return Catalogue(pa.array(names, pa.string()), weights, offsets,
-                     pa.array(version_names, pa.string()), version_days, version_project)
+                     pa.array(version_names, pa.string()), version_days, version_project, weights ** 0.55)
 
 
 def _project_names(count: int, rng: np.random.Generator) -> np.ndarray:

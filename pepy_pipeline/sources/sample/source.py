@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from pepy_pipeline.sources.sample.catalogue import SAMPLE_EPOCH, build_catalogue
+from pepy_pipeline.sources.sample.catalogue import SAMPLE_EPOCH, Catalogue, build_catalogue
+from pepy_pipeline.sources.sample.shape import COUNTRIES, SMALL, Shape, shape_named
 from pepy_pipeline.sources.schema import INVALID_PYTHON, MIRROR_INSTALLERS, WAREHOUSE_SCHEMA
 
-# (value, weight); None is upstream's NULL.
+# (value, weight); None is upstream's NULL. Countries depend on the shape (shape.py).
 FILE_TYPES = (("bdist_wheel", 0.86), ("sdist", 0.135), ("bdist_egg", 0.005))
-COUNTRIES = (
-    ("US", 0.36), ("CN", 0.08), ("DE", 0.06), ("IE", 0.05), ("GB", 0.04), ("IN", 0.04),
-    ("FR", 0.03), ("JP", 0.03), ("NL", 0.03), ("SG", 0.025), ("KR", 0.02), ("CA", 0.02),
-    ("BR", 0.02), ("AU", 0.015), ("SE", 0.01), ("RU", 0.01), ("PL", 0.01), ("ES", 0.01),
-    ("IT", 0.01), ("CH", 0.01), ("FI", 0.008), ("HK", 0.008), ("TW", 0.008), ("IL", 0.006),
-    ("ZA", 0.005), ("MX", 0.005), ("VN", 0.005), ("UA", 0.005), ("NG", 0.003), ("KE", 0.002),
-    (None, 0.02),
-)
 INSTALLERS = (
     ("pip", 0.58), ("uv", 0.14), ("poetry", 0.05), ("requests", 0.04), ("bandersnatch", 0.03),
     ("Browser", 0.02), ("Artifactory", 0.02), ("pdm", 0.01), ("conda", 0.01), ("Nexus", 0.01),
@@ -47,36 +41,55 @@ CI_SHARE = 0.35
 #: Rows generated per chunk (before merging duplicates); bounds the source's memory.
 _CHUNK_ROWS = 500_000
 
-# Bit layout of a packed grain key, low bits first: ci, system, python, installer, country,
-# file type, then the global version index (which also determines the project).
-_FIELDS = (("ci", 1), ("system", 3), ("python", 4), ("installer", 4), ("country", 5), ("file", 2))
+
+def _fields(countries) -> tuple[tuple[str, int], ...]:
+    """Bit layout of a packed grain key, low bits first: ci, system, python, installer, country,
+    file type, then the global version index (which also determines the project)."""
+    def bits(choices) -> int:
+        return max(1, (len(choices) - 1).bit_length())
+    return (("ci", 1), ("system", bits(SYSTEMS)), ("python", bits(PYTHON_MINORS)),
+            ("installer", bits(INSTALLERS)), ("country", bits(countries)), ("file", bits(FILE_TYPES)))
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    catalogue: Catalogue
+    released: np.ndarray          # versions released by the day, per project
+    rows_per_project: np.ndarray  # rows generated per project (before duplicates merge)
+    per_row: np.ndarray           # mean downloads per generated row, per project
+    chunks: list[tuple[int, int]]  # [first, last) project ranges, one seeded generator each
 
 
 class SampleSource:
     """Zipf-popular fake projects whose versions, installers and platforms look like PyPI's.
 
-    ``rows_per_day`` is the target number of distinct grain rows per weekday (weekends are
-    lighter); ``downloads_per_row`` sets the average count per row.
+    ``rows_per_day`` is the target number of grain rows per weekday at the shape's reference
+    date (weekends are lighter, volume grows over time); ``downloads_per_row`` sets the average
+    count per row. ``scale`` picks the shape ("small" or "real", see shape.py), which also gives
+    the defaults of every argument left as None.
     """
 
     name = "sample"
 
     def __init__(
         self,
-        projects: int = 300,
-        rows_per_day: int = 20_000,
-        downloads_per_row: int = 40,
+        projects: int | None = None,
+        rows_per_day: int | None = None,
+        downloads_per_row: int | None = None,
         seed: int = 7,
         batch_rows: int = 250_000,
+        scale: str | Shape = SMALL,
         late_share: float = 0.0,
         late_hours: float = 30.0,
         clock=None,
     ) -> None:
-        if rows_per_day < 1 or batch_rows < 1 or downloads_per_row < 1:
+        shape = shape_named(scale) if isinstance(scale, str) else scale
+        self.shape = shape
+        self.projects = shape.projects if projects is None else projects
+        self.rows_per_day = shape.rows_per_day if rows_per_day is None else rows_per_day
+        self.downloads_per_row = shape.downloads_per_row if downloads_per_row is None else downloads_per_row
+        if self.rows_per_day < 1 or batch_rows < 1 or self.downloads_per_row < 1:
             raise ValueError("rows_per_day, downloads_per_row and batch_rows must be positive")
-        self.projects = projects
-        self.rows_per_day = rows_per_day
-        self.downloads_per_row = downloads_per_row
         self.seed = seed
         self.batch_rows = batch_rows
         #: Like upstream, a day read before ``late_hours`` after its end lacks ``late_share`` of its
@@ -88,6 +101,7 @@ class SampleSource:
     def describe(self) -> dict[str, str]:
         return {
             "source": self.name,
+            "scale": self.shape.name,
             "projects": str(self.projects),
             "rows_per_day": str(self.rows_per_day),
             "seed": str(self.seed),
@@ -108,7 +122,7 @@ class SampleSource:
         """Each project's downloads before ``stops_before``: the sample's equivalent of the
         all-history BigQuery count, deterministic and cheap (popularity x the days each project
         has existed x the day's average volume)."""
-        cat = build_catalogue(self.projects, self.seed)
+        cat = build_catalogue(self.projects, self.seed, self.shape)
         first_release = cat.version_days[cat.version_offsets[:-1]]
         days = np.maximum(0, (stops_before - SAMPLE_EPOCH).days - first_release)
         per_day = self.rows_per_day * self.downloads_per_row * 0.6 * cat.weights
@@ -134,22 +148,27 @@ class SampleSource:
         """The whole day as one table (tests, and the benchmark's Parquet ceiling)."""
         return pa.concat_tables(list(self._chunks(day)))
 
-    def _chunks(self, day: dt.date) -> Iterator[pa.Table]:
-        cat = build_catalogue(self.projects, self.seed)
+    def plan(self, day: dt.date) -> DayPlan:
+        """How many rows each project gets on ``day`` and how they are cut into chunks (cheap:
+        no row is generated). Real-size estimates and tests read it without generating the day."""
+        shape = self.shape
+        cat = build_catalogue(self.projects, self.seed, shape)
         rng = np.random.default_rng([self.seed, day.toordinal()])
         day_number = (day - SAMPLE_EPOCH).days
 
         released = np.add.reduceat(cat.version_days <= day_number, cat.version_offsets[:-1])
         alive = released > 0
-        # Weekends are lighter; volume doubles every two years and is ~1x in 2026.
-        growth = 2.0 ** ((day - dt.date(2026, 1, 1)).days / 730)
-        volume = (0.62 if day.weekday() >= 5 else 1.0) * growth
-        target_rows = self.rows_per_day * volume
+        # Weekends are lighter; volume grows over time (shape.volume).
+        target_rows = self.rows_per_day * shape.volume(day)
         # Rows spread less steeply than downloads: a big project has many distinct combinations.
-        row_share = np.where(alive, cat.weights ** 0.55, 0.0)
+        row_share = np.where(alive, cat.row_weights, 0.0)
         row_share /= row_share.sum()
         expected = target_rows * row_share
-        rows_per_project = np.floor(expected + rng.random(len(cat))).astype(np.int64)
+        if shape.popularity == "capped":  # the tail: some projects have no download that day
+            expected = expected * shape.rows_generated_per_row  # duplicates merge away
+            rows_per_project = rng.poisson(expected).astype(np.int64)
+        else:
+            rows_per_project = np.floor(expected + rng.random(len(cat))).astype(np.int64)
         # Downloads per row: the project's share of the day's volume, spread log-normally.
         per_row = target_rows * self.downloads_per_row * cat.weights / np.maximum(expected, 1e-9)
 
@@ -157,17 +176,37 @@ class SampleSource:
         # the rows do not depend on batch_rows, and never more than a chunk is in memory.
         bounds = np.searchsorted(np.cumsum(rows_per_project), np.arange(_CHUNK_ROWS, rows_per_project.sum(), _CHUNK_ROWS))
         edges = [0, *sorted(set((bounds + 1).tolist())), len(cat)]
-        for index, (first, last) in enumerate(zip(edges[:-1], edges[1:])):
-            if first >= last or rows_per_project[first:last].sum() == 0:
-                continue
-            chunk_rng = np.random.default_rng([self.seed, day.toordinal(), index])
-            project = np.repeat(np.arange(first, last), rows_per_project[first:last])
-            yield self._chunk(chunk_rng, cat, day, project, released, per_row)
+        return DayPlan(cat, released, rows_per_project, per_row, list(zip(edges[:-1], edges[1:])))
+
+    def _chunks(self, day: dt.date, picked: Collection[int] | None = None) -> Iterator[pa.Table]:
+        """The day's chunks; ``picked`` selects some by index (a sample of a real-size day:
+        chunks are independent, so a picked chunk is exactly as in the full day)."""
+        plan = self.plan(day)
+        for index in range(len(plan.chunks)):
+            if picked is None or index in picked:
+                table = self.chunk_at(plan, day, index)
+                if table is not None:
+                    yield table
+
+    def chunk_at(self, plan: DayPlan, day: dt.date, index: int) -> pa.Table | None:
+        """Chunk ``index`` of the day planned by ``plan`` (None if it has no rows)."""
+        first, last = plan.chunks[index]
+        if first >= last or plan.rows_per_project[first:last].sum() == 0:
+            return None
+        chunk_rng = np.random.default_rng([self.seed, day.toordinal(), index])
+        project = np.repeat(np.arange(first, last), plan.rows_per_project[first:last])
+        return self._chunk(chunk_rng, plan.catalogue, day, project, plan.released, plan.per_row)
 
     def _chunk(self, rng, cat, day, project, released, per_row) -> pa.Table:
         n = len(project)
         # Newer versions take over: an age rank drawn geometrically from the newest release.
         age = rng.geometric(0.42, n) - 1
+        if self.shape.old_version_share:  # old pinned versions (and, in the tail, bots): any version
+            shape = self.shape
+            rows = np.bincount(project - project[0])[project - project[0]]
+            share = shape.old_version_share + (shape.tail_old_version_share - shape.old_version_share) / (1 + rows / 50)
+            old = rng.random(n) < share
+            age[old] = np.floor(rng.random(int(old.sum())) * released[project[old]]).astype(age.dtype)
         age = np.minimum(age, released[project] - 1)
         version = cat.version_offsets[project] + released[project] - 1 - age
 
@@ -184,17 +223,17 @@ class SampleSource:
             "system": system,
             "python": python,
             "installer": installer,
-            "country": _draw(rng, COUNTRIES, n),
+            "country": _draw(rng, self.shape.countries, n),
             "file": _draw(rng, FILE_TYPES, n),
         }
         key = version.astype(np.int64)
-        for field, bits in reversed(_FIELDS):
+        for field, bits in reversed(_fields(self.shape.countries)):
             key = (key << bits) | codes[field]
         downloads = np.maximum(1, (per_row[project] * rng.lognormal(-0.5, 1.0, n))).astype(np.int64)
 
         keys, inverse = np.unique(key, return_inverse=True)
         summed = np.bincount(inverse, weights=downloads, minlength=len(keys)).astype(np.int64)
-        return _decode(keys, summed, day, cat)
+        return _decode(keys, summed, day, cat, self.shape.countries)
 
 
 _TABLE_SIZE = 4096
@@ -213,10 +252,10 @@ def _lookup_table(weights: tuple[float, ...]) -> np.ndarray:
     return np.minimum(np.searchsorted(cumulative, slots, side="right"), len(weights) - 1).astype(np.int64)
 
 
-def _decode(keys: np.ndarray, downloads: np.ndarray, day: dt.date, cat) -> pa.Table:
+def _decode(keys: np.ndarray, downloads: np.ndarray, day: dt.date, cat, countries=COUNTRIES) -> pa.Table:
     fields = {}
     rest = keys
-    for field, bits in _FIELDS:
+    for field, bits in _fields(countries):
         fields[field] = rest & ((1 << bits) - 1)
         rest = rest >> bits
     version = rest
@@ -234,7 +273,7 @@ def _decode(keys: np.ndarray, downloads: np.ndarray, day: dt.date, cat) -> pa.Ta
         "project": cat.names.take(pa.array(project)),
         "version": cat.version_names.take(pa.array(version)),
         "file_type": labels(FILE_TYPES, fields["file"]),
-        "country_code": labels(COUNTRIES, fields["country"]),
+        "country_code": labels(countries, fields["country"]),
         "installer": labels(INSTALLERS, fields["installer"]),
         "python_minor": labels(PYTHON_MINORS, fields["python"]),
         "system": labels(SYSTEMS, fields["system"]),

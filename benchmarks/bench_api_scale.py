@@ -1,0 +1,267 @@
+"""API benchmark over a prebuilt, reusable warehouse (issue 8): real-size history, every time
+also as a ratio to the constant endpoint's p50 measured in the same run.
+
+    .venv/bin/python benchmarks/bench_api_scale.py --warehouse /work/bench-data/real [--publish] [--postgres]
+
+The warehouse is built once (templates + ``build_history.py``) and reused; ``--publish`` first
+publishes it (serving tables, totals, generation) through ``publish()`` below, timed. Then, with
+the API and the constant app (benchmarks/constant_app.py) started by tests/support/processes.py:
+
+* constant endpoint p50/p99 at concurrency 1 (wrk), before and after: the run's ceiling;
+* uncached latency at concurrency 1 (a unique ignored query parameter) for every endpoint over
+  Zipf-sampled projects and over the 20 largest projects, p50/p99;
+* all-history breakdowns of the largest project (start_date = first day of history);
+* prefix search p99 (prefixes of Zipf-sampled names);
+* API process RSS (current and peak) after all of the above;
+* concurrency 16, uncached mix (wrk_uncached.lua), outside a swap and while a separate process
+  publishes a new generation in a loop: p50/p99/max and errors, side by side;
+* with ``--postgres``: the PostgreSQL yardstick (bench_postgres.py) on the same rows.
+
+Every warehouse access runs in a child process: an embedded chDB directory is one process's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_api import MIX, endpoint_paths, percentile, run_wrk, zipf_projects  # noqa: E402
+from tests.support.processes import free_port, start, stop, wait_http  # noqa: E402
+
+# --- the one place that knows how the pipeline publishes (the lead renames these) ---------------
+PUBLISH = """
+def publish(client, database, warehouse_dir):
+    from pepy_pipeline.warehouse.serving import publish_generation, rebuild_serving_months, rebuild_totals
+    rebuild_serving_months(client, database)
+    rebuild_totals(client, database)
+    publish_generation(client, database, warehouse_dir)
+"""
+# ------------------------------------------------------------------------------------------------
+
+WAREHOUSE_SCRIPT = PUBLISH + """
+import json, sys, time
+from pathlib import Path
+from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+home, database, action, loops = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+warehouse = ClickHouseWarehouse(dsn=f"chdb://{home / 'warehouse'}", database=database)
+out = {}
+with warehouse.connect() as client:
+    if action == "publish":
+        seconds = []
+        for _ in range(loops):
+            started = time.perf_counter()
+            publish(client, database, warehouse.data_path)
+            seconds.append(time.perf_counter() - started)
+        out["publish_seconds"] = seconds
+    ranked = client.query(f"SELECT project FROM {database}.project_daily WHERE project != '__all__' "
+                          "GROUP BY project ORDER BY sum(downloads) DESC").result_rows
+    out["ranked"] = [r[0] for r in ranked]
+    first, last, days = client.query(f"SELECT min(date), max(date), uniqExact(date) FROM {database}.project_daily").result_rows[0]
+    out.update(first_day=str(first), last_day=str(last), days=days)
+print(json.dumps(out))
+"""
+
+
+def warehouse(home: Path, database: str, action: str, loops: int = 1) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WAREHOUSE_SCRIPT, str(home), database, action, str(loops)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finished(process: subprocess.Popen) -> dict:
+    out, err = process.communicate()
+    if process.returncode:
+        raise SystemExit(err[-3000:])
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def history_paths(project: str, first_day: str) -> dict[str, str]:
+    """All-history breakdowns (start_date = the first day of history)."""
+    return {
+        "overall_all": f"/api/packages/{project}/overall?start_date={first_day}",
+        "python_minor_all": f"/api/packages/{project}/python_minor?start_date={first_day}",
+        "system_all": f"/api/packages/{project}/system?start_date={first_day}",
+        "installer_by_day_all": f"/v1/projects/{project}/downloads?by=installer&start_date={first_day}",
+        "country_by_month_all": f"/v1/projects/{project}/downloads?by=country&granularity=month&start_date={first_day}",
+        "versions_by_month_all": f"/v1/projects/{project}/downloads?by=version&granularity=month&start_date={first_day}",
+    }
+
+
+def timed_get(http: httpx.Client, path: str, tag: str) -> tuple[float, httpx.Response]:
+    path += ("&" if "?" in path else "?") + f"_nocache={tag}"
+    started = time.perf_counter()
+    response = http.get(path)
+    return (time.perf_counter() - started) * 1000, response
+
+
+def uncached(base: str, ranked: list[str], per_endpoint: int, first_day: str, rng: random.Random) -> dict:
+    results = {}
+    largest = ranked[:20]
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for endpoint in MIX:
+            zipf, big, errors = [], [], 0
+            for index, project in enumerate(zipf_projects(ranked, per_endpoint, rng) + largest):
+                ms, response = timed_get(http, endpoint_paths(project)[endpoint], f"{time.time_ns()}{index}")
+                errors += response.status_code != 200
+                (big if index >= per_endpoint else zipf).append(ms)
+            results[endpoint] = {"p50": statistics.median(zipf), "p99": percentile(zipf, 99),
+                                 "largest_p50": statistics.median(big), "largest_p99": percentile(big, 99), "errors": errors}
+        for name, path in history_paths(ranked[0], first_day).items():
+            samples, size, errors = [], 0, 0
+            for index in range(10):
+                ms, response = timed_get(http, path, f"{time.time_ns()}{index}")
+                samples.append(ms)
+                size = len(response.content)
+                errors += response.status_code != 200
+            results[f"{name} ({ranked[0]})"] = {"p50": statistics.median(samples), "p99": max(samples),
+                                                "bytes": size, "errors": errors}
+        names = zipf_projects(ranked, per_endpoint, rng)
+        samples, errors = [], 0
+        for index, name in enumerate(names):
+            prefix = name[: rng.randint(1, min(4, len(name)))]
+            ms, response = timed_get(http, f"/v1/projects?prefix={prefix}&limit=20", f"{time.time_ns()}{index}")
+            samples.append(ms)
+            errors += response.status_code != 200
+        results["prefix_search"] = {"p50": statistics.median(samples), "p99": percentile(samples, 99), "errors": errors}
+    return results
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    current = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+    peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
+    return current, peak
+
+
+def wrk_max(url: str, connections: int, seconds: int, paths: Path) -> dict:
+    """run_wrk with uncached paths, plus the maximum latency wrk saw."""
+    import os
+
+    env = dict(os.environ, PEPY_PATHS=str(paths))
+    output = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+                             "-s", str(ROOT / "benchmarks/wrk_uncached.lua"), url],
+                            capture_output=True, text=True, env=env, check=True).stdout
+
+    def ms(value: str, unit: str) -> float:
+        return float(value) / 1000 if unit == "us" else float(value) * 1000 if unit == "s" else float(value)
+
+    result = parse_wrk(output)
+    latency = re.search(r"Latency\s+[\d.]+\w+\s+[\d.]+\w+\s+([\d.]+)(us|ms|s)", output)
+    result["max"] = ms(*latency.groups())
+    return result
+
+
+def parse_wrk(output: str) -> dict:
+    def latency(label: str) -> float:
+        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", output).groups()
+        return float(value) / 1000 if unit == "us" else float(value) * 1000 if unit == "s" else float(value)
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(int(g) for g in socket.groups()) if socket else 0)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), "p50": latency("50"),
+            "p99": latency("99"), "errors": errors}
+
+
+def swap_comparison(base: str, home: Path, database: str, paths: Path, seconds: int) -> dict:
+    outside = wrk_max(base, 16, seconds, paths)
+    publisher = warehouse(home, database, "publish", loops=3)
+    time.sleep(1)  # the publisher opens the warehouse; its swaps land inside the window below
+    during = wrk_max(base, 16, seconds, paths)
+    published = finished(publisher)
+    return {"outside": outside, "during": during, "publish_seconds": published["publish_seconds"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--warehouse", type=Path, required=True, help="benchmark home (chDB under <home>/warehouse)")
+    parser.add_argument("--database", default="pepy")
+    parser.add_argument("--publish", action="store_true", help="publish the warehouse first (timed)")
+    parser.add_argument("--postgres", action="store_true", help="also run the PostgreSQL yardstick")
+    parser.add_argument("--pgdata", type=Path, default=Path("/work/bench-data/pg"))
+    parser.add_argument("--per-endpoint", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=15)
+    args = parser.parse_args()
+    rng = random.Random(42)
+    home = args.warehouse
+    facts = finished(warehouse(home, args.database, "publish" if args.publish else "facts"))
+    ranked = facts["ranked"]
+    logs = home / "bench-logs"
+    logs.mkdir(exist_ok=True)
+    paths = logs / "paths.txt"
+    endpoints = rng.choices(list(MIX), weights=list(MIX.values()), k=20_000)
+    paths.write_text("\n".join(endpoint_paths(p)[e] for p, e in zip(zipf_projects(ranked, 20_000, rng), endpoints)) + "\n")
+
+    api_port, constant_port = free_port(), free_port()
+    api = start([sys.executable, "-m", "pepy_api", "--port", str(api_port), "--log-level", "warning"],
+                {"PEPY_HOME": str(home), "PEPY_DATABASE": args.database, "PEPY_REFRESH_SECONDS": "0.5"}, logs / "api.log")
+    constant = start([sys.executable, "-m", "uvicorn", "benchmarks.constant_app:app", "--port", str(constant_port),
+                      "--log-level", "warning", "--no-access-log"], {}, logs / "constant.log")
+    constant_url = f"http://127.0.0.1:{constant_port}/constant"
+    try:
+        base = f"http://127.0.0.1:{api_port}"
+        wait_http(f"{base}/health-check", api, logs / "api.log", timeout=600)
+        wait_http(constant_url, constant, logs / "constant.log")
+        ceiling_before = run_wrk(constant_url, 1, args.seconds, None)
+        results = uncached(base, ranked, args.per_endpoint, facts["first_day"], rng)
+        rss = rss_mb(api.pid)
+        swap = swap_comparison(base, home, args.database, paths, args.seconds)
+        ceiling_after = run_wrk(constant_url, 1, args.seconds, None)
+    finally:
+        stop(api)
+        stop(constant)
+    yardstick = ""
+    if args.postgres:
+        done = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_postgres.py"), "--warehouse", str(home),
+                               "--database", args.database, "--pgdata", str(args.pgdata)],
+                              cwd=ROOT, capture_output=True, text=True)
+        yardstick = done.stdout if done.returncode == 0 else f"PostgreSQL yardstick failed:\n{done.stderr[-2000:]}"
+    print_report(facts, args, results, rss, swap, ceiling_before, ceiling_after, yardstick)
+
+
+def print_report(facts, args, results, rss, swap, before, after, yardstick) -> None:
+    unit = before["p50"]
+    print(f"## API over {facts['days']} days ({facts['first_day']} .. {facts['last_day']}), "
+          f"{len(facts['ranked']):,} projects ({time.strftime('%Y-%m-%d')})\n")
+    if "publish_seconds" in facts:
+        print(f"* published (serving tables, totals, generation) in {facts['publish_seconds'][0]:.1f} s")
+    print(f"* constant endpoint at concurrency 1: p50 {before['p50']:.2f} ms / p99 {before['p99']:.2f} ms before, "
+          f"p50 {after['p50']:.2f} ms after; ratios below use **{unit:.2f} ms**")
+    print(f"* API RSS after the uncached runs: {rss[0]:,.0f} MB (peak {rss[1]:,.0f} MB)\n")
+    print(f"Uncached, concurrency 1, {args.per_endpoint} Zipf-sampled projects and the 20 largest:\n")
+    print("| endpoint | p50 ms | p99 ms | p99 / const p50 | largest p50 ms | largest p99 ms | largest p99 / const p50 | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, r in results.items():
+        big = (f"{r['largest_p50']:.2f} | {r['largest_p99']:.2f} | {r['largest_p99'] / unit:.0f}x" if "largest_p50" in r
+               else f"- | - | -")
+        extra = f" ({r['bytes']:,} B)" if "bytes" in r else ""
+        print(f"| {name}{extra} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p99'] / unit:.0f}x | {big} | {r['errors']} |")
+    print(textwrap.dedent(f"""
+        Concurrency 16, uncached mix, {args.seconds} s each; publishes during the second window took
+        {', '.join(f'{s:.1f}' for s in swap['publish_seconds'])} s:
+
+        | window | requests/s | p50 ms | p99 ms | max ms | max / const p50 | errors |
+        | --- | ---: | ---: | ---: | ---: | ---: | ---: |"""))
+    for label in ("outside", "during"):
+        r = swap[label]
+        print(f"| {label} a swap | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.1f} | "
+              f"{r['max'] / unit:.0f}x | {r['errors']} |")
+    print(f"\n* slowest request during a swap minus outside: **{swap['during']['max'] - swap['outside']['max']:+.1f} ms**")
+    if yardstick:
+        print("\n" + yardstick)
+
+
+if __name__ == "__main__":
+    main()
