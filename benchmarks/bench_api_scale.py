@@ -41,19 +41,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_api import MIX, endpoint_paths, percentile, run_wrk, zipf_projects  # noqa: E402
 from tests.support.processes import free_port, start, stop, wait_http  # noqa: E402
 
-# --- the one place that knows how the pipeline publishes (the lead renames these) ---------------
-PUBLISH = """
-def publish(client, database, warehouse_dir):
-    from pepy_pipeline.warehouse.serving import publish_generation, rebuild_serving_months, rebuild_totals
-    rebuild_serving_months(client, database)
-    rebuild_totals(client, database)
-    publish_generation(client, database, warehouse_dir)
-"""
-# ------------------------------------------------------------------------------------------------
-
-WAREHOUSE_SCRIPT = PUBLISH + """
+WAREHOUSE_SCRIPT = """
 import json, sys, time
 from pathlib import Path
+from pepy_pipeline.warehouse.publish import publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 home, database, action, loops = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 warehouse = ClickHouseWarehouse(dsn=f"chdb://{home / 'warehouse'}", database=database)
@@ -66,7 +57,7 @@ with warehouse.connect() as client:
             publish(client, database, warehouse.data_path)
             seconds.append(time.perf_counter() - started)
         out["publish_seconds"] = seconds
-    ranked = client.query(f"SELECT project FROM {database}.project_daily WHERE project != '__all__' "
+    ranked = client.query(f"SELECT project FROM {database}.project_alltime WHERE project != '__all__' "
                           "GROUP BY project ORDER BY sum(downloads) DESC").result_rows
     out["ranked"] = [r[0] for r in ranked]
     first, last, days = client.query(f"SELECT min(date), max(date), uniqExact(date) FROM {database}.project_daily").result_rows[0]

@@ -52,7 +52,10 @@ ROLLUPS = ("project_daily", "project_version_daily", "project_dimension_daily")
 FACTS = "downloads_daily"
 DENOMINATOR = 10_000
 STAGING = "_history_"
-INSERT_SETTINGS = {"min_insert_block_size_rows": 4_194_304, "min_insert_block_size_bytes": 512 << 20}
+#: Big blocks, so a derived month is a few parts (as background merges would leave it), and no
+#: merge-on-insert: derived keys are distinct.
+INSERT_SETTINGS = {"min_insert_block_size_rows": 33_554_432, "min_insert_block_size_bytes": 4 << 30,
+                   "max_insert_block_size": 33_554_432, "optimize_on_insert": 0}
 
 
 # --- the only places that know the pipeline's modules (change here if they move) ---------------
@@ -74,7 +77,7 @@ def open_warehouse(home: Path):
 def load_template(client, extra, database: str, day: dt.date, scale: str, projects: int | None,
                   rows_per_day: int | None):
     from pepy_pipeline.sources.sample import SampleSource
-    from pepy_pipeline.warehouse.loader import load_day
+    from pepy_pipeline.warehouse.day_load import load_day
 
     return load_day(client, database, SampleSource(scale=scale, projects=projects, rows_per_day=rows_per_day), day,
                     run_id="history-template", insert_clients=extra)
@@ -132,8 +135,11 @@ def partition_groups(client, db: str, table: str, targets: list[dt.date]) -> dic
     return {p: sorted(dates) for p, dates in rows}
 
 
-def rebuild_partition(client, db: str, table: str, dates: list[dt.date], plan: dict) -> tuple[int, float]:
-    """Rebuild the partition holding ``dates`` with those days derived; returns (rows derived, s)."""
+def rebuild_partition(client, db: str, table: str, dates: list[dt.date], plan: dict,
+                      merge: bool = False) -> tuple[int, float]:
+    """Rebuild the partition holding ``dates`` with those days derived; returns (rows derived, s).
+    ``merge``: merge the rebuilt partition into one part before it is swapped in, as background
+    merges leave a past month in production (the insert writes one part per block)."""
     cols = columns(client, db, table)
     staging = f"{db}.{STAGING}{table}"
     client.command(f"DROP TABLE IF EXISTS {staging}")
@@ -156,6 +162,8 @@ def rebuild_partition(client, db: str, table: str, dates: list[dt.date], plan: d
         client.command(f"INSERT INTO {staging} ({names}) SELECT {names} FROM {db}.{table} "
                        f"WHERE _partition_id = {{pid:String}} AND date NOT IN {{dates:Array(Date)}}",
                        parameters={"pid": pid, "dates": dates}, settings=INSERT_SETTINGS)
+        if merge:
+            client.command(f"OPTIMIZE TABLE {staging} PARTITION ID '{pid}' FINAL")
         seconds = time.perf_counter() - started
         client.command(f"ALTER TABLE {db}.{table} REPLACE PARTITION ID '{pid}' FROM {staging}")
         return derived, seconds
@@ -196,6 +204,20 @@ def record_loads(client, db: str, dates: list[dt.date], plan: dict, with_facts: 
     client.insert(f"{db}.load_log", out, column_names=[n for n, _ in cols])
 
 
+def rebuild_alltime(client, db: str) -> None:
+    """project_alltime is kept by the commits' deltas; derived days bypass commits, so it is
+    re-summed from project_daily (what a full rebuild would give; the test suite checks that
+    the incremental way equals it)."""
+    cols = [name for name, _ in columns(client, db, "project_alltime") if name != "project"]
+    staging = f"{db}.{STAGING}project_alltime"
+    client.command(f"DROP TABLE IF EXISTS {staging}")
+    client.command(f"CREATE TABLE {staging} AS {db}.project_alltime")
+    client.command(f"INSERT INTO {staging} (project, {', '.join(cols)}) SELECT project, "
+                   f"{', '.join(f'sum({c})' for c in cols)} FROM {db}.project_daily GROUP BY project")
+    client.command(f"EXCHANGE TABLES {db}.project_alltime AND {staging}")
+    client.command(f"DROP TABLE {staging}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warehouse", type=Path, required=True, help="benchmark home (chDB under <home>/warehouse)")
@@ -211,6 +233,7 @@ def main() -> None:
     parser.add_argument("--weekend", type=float, default=0.6, help="weekend volume relative to a weekday")
     parser.add_argument("--tables", default=",".join(ROLLUPS))
     parser.add_argument("--facts", action="store_true", help=f"also derive {FACTS} (the bulk)")
+    parser.add_argument("--merge", action="store_true", help="merge each rebuilt partition into one part")
     args = parser.parse_args()
     db = args.database
     tables = [t for t in args.tables.split(",") if t] + ([FACTS] if args.facts else [])
@@ -233,12 +256,13 @@ def main() -> None:
         totals = {t: [0, 0.0] for t in tables}
         for table in tables:
             for pid, dates in partition_groups(client, db, table, targets).items():
-                rows, seconds = rebuild_partition(client, db, table, dates, plan)
+                rows, seconds = rebuild_partition(client, db, table, dates, plan, args.merge)
                 totals[table][0] += rows
                 totals[table][1] += seconds
                 print(f"  {table} partition {pid}: {len(dates)} days, {rows:,} rows in {seconds:.1f} s "
                       f"({rows / max(seconds, 1e-9):,.0f} rows/s)", flush=True)
         record_loads(client, db, targets, plan, args.facts)
+        rebuild_alltime(client, db)
         report(client, db, tables, totals, templates)
 
 

@@ -1,0 +1,155 @@
+"""Real-size day benchmark (issue 8): one day of the real-shape sample source, source -> committed
+(staged, verified, rollups, swapped), optionally followed by a publish, against the engine's own
+bulk insert of the same rows measured in the same run.
+
+    .venv/bin/python benchmarks/bench_real_day.py --warehouse /work/bench-data/real \\
+        --days 2026-10-14,2026-10-17 [--rows-per-day 33000000] [--ceiling] [--publish]
+
+The warehouse (chDB under <home>/warehouse) is the reusable benchmark warehouse: loaded days stay
+(they are build_history.py's templates). Each day loads in its own process, so the peak RSS
+printed is that day's whole process (catalogue, generator, loader, engine). ``--ceiling`` first
+writes the same day to Parquet (generator time, not timed) and times ``INSERT ... SELECT FROM
+file(Parquet)`` into a copy of the fact table in a scratch chDB directory: what the engine itself
+does with those rows, with no Python in the way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def source(args):
+    from pepy_pipeline.sources.sample import SampleSource
+
+    return SampleSource(scale=args.scale, rows_per_day=args.rows_per_day)
+
+
+def part_load(args) -> dict:
+    from pepy_pipeline.sources.sample.catalogue import build_catalogue
+    from pepy_pipeline.warehouse.day_load import load_day
+    from pepy_pipeline.warehouse.publish import publish
+    from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+
+    day = dt.date.fromisoformat(args.day)
+    sample = source(args)
+    started = time.perf_counter()
+    build_catalogue(sample.projects, sample.seed, sample.shape)  # once per process, cached
+    catalogue_s = time.perf_counter() - started
+    warehouse = ClickHouseWarehouse(dsn=f"chdb://{args.warehouse / 'warehouse'}")
+    out = {"day": args.day, "catalogue_s": catalogue_s}
+    with warehouse.connect() as client, warehouse.insert_clients() as extra:
+        load = load_day(client, warehouse.database, sample, day, run_id="bench-real-day", insert_clients=extra)
+        out.update(rows=load.rows, downloads=load.downloads, stage_s=load.seconds_stage,
+                   rollup_s=load.seconds_rollups, commit_s=load.seconds_commit, total_s=load.seconds_total,
+                   fact_bytes=load.bytes_on_disk, rollup_rows=load.rollup_rows,
+                   checks={o.name: o.passed for o in load.outcomes})
+        out["load_peak_rss_mb"] = peak_rss_mb()
+        if args.publish:
+            started = time.perf_counter()
+            published = publish(client, warehouse.database, warehouse.data_path)
+            out["publish_s"] = time.perf_counter() - started
+            out["published_to"] = str(published.last_complete_day)
+        out["history_days"] = client.query(
+            f"SELECT uniqExact(date) FROM {warehouse.database}.load_log FINAL WHERE state = 'committed'").result_rows[0][0]
+        out["month_parts"] = dict(client.query(
+            "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active "
+            "AND partition_id = {p:String} GROUP BY table",
+            parameters={"db": warehouse.database, "p": f"{day:%Y%m}"}).result_rows)
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def part_ceiling(args) -> dict:
+    import pyarrow.parquet as pq
+
+    from pepy_pipeline.sources.schema import WAREHOUSE_SCHEMA
+    from pepy_pipeline.warehouse.migrations import migrate
+    from pepy_warehouse.connection import connected
+
+    day = dt.date.fromisoformat(args.day)
+    scratch = Path(tempfile.mkdtemp(prefix="pepy-ceiling-", dir=args.scratch))
+    try:
+        path = scratch / f"{day}.parquet"
+        with pq.ParquetWriter(path, WAREHOUSE_SCHEMA) as writer:
+            for batch in source(args).read_day(day):
+                writer.write_batch(batch)
+        with connected(f"chdb://{scratch / 'engine'}") as client:
+            migrate(client, "pepy")
+            client.command("CREATE TABLE pepy.ceiling AS pepy.downloads_daily")
+            started = time.perf_counter()
+            client.command(f"INSERT INTO pepy.ceiling SELECT * FROM file('{path}', Parquet)")
+            seconds = time.perf_counter() - started
+            rows = client.query("SELECT count() FROM pepy.ceiling").result_rows[0][0]
+        return {"day": args.day, "rows": rows, "insert_s": seconds, "parquet_bytes": path.stat().st_size}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+PARTS = {"load": part_load, "ceiling": part_ceiling}
+
+
+def run_part(name: str, args, day: str) -> dict:
+    argv = [sys.executable, __file__, "--part", name, "--day", day, "--warehouse", str(args.warehouse),
+            "--scale", args.scale, "--scratch", str(args.scratch)]
+    if args.rows_per_day:
+        argv += ["--rows-per-day", str(args.rows_per_day)]
+    if args.publish:
+        argv.append("--publish")
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        raise SystemExit(f"{name} {day} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--warehouse", type=Path, required=True)
+    parser.add_argument("--days", help="comma-separated days to load, in order")
+    parser.add_argument("--day", help=argparse.SUPPRESS)
+    parser.add_argument("--part", choices=PARTS, help=argparse.SUPPRESS)
+    parser.add_argument("--scale", default="real")
+    parser.add_argument("--rows-per-day", type=int)
+    parser.add_argument("--ceiling", action="store_true", help="also time the engine's own insert of each day")
+    parser.add_argument("--publish", action="store_true", help="publish after each day (timed)")
+    parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()))
+    args = parser.parse_args()
+    if args.part:
+        print(json.dumps(PARTS[args.part](args), default=str))
+        return
+    args.warehouse.mkdir(parents=True, exist_ok=True)
+    print(f"## Real-size days ({time.strftime('%Y-%m-%d %H:%M')}, scale {args.scale}, "
+          f"rows per weekday {args.rows_per_day or 'the scale default'})\n")
+    print("| day | fact rows | downloads | staged s | rollups s | commit s | total s | ceiling s | total / ceiling "
+          "| peak RSS MB | fact B/row | publish s | month parts | history days |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+    for day in args.days.split(","):
+        ceiling = run_part("ceiling", args, day) if args.ceiling else None
+        load = run_part("load", args, day)
+        ceiling_s = f"{ceiling['insert_s']:.1f}" if ceiling else "-"
+        ratio = f"{load['total_s'] / ceiling['insert_s']:.1f}x" if ceiling else "-"
+        publish_s = f"{load['publish_s']:.1f}" if "publish_s" in load else "-"
+        parts = ", ".join(f"{t.replace('project_', '')} {n}" for t, n in sorted(load["month_parts"].items()))
+        print(f"| {day} | {load['rows']:,} | {load['downloads']:,} | {load['stage_s']:.1f} | {load['rollup_s']:.1f} | "
+              f"{load['commit_s']:.1f} | {load['total_s']:.1f} | {ceiling_s} | {ratio} | {load['peak_rss_mb']:,.0f} | "
+              f"{load['fact_bytes'] / load['rows']:.1f} | {publish_s} | {parts} | {load['history_days']} |", flush=True)
+        print(f"<!-- {json.dumps({'load': load, 'ceiling': ceiling}, default=str)} -->", flush=True)
+
+
+if __name__ == "__main__":
+    main()
