@@ -131,6 +131,29 @@ def _no_volume_bands():
     return VolumeBands(fail_below=0.0, warn_below=0.0, warn_above=1e9, fail_above=1e9)
 
 
+def test_a_committed_day_adds_one_part_per_rollup_to_its_month(client):
+    """Only a writer's process merges parts: a day committed in many parts would leave every
+    read of the current month opening a dozen parts per day (issue 8, measured at real size)."""
+    tables = ("project_daily", "project_version_daily", "project_dimension_daily")
+    for table in tables:
+        client.command(f"SYSTEM STOP MERGES {DATABASE}.{table}")
+    try:
+        days = [MONDAY + dt.timedelta(days=i) for i in range(3)]
+        for day in days:
+            load_day(client, DATABASE, SOURCE, day)
+        # A reload with other data adds its delta (new rows and the negated old ones) as one part.
+        load_day(client, DATABASE, SampleSource(projects=60, rows_per_day=3000, seed=8), days[0])
+        parts = dict(client.query(
+            "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active "
+            "AND partition_id = {p:String} GROUP BY table", parameters={"db": DATABASE, "p": f"{MONDAY:%Y%m}"}
+        ).result_rows)
+        assert {table: parts[table] for table in tables} == {table: 4 for table in tables}
+        assert rollups_match_facts(client, days)
+    finally:
+        for table in tables:
+            client.command(f"SYSTEM START MERGES {DATABASE}.{table}")
+
+
 def test_concurrent_commits_and_publishes_of_the_same_day_never_double_count(dsn, warehouse_dir):
     with connected(dsn) as first, connected(dsn) as second:
         from pepy_pipeline.warehouse.migrations import migrate
