@@ -37,19 +37,22 @@ from tests.support.processes import free_port  # noqa: E402
 PG_BIN = Path(os.environ.get("PEPY_PG_BIN", "/usr/lib/postgresql/15/bin"))
 BREAKDOWNS = ("overall", "python_major", "python_minor", "system")
 #: pypistats table -> the SELECT over our rollups giving (date, package, category, downloads).
-#: pypistats counts breakdowns without mirrors; '' (upstream NULL) is its category 'null'.
+#: pypistats counts breakdowns without mirrors, with its own rules (warehouse/measures.py: the
+#: pypistats_* measures); '' (upstream NULL) is its category 'null'. Rollups are summed: a day's
+#: delta rows may not be merged yet.
 EXPORTS = {
-    "overall": "SELECT date, project, 'with_mirrors', downloads FROM {db}.project_daily WHERE downloads > 0 "
-               "AND date > {since:Date} UNION ALL SELECT date, project, 'without_mirrors', downloads_without_mirrors "
-               "FROM {db}.project_daily WHERE downloads_without_mirrors > 0 AND date > {since:Date}",
-    **{table: f"SELECT date, project, if(value = '', 'null', value), downloads_without_mirrors "
-              f"FROM {{db}}.project_dimension_daily WHERE dimension = '{dimension}' AND downloads_without_mirrors > 0 "
-              "AND date > {since:Date}"
+    "overall": "SELECT date, project, category, d FROM (SELECT date, project, sum(pypistats_downloads) AS w, "
+               "sum(pypistats_without_mirrors) AS wo FROM {db}.project_daily WHERE date > {since:Date} "
+               "GROUP BY date, project) ARRAY JOIN ['with_mirrors', 'without_mirrors'] AS category, [w, wo] AS d "
+               "WHERE d > 0",
+    **{table: f"SELECT date, project, if(value = '', 'null', value), d FROM (SELECT date, project, value, "
+              f"sum(pypistats_without_mirrors) AS d FROM {{db}}.project_dimension_daily WHERE dimension = '{dimension}' "
+              "AND date > {since:Date} GROUP BY date, project, value) WHERE d > 0"
        for table, dimension in (("python_major", "python_major"), ("python_minor", "python_minor"),
                                 ("system", "pypistats_system"))},
-    "recent": "SELECT project, c, d FROM (SELECT project, sumIf(downloads_without_mirrors, date = {last:Date}) AS day, "
-              "sumIf(downloads_without_mirrors, date > {last:Date} - 7) AS week, "
-              "sum(downloads_without_mirrors) AS month FROM {db}.project_daily WHERE date > {last:Date} - 30 "
+    "recent": "SELECT project, c, d FROM (SELECT project, sumIf(pypistats_without_mirrors, date = {last:Date}) AS day, "
+              "sumIf(pypistats_without_mirrors, date > {last:Date} - 7) AS week, "
+              "sum(pypistats_without_mirrors) AS month FROM {db}.project_daily WHERE date > {last:Date} - 30 "
               "GROUP BY project) ARRAY JOIN ['day', 'week', 'month'] AS c, [day, week, month] AS d",
 }
 #: Tables our API reads for the same questions (disk size beside PostgreSQL's).

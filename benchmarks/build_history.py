@@ -27,7 +27,12 @@ How a derived day is made (this is the paragraph docs/benchmarks.md quotes):
   only: **derived days are benchmark data**, recorded in ``load_log`` with source ``derived``
   and run_id ``history:<template>*<factor>``, and their ``source_downloads`` is the sum actually
   written (facts if derived, else ``project_daily`` without ``__all__``), so that check holds;
-* the fact table is derived only with ``--facts`` (it is the bulk; the API reads rollups).
+* the fact table is derived only with ``--facts`` (it is the bulk; the API reads rollups);
+* ``--top-projects N`` (a reduced history, to fit a session's time): in the per-version and
+  per-dimension rollups, derived days keep only the N projects with the most downloads on the
+  template days (and ``__all__``); ``project_daily`` and the totals stay complete. Every read of
+  those N projects touches exactly the rows a full history has; smaller projects' old days are
+  missing, and the tables are smaller than real (docs/benchmarks.md says where this was used).
 
 Schema-agnostic, so it survives schema changes: columns come from ``system.columns``, and each
 partition of each table (daily or monthly, whatever ``system.tables.partition_key`` says) is
@@ -136,10 +141,11 @@ def partition_groups(client, db: str, table: str, targets: list[dt.date]) -> dic
 
 
 def rebuild_partition(client, db: str, table: str, dates: list[dt.date], plan: dict,
-                      merge: bool = False) -> tuple[int, float]:
+                      merge: bool = False, only: str | None = None) -> tuple[int, float]:
     """Rebuild the partition holding ``dates`` with those days derived; returns (rows derived, s).
     ``merge``: merge the rebuilt partition into one part before it is swapped in, as background
-    merges leave a past month in production (the insert writes one part per block)."""
+    merges leave a past month in production (the insert writes one part per block). ``only``: a
+    table of project names; derived rows are limited to those projects."""
     cols = columns(client, db, table)
     staging = f"{db}.{STAGING}{table}"
     client.command(f"DROP TABLE IF EXISTS {staging}")
@@ -151,7 +157,8 @@ def rebuild_partition(client, db: str, table: str, dates: list[dt.date], plan: d
         client.command(
             f"INSERT INTO {staging} ({names}) SELECT {', '.join(scaled(n, k) for n, k in cols)} "
             f"FROM {db}.{table} AS s INNER JOIN (SELECT * FROM values('target Date, template Date, num Int64', {mapping})) AS m "
-            f"ON s.date = m.template WHERE s.date IN {{templates:Array(Date)}}",
+            f"ON s.date = m.template WHERE s.date IN {{templates:Array(Date)}}"
+            + (f" AND s.project IN (SELECT project FROM {only})" if only else ""),
             parameters={"templates": sorted({plan[d][0] for d in dates})}, settings=INSERT_SETTINGS)
         derived = int(client.query(f"SELECT count() FROM {staging}").result_rows[0][0])
         partition = client.query(f"SELECT DISTINCT _partition_id FROM {staging}").result_rows
@@ -204,6 +211,17 @@ def record_loads(client, db: str, dates: list[dt.date], plan: dict, with_facts: 
     client.insert(f"{db}.load_log", out, column_names=[n for n, _ in cols])
 
 
+def top_projects(client, db: str, templates: list[dt.date], count: int) -> str:
+    """A table of the ``count`` projects with the most downloads on the template days (and
+    '__all__'): a reduced history keeps the rows every read of those projects touches."""
+    table = f"{db}.{STAGING}top_projects"
+    client.command(f"DROP TABLE IF EXISTS {table}")
+    client.command(f"CREATE TABLE {table} ENGINE = Memory AS SELECT project FROM {db}.project_daily "
+                   f"WHERE date IN {{t:Array(Date)}} GROUP BY project ORDER BY sum(downloads) DESC LIMIT {count + 1}",
+                   parameters={"t": templates})
+    return table
+
+
 def rebuild_alltime(client, db: str) -> None:
     """project_alltime is kept by the commits' deltas; derived days bypass commits, so it is
     re-summed from project_daily (what a full rebuild would give; the test suite checks that
@@ -234,6 +252,9 @@ def main() -> None:
     parser.add_argument("--tables", default=",".join(ROLLUPS))
     parser.add_argument("--facts", action="store_true", help=f"also derive {FACTS} (the bulk)")
     parser.add_argument("--merge", action="store_true", help="merge each rebuilt partition into one part")
+    parser.add_argument("--top-projects", type=int, help="derive only the N most downloaded projects' rows "
+                        "(and '__all__') in --top-projects-tables: a reduced history, say so where it is used")
+    parser.add_argument("--top-projects-tables", default="project_version_daily,project_dimension_daily")
     args = parser.parse_args()
     db = args.database
     tables = [t for t in args.tables.split(",") if t] + ([FACTS] if args.facts else [])
@@ -254,13 +275,17 @@ def main() -> None:
         plan = {d: (t, factor(d, t, args.growth, args.weekend)) for d in targets for t in [pick_template(d, templates)]}
         print(f"templates: {', '.join(map(str, templates))}; deriving {len(targets)} days into {', '.join(tables)}")
         totals = {t: [0, 0.0] for t in tables}
+        only = top_projects(client, db, templates, args.top_projects) if args.top_projects else None
         for table in tables:
             for pid, dates in partition_groups(client, db, table, targets).items():
-                rows, seconds = rebuild_partition(client, db, table, dates, plan, args.merge)
+                rows, seconds = rebuild_partition(client, db, table, dates, plan, args.merge,
+                                                  only if table in args.top_projects_tables.split(",") else None)
                 totals[table][0] += rows
                 totals[table][1] += seconds
                 print(f"  {table} partition {pid}: {len(dates)} days, {rows:,} rows in {seconds:.1f} s "
                       f"({rows / max(seconds, 1e-9):,.0f} rows/s)", flush=True)
+        if only:
+            client.command(f"DROP TABLE IF EXISTS {only}")
         record_loads(client, db, targets, plan, args.facts)
         rebuild_alltime(client, db)
         report(client, db, tables, totals, templates)

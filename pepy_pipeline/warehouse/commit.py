@@ -33,11 +33,12 @@ ROLLUP_KEYS = {
     "project_dimension_daily": "date, project, dimension, value",
 }
 COMMIT_MUTEX = "commit"
-#: A day's delta is written as one part per table (one statement, blocks up to 1 GiB): only a
-#: writer's process merges parts, so a day committed in many parts leaves them in the current
-#: month for every read to open (measured at real size: 12 parts a day for
-#: project_dimension_daily with default blocks; 1-2 with these, for ~1 GiB more peak memory).
-ONE_PART_PER_DAY = {"min_insert_block_size_rows": 64_000_000, "min_insert_block_size_bytes": 1 << 30,
+#: A day's delta is written in few parts (one statement, blocks of up to 512 MiB rather than
+#: 1 M rows): only a writer's process merges parts, so a day committed in many parts leaves them
+#: in the current month for every read to open. Measured at real size (docs/benchmarks.md): 12
+#: parts a day for project_dimension_daily with default blocks; 1 GiB blocks gave 2 but a peak
+#: RSS of 3.6 GB (target 3 GB); small days are one part.
+ONE_PART_PER_DAY = {"min_insert_block_size_rows": 64_000_000, "min_insert_block_size_bytes": 512 << 20,
                     "max_insert_block_size": 64_000_000}
 
 
