@@ -139,7 +139,11 @@ def test_a_load_killed_midway_leaves_the_day_intact_and_the_next_load_works(dsn)
     os.kill(process.pid, signal.SIGKILL)
     process.wait(10)
     time.sleep(0.2)
-    with connected(dsn) as client:
+    from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+
+    # Every writer opens the warehouse this way: embedded, it removes a killed writer's leftovers
+    # (a load itself leaves younger staging tables alone: another writer may own them).
+    with ClickHouseWarehouse(dsn=dsn, database=DATABASE).connect() as client:
         assert fact_sums(client, DAY) == before
         load_day(client, DATABASE, SAMPLE, DAY)
         assert fact_sums(client, DAY) == before

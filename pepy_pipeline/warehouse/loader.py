@@ -26,7 +26,7 @@ from pepy_pipeline.warehouse.rollup_dimensions import DERIVED_DIMENSIONS, FACT_D
 from pepy_pipeline.warehouse import measures
 from pepy_pipeline.warehouse.sql_files import render
 from pepy_warehouse.identifiers import identifier
-from pepy_pipeline.warehouse.staging import drop_stale, staging_table
+from pepy_pipeline.warehouse.staging import STALE_STAGING_SECONDS, drop_stale, staging_table
 
 FACT_TABLE = "downloads_daily"
 #: Rollup table -> extra key columns for its '__all__' rows (None: no '__all__' rows).
@@ -79,8 +79,10 @@ def stage_day(client, database: str, source: DownloadSource, day: dt.date,
     """
     db = identifier(database)
     partition = f"{day:%Y%m%d}"
-    # Leftovers of a killed load of this day (any age: one writer stages a given day at a time).
-    drop_stale(client, db, partition)
+    # Leftovers of a killed load of this day on a server. Not younger ones: another writer (a
+    # manual backfill beside the schedule, or a thread) may be staging the same day right now.
+    # Embedded, the writer lock already removed every leftover when the warehouse was opened.
+    drop_stale(client, db, partition, min_age_seconds=STALE_STAGING_SECONDS)
     with contextlib.ExitStack() as stack:
         tables = {name: stack.enter_context(staging_table(client, db, name, partition))
                   for name in [FACT_TABLE, *ROLLUPS]}

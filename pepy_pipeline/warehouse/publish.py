@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pepy_pipeline.warehouse.commit import torn_days
-from pepy_pipeline.warehouse.staging import drop_stale, staging_table
+from pepy_pipeline.warehouse.staging import STALE_STAGING_SECONDS, drop_stale, staging_table
 from pepy_warehouse.generation import freeze_generation
 from pepy_warehouse.identifiers import identifier
 from pepy_warehouse.locks import warehouse_mutex
 
 PUBLISH_MUTEX = "publish"
 #: A staging table this old is a killed run's leftover, not a rebuild still in progress.
-STALE_STAGING_SECONDS = 3600
 
 
 class PublishRefused(RuntimeError):

@@ -24,6 +24,11 @@ def _key(key: str) -> str:
     return key
 
 
+#: A staging table this old is a killed writer's leftover (a live writer's never lives this long):
+#: concurrent writers of a server, or threads of one process, must not drop each other's tables.
+STALE_STAGING_SECONDS = 3600
+
+
 @contextlib.contextmanager
 def staging_table(client, database: str, like: str, key: str) -> Iterator[str]:
     """Create ``database._staging_<like>_<key>_<id>`` AS ``database.like``; always drop it after."""
