@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--publish", action="store_true", help="publish the warehouse first (timed)")
     parser.add_argument("--postgres", action="store_true", help="also run the PostgreSQL yardstick")
     parser.add_argument("--pgdata", type=Path, default=Path("/work/bench-data/pg"))
+    parser.add_argument("--postgres-days", type=int, default=180, help="days loaded into PostgreSQL (pypistats keeps 180)")
     parser.add_argument("--per-endpoint", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=15)
     args = parser.parse_args()
@@ -216,7 +217,8 @@ def main() -> None:
     yardstick = ""
     if args.postgres:
         done = subprocess.run([sys.executable, str(ROOT / "benchmarks/bench_postgres.py"), "--warehouse", str(home),
-                               "--database", args.database, "--pgdata", str(args.pgdata)],
+                               "--database", args.database, "--pgdata", str(args.pgdata),
+                               "--days", str(args.postgres_days)],
                               cwd=ROOT, capture_output=True, text=True)
         yardstick = done.stdout if done.returncode == 0 else f"PostgreSQL yardstick failed:\n{done.stderr[-2000:]}"
     print_report(facts, args, results, rss, swap, ceiling_before, ceiling_after, yardstick)

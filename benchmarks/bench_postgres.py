@@ -188,11 +188,12 @@ def measure(pg, last_day: dt.date, zipf: list[str], largest: list[str]) -> dict:
 def our_sizes(client, db: str) -> dict[str, int]:
     rows = client.query("SELECT table, sum(bytes_on_disk) FROM system.parts WHERE database = {db:String} AND active "
                         "AND table IN {t:Array(String)} GROUP BY table", parameters={"db": db, "t": list(OURS)}).result_rows
-    return dict(rows)
+    days = client.query(f"SELECT uniqExact(date) FROM {db}.project_daily").result_rows[0][0]
+    return {**dict(rows), "_days": days}
 
 
 def ranked_projects(client, db: str) -> list[str]:
-    return [r[0] for r in client.query(f"SELECT project FROM {db}.project_daily WHERE project != '__all__' "
+    return [r[0] for r in client.query(f"SELECT project FROM {db}.project_alltime WHERE project != '__all__' "
                                        "GROUP BY project ORDER BY sum(downloads) DESC").result_rows]
 
 
@@ -211,9 +212,14 @@ def report(loaded: dict, measured: dict, ours: dict[str, int]) -> str:
         lines.append(f"| {name} | {r['p50']:.2f} | {r['p99']:.2f} | {r['largest_p50']:.2f} | {r['largest_p99']:.2f} "
                      f"| {r['largest_rows']:,} |")
     pg_total = sum(measured["sizes"].values())
-    lines += ["", f"* disk: PostgreSQL {pg_total / 1e6:,.1f} MB ({', '.join(f'{t} {b / 1e6:,.1f}' for t, b in measured['sizes'].items())}); "
-              f"ours {sum(ours.values()) / 1e6:,.1f} MB ({', '.join(f'{t} {b / 1e6:,.1f}' for t, b in ours.items())}, "
-              "all dimensions and versions included)"]
+    history_days = ours.pop("_days")
+    ours_total = sum(ours.values())
+    lines += ["", f"* disk: PostgreSQL {pg_total / 1e6:,.1f} MB for {loaded['days']} days "
+              f"({', '.join(f'{t} {b / 1e6:,.1f}' for t, b in measured['sizes'].items())}) = "
+              f"{pg_total / loaded['days'] / 1e6:,.1f} MB a day; "
+              f"ours {ours_total / 1e6:,.1f} MB for {history_days} days "
+              f"({', '.join(f'{t} {b / 1e6:,.1f}' for t, b in ours.items())}, every dimension value included) = "
+              f"{ours_total / history_days / 1e6:,.1f} MB a day on average"]
     return "\n".join(lines)
 
 
@@ -238,7 +244,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=180,
                         help="days loaded into PostgreSQL (pypistats keeps 180; its 'all history' is those)")
     args = parser.parse_args()
-    from pepy_pipeline.warehouse.connection import connected
+    from pepy_warehouse.connection import connected
 
     with connected(f"chdb://{args.warehouse / 'warehouse'}") as client:
         print(run(client, args.database, args.pgdata, args.per_question, args.days))
