@@ -1,0 +1,127 @@
+"""The generation contract seen from the API (issue 8), over real HTTP: a generation that does not
+match its manifest is refused and the previous one keeps being served; a swap never mixes two
+generations in one response."""
+
+import datetime as dt
+import json
+import threading
+import time
+
+import httpx
+import pytest
+
+from pepy_pipeline.warehouse.day_load import load_day
+from pepy_pipeline.warehouse.publish import publish
+from pepy_warehouse.connection import connected
+from pepy_warehouse.generation import MANIFEST_DIR, POINTER_NAME, current_manifest
+from tests.support import api_data
+from tests.support.processes import start_api, stop
+from tests.support.sources import RowsSource
+
+D4 = api_data.D4
+
+
+@pytest.fixture
+def home(tmp_path):
+    api_data.build(tmp_path, with_sample=False)
+    return tmp_path
+
+
+def point_at_forged(warehouse, name: str, change) -> None:
+    """Publish a manifest the way the pipeline does (manifest, then the pointer), after ``change``."""
+    manifest = current_manifest(warehouse)
+    manifest["generation"] = name
+    change(manifest)
+    directory = warehouse / MANIFEST_DIR
+    (directory / f"{name}.json").write_text(json.dumps(manifest))
+    (directory / f"{POINTER_NAME}.tmp").write_text(name)
+    (directory / f"{POINTER_NAME}.tmp").rename(directory / POINTER_NAME)
+
+
+def served(http) -> tuple[str, int]:
+    response = http.get("/v1/projects/pepy")
+    assert response.status_code == 200
+    return response.headers["etag"], response.json()["total_downloads"]
+
+
+def wait_for(condition, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_a_generation_that_does_not_match_its_manifest_is_refused_and_the_previous_stays(home):
+    warehouse = home / "warehouse"
+    process, base = start_api(home, home / "api.log", {"PEPY_REFRESH_SECONDS": "0.1"})
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            before = served(http)
+
+            def one_row_more(manifest):
+                manifest["tables"]["project_daily"]["rows"] += 1
+
+            def parts_missing(manifest):
+                manifest["shadow_path"] = str(warehouse / "shadow" / "gone") + "/"
+
+            for name, change in (("gforged_rows", one_row_more), ("gforged_parts", parts_missing)):
+                point_at_forged(warehouse, name, change)
+                wait_for(lambda: f"refused generation {name}" in (home / "api.log").read_text())
+                assert served(http) == before  # the previous generation is still served, whole
+
+            # A good generation after the refused ones is taken: refusing never wedges the reader.
+            with connected(f"chdb://{warehouse}") as client:
+                load_day(client, "pepy", RowsSource({D4 + dt.timedelta(days=1): [
+                    {"project": "pepy", "version": "3.0", "downloads": 1000}]}), D4 + dt.timedelta(days=1))
+                publish(client, "pepy", warehouse)
+            wait_for(lambda: served(http)[0] != before[0])
+            assert served(http)[1] == before[1] + 1000
+    finally:
+        stop(process)
+
+
+def test_a_swap_never_mixes_two_generations_in_one_response(home):
+    """Every publish below changes pepy's D4 downloads; v2's total (from the snapshot's totals)
+    must always equal the sum of its per-version days (from the engine), whichever generation
+    each request starts on, while generations are swapped under a stream of requests."""
+    warehouse = home / "warehouse"
+    process, base = start_api(home, home / "api.log", {"PEPY_REFRESH_SECONDS": "0.05"})
+    mismatches, versions, errors = [], set(), []
+    stopping = threading.Event()
+
+    def hammer():
+        with httpx.Client(base_url=base, timeout=10) as http:
+            index = 0
+            while not stopping.is_set():
+                index += 1
+                response = http.get(f"/api/v2/projects/pepy?_nocache={index}")
+                if response.status_code != 200:
+                    errors.append(response.status_code)
+                    continue
+                body = response.json()
+                shown = sum(n for day in body["downloads"].values() for n in day.values())
+                versions.add(response.headers["etag"])
+                if shown != body["total_downloads"]:
+                    mismatches.append((body["total_downloads"], shown))
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    try:
+        for thread in threads:
+            thread.start()
+        with connected(f"chdb://{warehouse}") as client:
+            for factor in range(2, 8):
+                rows = [{**api_data.grain(row), "downloads": row["downloads"] * factor}
+                        for row in api_data.ROWS[D4]]
+                load_day(client, "pepy", RowsSource({D4: rows}), D4)
+                publish(client, "pepy", warehouse)
+                time.sleep(0.4)
+        time.sleep(0.5)
+    finally:
+        stopping.set()
+        for thread in threads:
+            thread.join()
+        stop(process)
+    assert not errors and not mismatches
+    assert len(versions) >= 4  # the requests really did span several swaps
