@@ -3,6 +3,7 @@ access log, metrics, rate limits and keys, bounded headers, and no reflected or 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -179,52 +180,47 @@ def test_a_64_mb_header_is_refused_quickly_and_the_server_lives_on(served):
     assert httpx.get(f"{base}/health-check").status_code == 200
 
 
+@contextlib.contextmanager
 def limited_api(tmp_path_factory, name: str, env: dict[str, str]):
+    """An API over the hand-made rows with ``env`` (limits, keys, proxies), as an HTTP client."""
     home = tmp_path_factory.mktemp(name)
     api_data.build(home, with_sample=False)
-    return start_api(home, home / "api.log", env)
+    process, base = start_api(home, home / "api.log", env)
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            yield http
+    finally:
+        stop(process)
 
 
 def test_made_up_keys_share_the_address_bucket(tmp_path_factory):
-    process, base = limited_api(tmp_path_factory, "limits_home", {"PEPY_RATE_LIMIT_PER_MINUTE": "3"})
-    try:
-        with httpx.Client(base_url=base, timeout=10) as http:
-            codes = [http.get("/api/v2/projects/pepy", headers={"X-API-Key": uuid.uuid4().hex}).status_code
-                     for _ in range(5)]
-            assert codes == [200, 200, 200, 429, 429]
-            assert http.get("/badge/pepy").status_code == 200  # badges are never limited
-            assert http.get("/v1/projects/pepy/shields").status_code == 200
-            # 127.0.0.1 is a trusted proxy by default: the forwarded address is the client.
-            other = http.get("/api/v2/projects/pepy", headers={"X-Forwarded-For": "203.0.113.7"})
-            assert other.status_code == 200 and other.headers["x-rate-limit-remaining"] == "2"
-    finally:
-        stop(process)
+    with limited_api(tmp_path_factory, "limits_home", {"PEPY_RATE_LIMIT_PER_MINUTE": "3"}) as http:
+        codes = [http.get("/api/v2/projects/pepy", headers={"X-API-Key": uuid.uuid4().hex}).status_code
+                 for _ in range(5)]
+        assert codes == [200, 200, 200, 429, 429]
+        assert http.get("/badge/pepy").status_code == 200  # badges are never limited
+        assert http.get("/v1/projects/pepy/shields").status_code == 200
+        # 127.0.0.1 is a trusted proxy by default: the forwarded address is the client.
+        other = http.get("/api/v2/projects/pepy", headers={"X-Forwarded-For": "203.0.113.7"})
+        assert other.status_code == 200 and other.headers["x-rate-limit-remaining"] == "2"
 
 
 def test_forwarded_addresses_only_count_from_configured_proxies(tmp_path_factory):
-    process, base = limited_api(tmp_path_factory, "proxy_home", {
-        "PEPY_RATE_LIMIT_PER_MINUTE": "2", "PEPY_FORWARDED_ALLOW_IPS": "10.255.255.1"})
-    try:
-        with httpx.Client(base_url=base, timeout=10) as http:
-            codes = [http.get("/api/v2/projects/pepy", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
-                     for i in range(3)]
-            assert codes == [200, 200, 429]  # forged X-Forwarded-For from an untrusted peer is ignored
-    finally:
-        stop(process)
+    with limited_api(tmp_path_factory, "proxy_home", {
+        "PEPY_RATE_LIMIT_PER_MINUTE": "2", "PEPY_FORWARDED_ALLOW_IPS": "10.255.255.1"}) as http:
+        codes = [http.get("/api/v2/projects/pepy", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+                 for i in range(3)]
+        assert codes == [200, 200, 429]  # forged X-Forwarded-For from an untrusted peer is ignored
 
 
 def test_wrong_keys_are_throttled_and_shields_stays_public(tmp_path_factory):
-    process, base = limited_api(tmp_path_factory, "guess_home", {
-        "PEPY_API_KEYS": "right-key", "PEPY_AUTH_FAILURES_PER_MINUTE": "5"})
-    try:
-        with httpx.Client(base_url=base, timeout=10) as http:
-            shields = http.get("/v1/projects/pepy/shields")
-            assert shields.status_code == 200 and shields.json()["schemaVersion"] == 1
-            guesses = [http.get("/api/v2/projects/pepy", headers={"X-API-Key": f"guess-{i}"}).status_code
-                       for i in range(8)]
-            assert guesses == [401] * 5 + [429] * 3
-            limited = http.get("/api/v2/projects/pepy", headers={"X-API-Key": "guess-x"})
-            assert limited.status_code == 429 and int(limited.headers["x-rate-limit-retry-after-seconds"]) > 0
-            assert http.get("/api/v2/projects/pepy", headers={"X-API-Key": "right-key"}).status_code == 200
-    finally:
-        stop(process)
+    with limited_api(tmp_path_factory, "guess_home", {
+        "PEPY_API_KEYS": "right-key", "PEPY_AUTH_FAILURES_PER_MINUTE": "5"}) as http:
+        shields = http.get("/v1/projects/pepy/shields")
+        assert shields.status_code == 200 and shields.json()["schemaVersion"] == 1
+        guesses = [http.get("/api/v2/projects/pepy", headers={"X-API-Key": f"guess-{i}"}).status_code
+                   for i in range(8)]
+        assert guesses == [401] * 5 + [429] * 3
+        limited = http.get("/api/v2/projects/pepy", headers={"X-API-Key": "guess-x"})
+        assert limited.status_code == 429 and int(limited.headers["x-rate-limit-retry-after-seconds"]) > 0
+        assert http.get("/api/v2/projects/pepy", headers={"X-API-Key": "right-key"}).status_code == 200
