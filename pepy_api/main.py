@@ -69,7 +69,8 @@ def create_app(settings: ApiSettings | None = None, reader: Reader | None = None
     app.state.settings = settings
     errors.install(app)
     openapi.install(app)
-    for router in (pepy.router, badges.router, pypistats.router, stats.router):
+    routers = (pepy.router, badges.router, pypistats.router, stats.router)
+    for router in routers:
         app.include_router(router)
 
     # Added innermost first: observability sees everything, then the trailing-slash rewrite runs.
@@ -87,5 +88,6 @@ def create_app(settings: ApiSettings | None = None, reader: Reader | None = None
                                        "X-Rate-Limit-Retry-After-Seconds"])
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(ObservabilityMiddleware, metrics=Metrics(reader_proxy) if settings.metrics else None,
-                       log_requests=settings.access_log)
+                       log_requests=settings.access_log,
+                       routes=[route for router in routers for route in router.routes])
     return app

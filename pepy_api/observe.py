@@ -14,6 +14,7 @@ import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from starlette.routing import Match, Route
 
 access_log = logging.getLogger("pepy_api.access")
 
@@ -93,10 +94,19 @@ class Metrics:
 class ObservabilityMiddleware:
     """Outermost: times each request, logs it, counts it, and serves ``/metrics``."""
 
-    def __init__(self, app, metrics: Metrics | None, log_requests: bool) -> None:
+    def __init__(self, app, metrics: Metrics | None, log_requests: bool, routes=()) -> None:
         self.app = app
         self.metrics = metrics
         self.log_requests = log_requests
+        #: The API's routes: a request refused before routing (401, 429) is still counted under
+        #: its route's template, not as "unmatched".
+        self.routes = tuple(routes)
+
+    def _template(self, scope) -> str:
+        for route in self.routes:
+            if isinstance(route, Route) and route.matches(scope)[0] == Match.FULL:
+                return route.path
+        return "unmatched"
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -118,7 +128,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, watch)
         finally:
             seconds = time.perf_counter() - started
-            route = observed.get("route") or "unmatched"
+            route = observed.get("route") or self._template(scope)
             if self.metrics is not None:
                 self.metrics.observe(scope["method"], route, observed["status"], seconds, observed.get("cache"))
             if self.log_requests:

@@ -203,6 +203,10 @@ def test_made_up_keys_share_the_address_bucket(tmp_path_factory):
         # 127.0.0.1 is a trusted proxy by default: the forwarded address is the client.
         other = http.get("/api/v2/projects/pepy", headers={"X-Forwarded-For": "203.0.113.7"})
         assert other.status_code == 200 and other.headers["x-rate-limit-remaining"] == "2"
+        # Refused before routing, still counted under the route's template.
+        metrics = http.get("/metrics").text
+        assert re.search(r'pepy_http_requests_total\{method="GET",route="/api/v2/projects/\{project\}",'
+                         r'status="429"\} 2', metrics), metrics
 
 
 def test_forwarded_addresses_only_count_from_configured_proxies(tmp_path_factory):
