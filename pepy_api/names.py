@@ -7,6 +7,8 @@ import re
 ALL_PROJECTS = "__all__"
 _SEPARATORS = re.compile(r"[-_.]+")
 _VALID = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+#: A search prefix is the start of a name: it may end with a separator ("web-").
+_VALID_PREFIX = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$", re.IGNORECASE)
 
 
 class InvalidProjectName(ValueError):
@@ -25,3 +27,13 @@ def normalize(name: str, allow_all: bool = False) -> str:
             "starting and ending with a letter or digit"
         )
     return _SEPARATORS.sub("-", name).lower()
+
+
+def normalize_prefix(prefix: str) -> str:
+    """The PEP 503 form of the start of a name (``Web_`` -> ``web-``), or raise."""
+    if not 1 <= len(prefix) <= 512:
+        raise InvalidProjectName("a prefix has 1 to 512 characters")
+    if not prefix.isascii() or not _VALID_PREFIX.match(prefix):
+        raise InvalidProjectName("not the start of a project name: use letters, digits, '.', '_' and '-', "
+                                 "starting with a letter or digit")
+    return _SEPARATORS.sub("-", prefix).lower()

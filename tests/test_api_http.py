@@ -213,6 +213,12 @@ def test_summary_versions_top_and_search(api):
     assert totals == sorted(totals, reverse=True) and "__all__" not in [p["project"] for p in top["projects"]]
     search = api.get("/v1/projects?prefix=Flask_L").json()
     assert [p["project"] for p in search["projects"]] == ["flask-login"]
+    # A prefix is the start of a name being typed: it may end with a separator.
+    for partial in ("flask-", "Flask_", "FLASK."):
+        assert [p["project"] for p in api.get(f"/v1/projects?prefix={partial}").json()["projects"]] == ["flask-login"]
+    for bad in ("-flask", "flask/", "fl ask"):
+        refused = api.get("/v1/projects", params={"prefix": bad})
+        assert refused.status_code == 400 and "start of a project name" in refused.json()["message"]
     shield = api.get("/v1/projects/pepy/shields?period=week").json()
     assert shield == {"schemaVersion": 1, "label": "downloads/week", "message": "120", "color": "brightgreen"}
 

@@ -13,7 +13,7 @@ from pepy_api.badges import PERIOD_LABELS, format_downloads, period_downloads
 from pepy_api.deps import ProjectDep, RangeDep, ReaderDep, SnapshotDep
 from pepy_api.errors import ERROR_RESPONSES, PUBLIC_ERROR_RESPONSES, ApiError
 from pepy_api.models import Breakdown, ShieldsEndpoint, Summary, TopProjects, TopVersions
-from pepy_api.names import InvalidProjectName, normalize
+from pepy_api.names import InvalidProjectName, normalize_prefix
 from pepy_api.params import AsciiOnly
 from pepy_api.responses import FastJSONResponse, csv_response
 from pepy_api.routing import PrebuiltJSONRoute
@@ -144,7 +144,7 @@ def top_projects(snap: SnapshotDep,
     wanted = None
     if prefix:
         try:
-            wanted = normalize(prefix)
+            wanted = normalize_prefix(prefix)
         except InvalidProjectName as error:
             raise ApiError(400, f"invalid prefix: {error}") from None
     if wanted is None:
