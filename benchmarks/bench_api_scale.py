@@ -4,7 +4,7 @@ also as a ratio to the constant endpoint's p50 measured in the same run.
     .venv/bin/python benchmarks/bench_api_scale.py --warehouse /work/bench-data/real [--publish] [--postgres]
 
 The warehouse is built once (templates + ``build_history.py``) and reused; ``--publish`` first
-publishes it (serving tables, totals, generation) through ``publish()`` below, timed. Then, with
+publishes it (recent sums, generation) through ``pepy_pipeline.warehouse.publish``, timed. Then, with
 the API and the constant app (benchmarks/constant_app.py) started by tests/support/processes.py:
 
 * constant endpoint p50/p99 at concurrency 1 (wrk), before and after: the run's ceiling;
