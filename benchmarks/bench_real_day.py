@@ -136,7 +136,7 @@ def main() -> None:
     print(f"## Real-size days ({time.strftime('%Y-%m-%d %H:%M')}, scale {args.scale}, "
           f"rows per weekday {args.rows_per_day or 'the scale default'})\n")
     print("| day | fact rows | downloads | staged s | rollups s | commit s | total s | ceiling s | total / ceiling "
-          "| peak RSS MB | fact B/row | publish s | month parts | history days |")
+          "| load peak RSS MiB | fact B/row | publish s | month parts | history days |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     for day in args.days.split(","):
         ceiling = run_part("ceiling", args, day) if args.ceiling else None
@@ -146,7 +146,7 @@ def main() -> None:
         publish_s = f"{load['publish_s']:.1f}" if "publish_s" in load else "-"
         parts = ", ".join(f"{t.replace('project_', '')} {n}" for t, n in sorted(load["month_parts"].items()))
         print(f"| {day} | {load['rows']:,} | {load['downloads']:,} | {load['stage_s']:.1f} | {load['rollup_s']:.1f} | "
-              f"{load['commit_s']:.1f} | {load['total_s']:.1f} | {ceiling_s} | {ratio} | {load['peak_rss_mb']:,.0f} | "
+              f"{load['commit_s']:.1f} | {load['total_s']:.1f} | {ceiling_s} | {ratio} | {load['load_peak_rss_mb']:,.0f} | "
               f"{load['fact_bytes'] / load['rows']:.1f} | {publish_s} | {parts} | {load['history_days']} |", flush=True)
         print(f"<!-- {json.dumps({'load': load, 'ceiling': ceiling}, default=str)} -->", flush=True)
 

@@ -21,7 +21,7 @@ def normalize(name: str, allow_all: bool = False) -> str:
         return ALL_PROJECTS
     if not 1 <= len(name) <= 512:
         raise InvalidProjectName("a project name has 1 to 512 characters")
-    if not name.isascii() or not _VALID.match(name):
+    if not name.isascii() or not _VALID.fullmatch(name):
         raise InvalidProjectName(
             "not a valid project name: use letters, digits, '.', '_' and '-', "
             "starting and ending with a letter or digit"
@@ -33,7 +33,7 @@ def normalize_prefix(prefix: str) -> str:
     """The PEP 503 form of the start of a name (``Web_`` -> ``web-``), or raise."""
     if not 1 <= len(prefix) <= 512:
         raise InvalidProjectName("a prefix has 1 to 512 characters")
-    if not prefix.isascii() or not _VALID_PREFIX.match(prefix):
+    if not prefix.isascii() or not _VALID_PREFIX.fullmatch(prefix):
         raise InvalidProjectName("not the start of a project name: use letters, digits, '.', '_' and '-', "
                                  "starting with a letter or digit")
     return _SEPARATORS.sub("-", prefix).lower()

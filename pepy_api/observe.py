@@ -103,8 +103,11 @@ class ObservabilityMiddleware:
         self.routes = tuple(routes)
 
     def _template(self, scope) -> str:
+        # As routing would see it: the trailing slash dropped (TrailingSlashMiddleware), HEAD as GET.
+        probe = {**scope, "path": scope["path"].rstrip("/") or "/",
+                 "method": "GET" if scope["method"] == "HEAD" else scope["method"]}
         for route in self.routes:
-            if isinstance(route, Route) and route.matches(scope)[0] == Match.FULL:
+            if isinstance(route, Route) and route.matches(probe)[0] == Match.FULL:
                 return route.path
         return "unmatched"
 

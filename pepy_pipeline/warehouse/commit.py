@@ -33,14 +33,13 @@ ROLLUP_KEYS = {
     "project_dimension_daily": "date, project, dimension, value",
 }
 COMMIT_MUTEX = "commit"
-#: A day's delta is written in few parts (one statement, blocks bounded by bytes, not by the
-#: default 1 M rows): only a writer's process merges parts, so a day committed in many parts
-#: leaves them in the current month for every read to open. Measured at real size
-#: (docs/benchmarks.md): 1 M-row blocks gave 12 parts a day for project_dimension_daily; 1 GiB
-#: and 512 MiB blocks gave 2-3 but peak RSS of 3.6 and 3.3 GB (target 3 GB); 256 MiB is the
-#: engine's default byte bound, so memory stays where it was. Small days are one part.
-ONE_PART_PER_DAY = {"min_insert_block_size_rows": 64_000_000, "min_insert_block_size_bytes": 256 << 20,
-                    "max_insert_block_size": 64_000_000}
+#: How a day's delta is written: one statement, blocks bounded by bytes rather than the default
+#: 1 M rows, because only a writer's process merges parts and every read of the current month
+#: opens the parts left there. Measured at real size (docs/benchmarks.md), parts a day in
+#: project_dimension_daily: 12 with the defaults, 2 with 1 GiB blocks (peak RSS 3.6 GB), ~6 with
+#: 256 MiB (3.07 GB); a small day is one part. The negation's GROUP BY spills like the rollups.
+COMMIT_INSERT_SETTINGS = {"min_insert_block_size_rows": 64_000_000, "min_insert_block_size_bytes": 256 << 20,
+                          "max_insert_block_size": 64_000_000, "max_bytes_before_external_group_by": 300_000_000}
 
 
 class DayBeforeOpeningBalance(ValueError):
@@ -69,7 +68,7 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
                 client.command(
                     f"INSERT INTO {deltas[name]} SELECT * FROM {staged.tables[name]} UNION ALL "
                     f"SELECT {keys}, {measures.NEGATED} FROM {db}.{name} WHERE date = {{day:Date}} GROUP BY {keys}",
-                    parameters={"day": day}, settings=ONE_PART_PER_DAY)
+                    parameters={"day": day}, settings=COMMIT_INSERT_SETTINGS)
             client.command(
                 f"INSERT INTO {deltas['project_alltime']} SELECT project, {measures.RESUM} "
                 f"FROM {deltas['project_daily']} GROUP BY project")

@@ -19,7 +19,6 @@ from pepy_warehouse.identifiers import identifier
 from pepy_warehouse.locks import warehouse_mutex
 
 PUBLISH_MUTEX = "publish"
-#: A staging table this old is a killed run's leftover, not a rebuild still in progress.
 
 
 class PublishRefused(RuntimeError):

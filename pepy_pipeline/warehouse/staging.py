@@ -24,9 +24,10 @@ def _key(key: str) -> str:
     return key
 
 
-#: A staging table this old is a killed writer's leftover (a live writer's never lives this long):
-#: concurrent writers of a server, or threads of one process, must not drop each other's tables.
-STALE_STAGING_SECONDS = 3600
+#: A staging table this old is a killed writer's leftover: well past a live writer's (one statement
+#: may take the server client's 1 h timeout, and a commit may wait for the commit mutex).
+#: Concurrent writers of a server, or threads of one process, must not drop each other's tables.
+STALE_STAGING_SECONDS = 6 * 3600
 
 
 @contextlib.contextmanager
