@@ -76,9 +76,7 @@ def part_load(args) -> dict:
 
 
 def part_ceiling(args) -> dict:
-    import pyarrow.parquet as pq
-
-    from pepy_pipeline.sources.schema import WAREHOUSE_SCHEMA
+    from benchmarks.bench_pipeline import ceiling_insert, write_parquet
     from pepy_pipeline.warehouse.migrations import migrate
     from pepy_warehouse.connection import connected
 
@@ -86,16 +84,10 @@ def part_ceiling(args) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="pepy-ceiling-", dir=args.scratch))
     try:
         path = scratch / f"{day}.parquet"
-        with pq.ParquetWriter(path, WAREHOUSE_SCHEMA) as writer:
-            for batch in source(args).read_day(day):
-                writer.write_batch(batch)
+        write_parquet(source(args), day, path)
         with connected(f"chdb://{scratch / 'engine'}") as client:
             migrate(client, "pepy")
-            client.command("CREATE TABLE pepy.ceiling AS pepy.downloads_daily")
-            started = time.perf_counter()
-            client.command(f"INSERT INTO pepy.ceiling SELECT * FROM file('{path}', Parquet)")
-            seconds = time.perf_counter() - started
-            rows = client.query("SELECT count() FROM pepy.ceiling").result_rows[0][0]
+            rows, seconds = ceiling_insert(client, path)
         return {"day": args.day, "rows": rows, "insert_s": seconds, "parquet_bytes": path.stat().st_size}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

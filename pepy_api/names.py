@@ -19,21 +19,21 @@ def normalize(name: str, allow_all: bool = False) -> str:
     """The PEP 503 form of ``name`` (``Flask_Login`` -> ``flask-login``), or raise."""
     if allow_all and name == ALL_PROJECTS:
         return ALL_PROJECTS
-    if not 1 <= len(name) <= 512:
-        raise InvalidProjectName("a project name has 1 to 512 characters")
-    if not name.isascii() or not _VALID.fullmatch(name):
-        raise InvalidProjectName(
-            "not a valid project name: use letters, digits, '.', '_' and '-', "
-            "starting and ending with a letter or digit"
-        )
-    return _SEPARATORS.sub("-", name).lower()
+    return _normalized(name, _VALID, "a project name has 1 to 512 characters",
+                       "not a valid project name: use letters, digits, '.', '_' and '-', "
+                       "starting and ending with a letter or digit")
 
 
 def normalize_prefix(prefix: str) -> str:
     """The PEP 503 form of the start of a name (``Web_`` -> ``web-``), or raise."""
-    if not 1 <= len(prefix) <= 512:
-        raise InvalidProjectName("a prefix has 1 to 512 characters")
-    if not prefix.isascii() or not _VALID_PREFIX.fullmatch(prefix):
-        raise InvalidProjectName("not the start of a project name: use letters, digits, '.', '_' and '-', "
-                                 "starting with a letter or digit")
-    return _SEPARATORS.sub("-", prefix).lower()
+    return _normalized(prefix, _VALID_PREFIX, "a prefix has 1 to 512 characters",
+                       "not the start of a project name: use letters, digits, '.', '_' and '-', "
+                       "starting with a letter or digit")
+
+
+def _normalized(text: str, pattern: re.Pattern, length_error: str, pattern_error: str) -> str:
+    if not 1 <= len(text) <= 512:
+        raise InvalidProjectName(length_error)
+    if not text.isascii() or not pattern.fullmatch(text):
+        raise InvalidProjectName(pattern_error)
+    return _SEPARATORS.sub("-", text).lower()

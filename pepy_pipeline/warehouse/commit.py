@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from pepy_pipeline.warehouse import measures
-from pepy_pipeline.warehouse.loader import FACT_TABLE, ROLLUPS, StagedDay
+from pepy_pipeline.warehouse.loader import FACT_TABLE, ROLLUPS, SPILL_GROUP_BY_BYTES, StagedDay
 from pepy_pipeline.warehouse.staging import staging_table
 from pepy_warehouse.identifiers import identifier
 from pepy_warehouse.locks import warehouse_mutex
@@ -39,7 +39,7 @@ COMMIT_MUTEX = "commit"
 #: project_dimension_daily: 12 with the defaults, 2 with 1 GiB blocks (peak RSS 3.6 GB), ~6 with
 #: 256 MiB (3.07 GB); a small day is one part. The negation's GROUP BY spills like the rollups.
 COMMIT_INSERT_SETTINGS = {"min_insert_block_size_rows": 64_000_000, "min_insert_block_size_bytes": 256 << 20,
-                          "max_insert_block_size": 64_000_000, "max_bytes_before_external_group_by": 300_000_000}
+                          "max_insert_block_size": 64_000_000, "max_bytes_before_external_group_by": SPILL_GROUP_BY_BYTES}
 
 
 class DayBeforeOpeningBalance(ValueError):
