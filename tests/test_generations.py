@@ -14,7 +14,7 @@ import pytest
 from pepy_pipeline.warehouse.day_load import load_day
 from pepy_pipeline.warehouse.publish import publish
 from pepy_warehouse.connection import connected
-from pepy_warehouse.generation import MANIFEST_DIR, POINTER_NAME, current_manifest
+from pepy_warehouse.generation import MANIFEST_DIR, POINTER_NAME, current_manifest, frozen_rows
 from tests.support import api_data
 from tests.support.processes import start_api, stop
 from tests.support.sources import RowsSource
@@ -128,3 +128,18 @@ def test_a_swap_never_mixes_two_generations_in_one_response(home):
         stop(process)
     assert not errors and not mismatches
     assert len(versions) >= 4  # the requests really did span several generations
+
+
+def test_a_merge_caught_by_freeze_is_counted_as_the_reader_will_attach_it(tmp_path):
+    """Found in the demo: FREEZE caught a merge's result beside its source parts; attaching keeps
+    only the result, so the manifest must count only parts no other frozen part covers."""
+    frozen = {"all_1_26_6": 301, "all_27_27_1": 301, "all_28_28_1": 301, "all_29_29_1": 301,
+              "all_30_30_1": 301, "all_1_30_7": 301, "202611_31_31_0": 7}
+    for name, rows in frozen.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "count.txt").write_text(str(rows))
+    (tmp_path / "detached").mkdir()
+    assert frozen_rows(tmp_path) == 301 + 7
+    (tmp_path / "all_1_30_7" / "count.txt").unlink()  # without the merge result: every part counts
+    (tmp_path / "all_1_30_7").rmdir()
+    assert frozen_rows(tmp_path) == 5 * 301 + 7
