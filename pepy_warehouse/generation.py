@@ -63,7 +63,9 @@ def freeze_generation(client, database: str, warehouse_dir: Path, facts: dict) -
             "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position",
             parameters={"db": db, "t": table},
         ).result_rows
-        rows = frozen_rows(warehouse_dir / "shadow" / name / "store" / table_uuid[:3] / table_uuid)
+        frozen = warehouse_dir / "shadow" / name / "store" / table_uuid[:3] / table_uuid
+        _complete_table_skeleton(frozen, warehouse_dir / "store" / table_uuid[:3] / table_uuid)
+        rows = frozen_rows(frozen)
         tables[table] = {"uuid": table_uuid, "engine": engine_full, "columns": [list(c) for c in columns],
                          "rows": rows}
     manifest = {
@@ -80,6 +82,17 @@ def freeze_generation(client, database: str, warehouse_dir: Path, facts: dict) -
     _write_atomically(directory / POINTER_NAME, name)
     remove_old_generations(warehouse_dir)
     return Generation(name, manifest_path, manifest)
+
+
+def _complete_table_skeleton(frozen: Path, live: Path) -> None:
+    """Give a frozen table directory what an engine creates when it loads a table (``detached/``,
+    ``format_version.txt``), so attaching it writes nothing into the generation."""
+    if not frozen.is_dir():
+        return  # an empty table froze nothing: the reader attaches it empty
+    (frozen / "detached").mkdir(exist_ok=True)
+    version = live / "format_version.txt"
+    if version.exists() and not (frozen / version.name).exists():
+        shutil.copyfile(version, frozen / version.name)
 
 
 def frozen_rows(table_dir: Path) -> int:
@@ -134,7 +147,10 @@ def attach_generation(client, manifest: dict, database: str, link_root: Path) ->
             raise GenerationError(f"generation {manifest['generation']}: table {table} has no frozen data at {frozen}")
         columns = ", ".join(f"`{col}` {typ}" for col, typ in info["columns"])
         engine = info["engine"]
-        disk = f"disk = disk(readonly = true, type = 'local', path = '{link_root}/')"
+        # table_readonly: no merges, mutations or part cleanup. A read-only disk alone did not
+        # stop them: at real size this engine merged the attached parts (both cores busy while
+        # idle) and wrote the result into the frozen generation.
+        disk = f"disk = disk(readonly = true, type = 'local', path = '{link_root}/'), table_readonly = 1"
         settings = f"{engine}, {disk}" if " SETTINGS " in engine else f"{engine} SETTINGS {disk}"
         client.command(f"ATTACH TABLE {db}.{identifier(table)} UUID '{fresh}' ({columns}) ENGINE = {settings}")
 

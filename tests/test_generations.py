@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from pepy_pipeline.warehouse.day_load import load_day
+from pepy_pipeline.warehouse.migrations import migrate
 from pepy_pipeline.warehouse.publish import publish
 from pepy_warehouse.connection import connected
 from pepy_warehouse.generation import MANIFEST_DIR, POINTER_NAME, current_manifest, frozen_rows
@@ -143,3 +144,42 @@ def test_a_merge_caught_by_freeze_is_counted_as_the_reader_will_attach_it(tmp_pa
     (tmp_path / "all_1_30_7" / "count.txt").unlink()  # without the merge result: every part counts
     (tmp_path / "all_1_30_7").rmdir()
     assert frozen_rows(tmp_path) == 5 * 301 + 7
+
+
+def frozen_listing(warehouse) -> dict[str, list[str]]:
+    """Every frozen table directory of the current generation and the parts in it."""
+    manifest = current_manifest(warehouse)
+    shadow = warehouse / "shadow" / manifest["generation"] / "store"
+    return {info["uuid"]: sorted(p.name for p in (shadow / info["uuid"][:3] / info["uuid"]).glob("*"))
+            for info in manifest["tables"].values() if info["rows"]}
+
+
+def test_the_api_never_merges_or_writes_the_generation_it_attached(tmp_path):
+    """Found at real size: the API's own engine ran background merges on the attached parts
+    (both cores busy while idle) and wrote the merged parts into the frozen generation, so its
+    row counts changed and the next API process refused it. The parts left unmerged here are
+    what a publish freezes when the writer has not merged yet."""
+    warehouse = tmp_path / "warehouse"
+    with connected(f"chdb://{warehouse}") as client:
+        migrate(client, "pepy")
+        client.command("SYSTEM STOP MERGES")
+        rows = [api_data.grain(row) for rows in api_data.ROWS.values() for row in rows]
+        for day in (D4 + dt.timedelta(days=n) for n in range(20)):  # 20 unmerged parts a month
+            load_day(client, "pepy", RowsSource({day: rows}), day)
+        publish(client, "pepy", warehouse)
+    before = frozen_listing(warehouse)
+    assert max(len(parts) for parts in before.values()) >= 20
+    process, base = start_api(tmp_path, tmp_path / "api.log")
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            assert served(http)[1] > 0
+            time.sleep(8)  # several of the engine's merge-selecting rounds
+            assert served(http)[1] > 0
+    finally:
+        stop(process)
+    assert frozen_listing(warehouse) == before
+    manifest = current_manifest(warehouse)
+    shadow = warehouse / "shadow" / manifest["generation"] / "store"
+    for info in manifest["tables"].values():
+        if info["rows"]:
+            assert frozen_rows(shadow / info["uuid"][:3] / info["uuid"]) == info["rows"]
