@@ -75,3 +75,24 @@ def test_prefix_search_uses_bisection_and_ranks():
     assert snap.prefix_matches("req", 1, 2) == (["requests-mock", "requests-oauthlib"], 4)
     assert snap.prefix_matches("zzz", 0, 10) == ([], 0)
     assert snap.ranked[0] == "numpy" and "__all__" not in snap.ranked
+
+
+def test_columnar_totals_read_like_a_dict_and_keep_every_project_apart():
+    import datetime as dt
+
+    import numpy as np
+
+    from pepy_api.store.snapshot import Totals, build_snapshot
+
+    names = ["zope", "__all__", "aiohttp", "numpy"]  # unsorted: build_snapshot sorts
+    columns = {"project": names, **{f"c{i}": np.array([10 + i, 100 + i, 30 + i, 30 + i]) for i in range(9)}}
+    snap = build_snapshot("t", "db", columns, None, dt.date(2026, 1, 1))
+    assert snap.totals["numpy"] == Totals(*(30 + i for i in range(9)))
+    assert snap.totals.get("__all__").total == 100 and "__all__" in snap.totals
+    assert snap.totals.get("nope") is None and "nope" not in snap.totals and "numpz" not in snap.totals
+    assert len(snap.totals) == 4 and len(snap.ranked) == 3
+    assert list(snap.ranked) == ["aiohttp", "numpy", "zope"]  # ties by name
+    assert snap.ranked[1:] == ["numpy", "zope"] and snap.ranked[-1] == "zope"
+    assert snap.prefix_matches("", 0, 2) == (["aiohttp", "numpy"], 3)
+    empty = build_snapshot("t", "db", {"project": [], **{f"c{i}": [] for i in range(9)}}, None, None)
+    assert len(empty.totals) == 0 and list(empty.ranked) == [] and empty.prefix_matches("a", 0, 5) == ([], 0)

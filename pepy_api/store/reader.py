@@ -117,11 +117,10 @@ class Reader:
 
     def _read_snapshot(self, token: str, database: str, first, last, published_at=None) -> Snapshot:
         with self.client() as client:
-            result = client.query(TOTALS_SQL.replace("__DB__", identifier(database)))
-            names = result.column_names
-            columns = {name: list(col) for name, col in zip(names, result.result_columns)} if result.row_count else \
-                {name: [] for name in names}
-        columns = dict(zip(["project", *[f"c{i}" for i in range(len(names) - 1)]], columns.values()))
+            # Arrow: the counts arrive as int64 arrays, not 6.5 million Python ints at 720 k projects.
+            table = client.query_arrow(TOTALS_SQL.replace("__DB__", identifier(database)))
+        columns = {"project": table.column(0).to_pylist(),
+                   **{f"c{i}": table.column(i).to_numpy() for i in range(1, table.num_columns)}}
         return build_snapshot(token, database, columns, first, last, published_at)
 
 
