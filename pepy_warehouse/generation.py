@@ -27,7 +27,7 @@ from pepy_warehouse.identifiers import identifier
 
 #: What readers need: the rollups, the all-time sums, the opening balance, recent sums.
 SERVED_TABLES = ("project_daily", "project_version_daily", "project_dimension_daily", "project_alltime",
-                 "opening_balance", "project_recent")
+                 "opening_balance", "project_recent", "project_version_days")
 POINTER_NAME = "CURRENT"
 MANIFEST_DIR = "serving"
 #: A part's directory: partition, first and last block, level (and a mutation, unused here).

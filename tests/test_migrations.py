@@ -51,3 +51,27 @@ def test_every_serving_table_is_sorted_by_project_first(tmp_path):
     for table in ("downloads_daily", "project_daily", "project_version_daily", "project_dimension_daily",
                   "project_alltime", "project_recent", "opening_balance"):
         assert keys[table].startswith("project"), (table, keys[table])
+
+
+def test_version_days_are_filled_for_days_committed_before_they_existed(tmp_path):
+    """Upgrading a warehouse with history: migration 006 derives each past day's version arrays
+    from its version rollups, the same rows a commit of that day writes."""
+    import datetime as dt
+
+    from pepy_pipeline.sources.sample import SampleSource
+    from pepy_pipeline.warehouse.day_load import load_day
+
+    cells = ("SELECT project, date, arrayJoin(arrayZip(argMax(versions, committed_at), argMax(downloads, committed_at), "
+             f"argMax(not_ci_downloads, committed_at))) AS cell FROM {DB}.project_version_days "
+             "GROUP BY project, date ORDER BY project, date, cell")
+    with connected(f"chdb://{tmp_path / 'w'}") as client:
+        migrate(client, DB)
+        source = SampleSource(projects=30, rows_per_day=1000)
+        for day in (dt.date(2026, 10, 30), dt.date(2026, 10, 31), dt.date(2026, 11, 1)):  # two months
+            load_day(client, DB, source, day)
+        committed = client.query(cells).result_rows
+        # As a warehouse from before migration 006 is: no version days, 006 not applied.
+        client.command(f"DROP TABLE {DB}.project_version_days SYNC")
+        client.command(f"DELETE FROM {DB}.schema_migrations WHERE version = 6")
+        assert migrate(client, DB) == ["006_version_days.sql"]
+        assert client.query(cells).result_rows == committed and len(committed) > 50

@@ -124,6 +124,15 @@ def test_incremental_rollups_equal_a_full_rebuild_over_random_loads_and_reloads(
         f"('bandersnatch', 'z3c.pypimirror', 'Artifactory', 'devpi'), 1)), sumIf(downloads, ci) "
         f"FROM {DATABASE}.downloads_daily GROUP BY ALL ORDER BY ALL").result_rows
     assert incremental == rebuilt
+    # pepy's v2/pro read the per-day version arrays: the newest commit of each day is the facts'.
+    version_days = client.query(
+        f"SELECT project, date, arrayJoin(arrayZip(argMax(versions, committed_at), argMax(downloads, committed_at), "
+        f"argMax(not_ci_downloads, committed_at))) AS cell FROM {DATABASE}.project_version_days "
+        "GROUP BY project, date ORDER BY project, date, cell").result_rows
+    from_facts = client.query(
+        f"SELECT project, date, (version, sum(downloads), sumIf(downloads, NOT ci)) AS cell "
+        f"FROM {DATABASE}.downloads_daily GROUP BY project, date, version ORDER BY project, date, cell").result_rows
+    assert version_days == from_facts and len(from_facts) > 100
 
 
 def _no_volume_bands():

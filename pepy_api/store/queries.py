@@ -22,15 +22,33 @@ MEASURES = {
 BUCKETS = {"day": "date", "week": "toMonday(date)", "month": "toStartOfMonth(date)"}
 
 
-def version_downloads(reader: Reader, project: str, start: dt.date, end: dt.date,
-                      measure: str = "all") -> list[tuple[dt.date, str, int]]:
-    """(date, version, downloads) rows, by date, for one project."""
-    return reader.query(
-        f"SELECT date, version, sum({MEASURES[measure]}) AS n FROM __DB__.project_version_daily "
-        "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
-        "GROUP BY date, version HAVING n > 0 ORDER BY date, version",
+#: Version-day array per measure (project_version_days holds the two pepy's answers use).
+VERSION_DAY_ARRAYS = {"all": "downloads", "not_ci": "not_ci_downloads"}
+
+
+def version_days_json(reader: Reader, project: str, start: dt.date, end: dt.date,
+                      measure: str = "all") -> tuple[str, list[str]]:
+    """pepy's ``{"<day>": {"<version>": downloads}}`` for one project (days ascending, versions by
+    name, zero cells left out) as JSON text built by the engine, and the versions in it.
+
+    Reads one row of version arrays per day (the newest commit of each day), not every
+    (day, version) cell: ~120 rows where a big project has ~10^5 cells."""
+    column = VERSION_DAY_ARRAYS[measure]
+    rows = reader.query(
+        "SELECT concat('{', arrayStringConcat(arrayMap(d -> d.2, arraySort(groupArrayIf((date, cell), notEmpty(kept)))), ','), '}'), "
+        "arrayDistinct(arrayFlatten(groupArray(kept))) "
+        "FROM ("
+        f"    SELECT date, argMax(versions, committed_at) AS vs, argMax({column}, committed_at) AS ns, "
+        "           arrayFilter((v, n) -> n > 0, vs, ns) AS kept, "
+        "           concat('\"', toString(date), '\":', toJSONString(mapFromArrays(kept, arrayFilter(n -> n > 0, ns)))) AS cell "
+        "    FROM __DB__.project_version_days "
+        "    WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
+        "    GROUP BY date"
+        ") SETTINGS output_format_json_quote_64bit_integers = 0, output_format_json_escape_forward_slashes = 0, "
+        "output_format_json_validate_utf8 = 1",
         {"project": project, "start": start, "end": end},
     )
+    return rows[0][0], list(rows[0][1])
 
 
 def daily_downloads(reader: Reader, project: str, start: dt.date, end: dt.date,

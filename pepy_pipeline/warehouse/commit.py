@@ -6,6 +6,9 @@
   ``ATTACH PARTITION ... FROM`` (one atomic statement per table). The cost is the day's, whatever
   the month or the history holds, and a re-run never double counts: the delta is computed from
   what is committed at that moment, so committing the same day twice adds it once.
+* Version days (``project_version_days``, one row of version arrays per project and day): the
+  day's rows are built from its staged version rollup and added with a newer ``committed_at``
+  (stamped under the commit mutex, so the last commit of a day is the newest row).
 * ``load_log`` says ``committing`` before the swap statements and ``committed`` after them; a
   commit killed in between is found by the next writer (``torn_days``) and must be reloaded.
 
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 from pepy_pipeline.warehouse import measures
 from pepy_pipeline.warehouse.loader import FACT_TABLE, ROLLUPS, SPILL_GROUP_BY_BYTES, StagedDay
+from pepy_pipeline.warehouse.sql_files import render
 from pepy_pipeline.warehouse.staging import staging_table
 from pepy_warehouse.identifiers import identifier
 from pepy_warehouse.locks import warehouse_mutex
@@ -33,6 +37,8 @@ ROLLUP_KEYS = {
     "project_dimension_daily": "date, project, dimension, value",
 }
 COMMIT_MUTEX = "commit"
+#: Per (project, day) version arrays, what pepy's v2 and pro answers read.
+VERSION_DAYS = "project_version_days"
 #: How a day's delta is written: one statement, blocks bounded by bytes rather than the default
 #: 1 M rows, because only a writer's process merges parts and every read of the current month
 #: opens the parts left there. Measured at real size (docs/benchmarks.md), parts a day in
@@ -63,7 +69,7 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
         refuse_if_covered_by_balance(client, db, day)
         with contextlib.ExitStack() as stack:
             deltas = {name: stack.enter_context(staging_table(client, db, name, f"{day:%Y%m%d}d"))
-                      for name in [*ROLLUPS, "project_alltime"]}
+                      for name in [*ROLLUPS, "project_alltime", VERSION_DAYS]}
             for name, keys in ROLLUP_KEYS.items():
                 client.command(
                     f"INSERT INTO {deltas[name]} SELECT * FROM {staged.tables[name]} UNION ALL "
@@ -72,6 +78,9 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
             client.command(
                 f"INSERT INTO {deltas['project_alltime']} SELECT project, {measures.RESUM} "
                 f"FROM {deltas['project_daily']} GROUP BY project")
+            client.command(render("rollups/project_version_days.sql", target=deltas[VERSION_DAYS],
+                                  source=staged.tables["project_version_daily"]),
+                           parameters={"first": day, "last": day}, settings=COMMIT_INSERT_SETTINGS)
             # The swap: each statement is atomic; together they take milliseconds.
             _log(client, db, staged, source_name, run_id, upstream_fingerprint, "committing")
             client.command(f"ALTER TABLE {db}.{FACT_TABLE} REPLACE PARTITION ID '{day:%Y%m%d}' "
@@ -79,6 +88,7 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
             for name in ROLLUPS:
                 client.command(f"ALTER TABLE {db}.{name} ATTACH PARTITION ID '{month}' FROM {deltas[name]}")
             client.command(f"ALTER TABLE {db}.project_alltime ATTACH PARTITION tuple() FROM {deltas['project_alltime']}")
+            client.command(f"ALTER TABLE {db}.{VERSION_DAYS} ATTACH PARTITION ID '{month}' FROM {deltas[VERSION_DAYS]}")
             _log(client, db, staged, source_name, run_id, upstream_fingerprint, "committed")
     size = client.query(
         "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = {db:String} "

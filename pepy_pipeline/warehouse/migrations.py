@@ -7,8 +7,10 @@ warehouse and an upgraded one end up with identical tables, and re-running is ha
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
+from pepy_pipeline.warehouse.loader import SPILL_GROUP_BY_BYTES
 from pepy_pipeline.warehouse.sql_files import SQL_DIR, identifier, render, statements
 
 _MIGRATION = re.compile(r"^(\d{3})_(\w+)\.sql$")
@@ -39,6 +41,25 @@ def migrate(client, database: str) -> list[str]:
             continue
         for statement in statements(render(name, database=db)):
             client.command(statement)
+        if name in BACKFILLS:
+            BACKFILLS[name](client, db)
         client.insert(f"{db}.schema_migrations", [[version, name]], column_names=["version", "name"])
         done.append(name)
     return done
+
+
+def backfill_version_days(client, db: str) -> None:
+    """Fill ``project_version_days`` for the days committed before it existed, a month at a time
+    (the memory of one month's GROUP BY, not the history's)."""
+    months = [row[0] for row in client.query(
+        f"SELECT DISTINCT toStartOfMonth(date) AS m FROM {db}.project_version_daily ORDER BY m").result_rows]
+    for month in months:
+        last = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        client.command(render("rollups/project_version_days.sql", target=f"{db}.project_version_days",
+                              source=f"{db}.project_version_daily"),
+                       parameters={"first": month, "last": last},
+                       settings={"max_bytes_before_external_group_by": SPILL_GROUP_BY_BYTES})
+
+
+#: Data a migration derives from tables that already exist, run right after its DDL.
+BACKFILLS = {"006_version_days.sql": backfill_version_days}
