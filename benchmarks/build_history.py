@@ -79,6 +79,23 @@ def open_warehouse(home: Path):
     return opened()
 
 
+def rebuild_version_days(client, db: str, dates: list[dt.date]) -> None:
+    """pepy v2/pro's per-day version arrays for the derived days, as a commit writes them (newest
+    ``committed_at`` wins), a month at a time."""
+    from pepy_pipeline.warehouse.commit import VERSION_DAYS_SETTINGS
+    from pepy_pipeline.warehouse.sql_files import render
+
+    months: dict[str, list[dt.date]] = {}
+    for day in dates:
+        months.setdefault(f"{day:%Y%m}", []).append(day)
+    for month, days in sorted(months.items()):
+        started = time.perf_counter()
+        client.command(render("rollups/project_version_days.sql", target=f"{db}.project_version_days",
+                              source=f"{db}.project_version_daily"),
+                       parameters={"first": min(days), "last": max(days)}, settings=VERSION_DAYS_SETTINGS)
+        print(f"  project_version_days {month}: {len(days)} days in {time.perf_counter() - started:.1f} s", flush=True)
+
+
 def load_template(client, extra, database: str, day: dt.date, scale: str, projects: int | None,
                   rows_per_day: int | None):
     from pepy_pipeline.sources.sample import SampleSource
@@ -286,6 +303,8 @@ def main() -> None:
                       f"({rows / max(seconds, 1e-9):,.0f} rows/s)", flush=True)
         if only:
             client.command(f"DROP TABLE IF EXISTS {only}")
+        if "project_version_daily" in tables:
+            rebuild_version_days(client, db, targets)
         record_loads(client, db, targets, plan, args.facts)
         rebuild_alltime(client, db)
         report(client, db, tables, totals, templates)

@@ -44,8 +44,15 @@ VERSION_DAYS = "project_version_days"
 #: opens the parts left there. Measured at real size (docs/benchmarks.md), parts a day in
 #: project_dimension_daily: 12 with the defaults, 2 with 1 GiB blocks (peak RSS 3.6 GB), ~6 with
 #: 256 MiB (3.07 GB); a small day is one part. The negation's GROUP BY spills like the rollups.
+#: The negation groups a day of a month partition sorted by its key: in order it streams (a day-28
+#: reload of project_dimension_daily at real size: 13.4 s against 23.9 s hashing, same run).
 COMMIT_INSERT_SETTINGS = {"min_insert_block_size_rows": 64_000_000, "min_insert_block_size_bytes": 256 << 20,
-                          "max_insert_block_size": 64_000_000, "max_bytes_before_external_group_by": SPILL_GROUP_BY_BYTES}
+                          "max_insert_block_size": 64_000_000, "max_bytes_before_external_group_by": SPILL_GROUP_BY_BYTES,
+                          "optimize_aggregation_in_order": 1}
+
+#: Building version days: rows arrive sorted by (project, date, version), so both GROUP BYs stream
+#: in order (measured on a month at real size: ~1 min in order, >3 min hashing and spilling).
+VERSION_DAYS_SETTINGS = {"optimize_aggregation_in_order": 1, "max_bytes_before_external_group_by": SPILL_GROUP_BY_BYTES}
 
 
 class DayBeforeOpeningBalance(ValueError):
@@ -80,7 +87,7 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
                 f"FROM {deltas['project_daily']} GROUP BY project")
             client.command(render("rollups/project_version_days.sql", target=deltas[VERSION_DAYS],
                                   source=staged.tables["project_version_daily"]),
-                           parameters={"first": day, "last": day}, settings=COMMIT_INSERT_SETTINGS)
+                           parameters={"first": day, "last": day}, settings=VERSION_DAYS_SETTINGS)
             # The swap: each statement is atomic; together they take milliseconds.
             _log(client, db, staged, source_name, run_id, upstream_fingerprint, "committing")
             client.command(f"ALTER TABLE {db}.{FACT_TABLE} REPLACE PARTITION ID '{day:%Y%m%d}' "

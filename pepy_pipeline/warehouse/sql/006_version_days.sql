@@ -14,4 +14,8 @@ CREATE TABLE IF NOT EXISTS {database}.project_version_days
 )
 ENGINE = ReplacingMergeTree(committed_at)
 PARTITION BY toYYYYMM(date)
-ORDER BY (project, date);
+ORDER BY (project, date)
+-- A row holds a day's versions (1,000+ for a big project): 8,192-row granules made every read
+-- decompress megabytes of other projects' arrays (one month at real size: 13-19 ms a project,
+-- 256 rows and at most 1 MiB a granule: 8-10 ms).
+SETTINGS index_granularity = 256, index_granularity_bytes = 1048576;
