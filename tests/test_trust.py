@@ -276,3 +276,25 @@ def test_the_schedule_reloads_only_days_that_changed_upstream(dsn):
     with connected(dsn) as client:
         assert fact_sums(client, day)[1] > partial
     assert sorted(days_to_load(instance, late.build(), today)) == [day + dt.timedelta(days=1)]
+
+
+def test_a_reload_without_a_project_removes_its_versions_from_that_day(client):
+    """Found in review: version days were written only for the projects of the new load, so a
+    project gone from a reloaded day kept its old versions in pepy's v2/pro answers."""
+    from tests.support.sources import RowsSource
+
+    def load(projects):
+        rows = [{"project": p, "version": "1.0", "downloads": 5, "file_type": "bdist_wheel", "country_code": "US",
+                 "installer": "pip", "python_minor": "3.12", "system": "Linux", "ci": False} for p in projects]
+        load_day(client, DATABASE, RowsSource({MONDAY: rows}), MONDAY, bands=_no_volume_bands())
+
+    def versions_of(project):
+        rows = client.query(f"SELECT argMax(versions, committed_at) FROM {DATABASE}.project_version_days "
+                            "WHERE project = {p:String} AND date = {d:Date}",
+                            parameters={"p": project, "d": MONDAY}).result_rows
+        return list(rows[0][0]) if rows else None
+
+    load(["kept", "gone"])
+    assert versions_of("gone") == ["1.0"]
+    load(["kept"])
+    assert versions_of("gone") == [] and versions_of("kept") == ["1.0"]

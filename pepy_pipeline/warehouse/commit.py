@@ -88,6 +88,12 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
             client.command(render("rollups/project_version_days.sql", target=deltas[VERSION_DAYS],
                                   source=staged.tables["project_version_daily"]),
                            parameters={"first": day, "last": day}, settings=VERSION_DAYS_SETTINGS)
+            # A reload without a project it had before: an empty row supersedes the old one.
+            client.command(
+                f"INSERT INTO {deltas[VERSION_DAYS]} SELECT project, {{day:Date}}, [], [], [], now64(3) "
+                f"FROM {db}.{VERSION_DAYS} WHERE date = {{day:Date}} AND project NOT IN "
+                f"(SELECT project FROM {staged.tables['project_version_daily']}) GROUP BY project",
+                parameters={"day": day})
             # The swap: each statement is atomic; together they take milliseconds.
             _log(client, db, staged, source_name, run_id, upstream_fingerprint, "committing")
             client.command(f"ALTER TABLE {db}.{FACT_TABLE} REPLACE PARTITION ID '{day:%Y%m%d}' "
