@@ -80,20 +80,13 @@ def open_warehouse(home: Path):
 
 
 def rebuild_version_days(client, db: str, dates: list[dt.date]) -> None:
-    """pepy v2/pro's per-day version arrays for the derived days, as a commit writes them (newest
-    ``committed_at`` wins), a month at a time."""
-    from pepy_pipeline.warehouse.commit import VERSION_DAYS_SETTINGS
-    from pepy_pipeline.warehouse.sql_files import render
+    """pepy v2/pro's per-day version arrays for the derived days, by the migration's builder
+    (newest ``committed_at`` wins, as after a commit)."""
+    from pepy_pipeline.warehouse.migrations import backfill_version_days
 
-    months: dict[str, list[dt.date]] = {}
-    for day in dates:
-        months.setdefault(f"{day:%Y%m}", []).append(day)
-    for month, days in sorted(months.items()):
-        started = time.perf_counter()
-        client.command(render("rollups/project_version_days.sql", target=f"{db}.project_version_days",
-                              source=f"{db}.project_version_daily"),
-                       parameters={"first": min(days), "last": max(days)}, settings=VERSION_DAYS_SETTINGS)
-        print(f"  project_version_days {month}: {len(days)} days in {time.perf_counter() - started:.1f} s", flush=True)
+    started = time.perf_counter()
+    backfill_version_days(client, db, min(dates), max(dates))
+    print(f"  project_version_days {min(dates)} .. {max(dates)} in {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def load_template(client, extra, database: str, day: dt.date, scale: str, projects: int | None,

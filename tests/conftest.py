@@ -71,3 +71,12 @@ def rollups_match_facts(client, days) -> bool:
     alltime = client.query(f"SELECT sum(downloads) FROM {DATABASE}.project_alltime WHERE project != '__all__'"
                            ).result_rows[0][0]
     return loaded == alltime
+
+
+def version_day_cells(client, database: str = DATABASE) -> list[tuple]:
+    """(project, date, (version, downloads, not-CI downloads)) of the newest version-days row of
+    each (project, day), sorted: what pepy's v2/pro answers are built from."""
+    return client.query(
+        "SELECT project, date, arrayJoin(arrayZip(argMax(versions, committed_at), argMax(downloads, committed_at), "
+        f"argMax(not_ci_downloads, committed_at))) AS cell FROM {database}.project_version_days "
+        "GROUP BY project, date ORDER BY project, date, cell").result_rows

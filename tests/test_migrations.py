@@ -1,7 +1,7 @@
 """Schema management is versioned and idempotent: fresh and upgraded warehouses are identical."""
 
 from pepy_warehouse.connection import connected
-from pepy_pipeline.warehouse.migrations import available_migrations, migrate
+from pepy_pipeline.warehouse.migrations import available_migrations, backfill_version_days, migrate
 from pepy_pipeline.warehouse.sql_files import render, statements
 
 DB = "pepy"
@@ -60,18 +60,20 @@ def test_version_days_are_filled_for_days_committed_before_they_existed(tmp_path
 
     from pepy_pipeline.sources.sample import SampleSource
     from pepy_pipeline.warehouse.day_load import load_day
+    from tests.conftest import version_day_cells
 
-    cells = ("SELECT project, date, arrayJoin(arrayZip(argMax(versions, committed_at), argMax(downloads, committed_at), "
-             f"argMax(not_ci_downloads, committed_at))) AS cell FROM {DB}.project_version_days "
-             "GROUP BY project, date ORDER BY project, date, cell")
     with connected(f"chdb://{tmp_path / 'w'}") as client:
         migrate(client, DB)
         source = SampleSource(projects=30, rows_per_day=1000)
         for day in (dt.date(2026, 10, 30), dt.date(2026, 10, 31), dt.date(2026, 11, 1)):  # two months
             load_day(client, DB, source, day)
-        committed = client.query(cells).result_rows
+        committed = version_day_cells(client, DB)
         # As a warehouse from before migration 006 is: no version days, 006 not applied.
         client.command(f"DROP TABLE {DB}.project_version_days SYNC")
         client.command(f"DELETE FROM {DB}.schema_migrations WHERE version = 6")
         assert migrate(client, DB) == ["006_version_days.sql"]
-        assert client.query(cells).result_rows == committed and len(committed) > 50
+        assert version_day_cells(client, DB) == committed and len(committed) > 50
+        # A range (build_history's derived days) fills only its days, across a month boundary.
+        client.command(f"TRUNCATE TABLE {DB}.project_version_days")
+        backfill_version_days(client, DB, dt.date(2026, 10, 31), dt.date(2026, 11, 1))
+        assert version_day_cells(client, DB) == [c for c in committed if c[1] >= dt.date(2026, 10, 31)]

@@ -22,7 +22,7 @@ from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_warehouse.connection import connected
 from pepy_warehouse.generation import current_manifest
 from pepy_warehouse.locks import embedded_writer_lock
-from tests.conftest import DATABASE, fact_sums, rollups_match_facts
+from tests.conftest import DATABASE, fact_sums, rollups_match_facts, version_day_cells
 from tests.test_dagster_assets import SMALL, run_range
 
 MONDAY = dt.date(2026, 10, 19)
@@ -125,10 +125,7 @@ def test_incremental_rollups_equal_a_full_rebuild_over_random_loads_and_reloads(
         f"FROM {DATABASE}.downloads_daily GROUP BY ALL ORDER BY ALL").result_rows
     assert incremental == rebuilt
     # pepy's v2/pro read the per-day version arrays: the newest commit of each day is the facts'.
-    version_days = client.query(
-        f"SELECT project, date, arrayJoin(arrayZip(argMax(versions, committed_at), argMax(downloads, committed_at), "
-        f"argMax(not_ci_downloads, committed_at))) AS cell FROM {DATABASE}.project_version_days "
-        "GROUP BY project, date ORDER BY project, date, cell").result_rows
+    version_days = version_day_cells(client)
     from_facts = client.query(
         f"SELECT project, date, (version, sum(downloads), sumIf(downloads, NOT ci)) AS cell "
         f"FROM {DATABASE}.downloads_daily GROUP BY project, date, version ORDER BY project, date, cell").result_rows

@@ -48,18 +48,22 @@ def migrate(client, database: str) -> list[str]:
     return done
 
 
-def backfill_version_days(client, db: str) -> None:
-    """Fill ``project_version_days`` for the days committed before it existed, a month at a time
-    (the memory of one month's GROUP BY, not the history's; about 1 min for a month of the
-    top 20,000 projects at real size, docs/benchmarks.md)."""
+def backfill_version_days(client, db: str, first: dt.date | None = None, last: dt.date | None = None) -> None:
+    """Fill ``project_version_days`` from the version rollups (days committed before it existed;
+    ``benchmarks/build_history.py`` for derived days), between ``first`` and ``last`` when given,
+    a month at a time: the memory of one month's GROUP BY, not the history's (about 1 min for a
+    month of the top 20,000 projects at real size, docs/benchmarks.md). A re-run only adds
+    newer rows with the same content."""
     months = [row[0] for row in client.query(
         f"SELECT DISTINCT toStartOfMonth(date) AS m FROM {db}.project_version_daily ORDER BY m").result_rows]
     for month in months:
-        last = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        month_end = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        start, end = max(month, first or month), min(month_end, last or month_end)
+        if start > end:
+            continue
         client.command(render("rollups/project_version_days.sql", target=f"{db}.project_version_days",
                               source=f"{db}.project_version_daily"),
-                       parameters={"first": month, "last": last},
-                       settings=VERSION_DAYS_SETTINGS)
+                       parameters={"first": start, "last": end}, settings=VERSION_DAYS_SETTINGS)
 
 
 #: Data a migration derives from tables that already exist, run right after its DDL.
