@@ -74,10 +74,15 @@ def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInsta
     """Materialise the load job for each batch of days, then publish once; True if all succeeded."""
     from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG
     from pepy_pipeline.definitions import defs
+    from pepy_pipeline.sensors import fail_dead_runs
 
     validate_range(start, end)
     job = defs.resolve_job_def("load_downloads")
     instance = instance or DagsterInstance.get()
+    # A load killed earlier left its runs STARTED; without a daemon (whose dead_run_sensor does
+    # this) nothing else would ever end them.
+    for run_id in fail_dead_runs(instance):
+        print(f"run {run_id}: its process is gone (killed); marked failed", flush=True)
     ok = True
     for first, last in day_batches(start, end, days_per_run):
         tags = {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),

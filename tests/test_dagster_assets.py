@@ -137,3 +137,42 @@ def test_the_cli_loads_a_range_and_rejects_days_outside_the_partitions(tmp_path)
     assert "outside the partitions" in outside.stderr
     future = run_cli(["load", (dt.date.today() + dt.timedelta(days=3)).isoformat()], env)
     assert future.returncode == 2 and "outside the partitions" in future.stderr
+
+
+def test_a_killed_cli_load_leaves_no_run_started_after_the_next_load(tmp_path):
+    """SIGKILLed mid-run, a CLI load leaves its run STARTED; without a daemon the next CLI load
+    marks it failed (its process is gone) and loads as usual."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    from tests.support.processes import VENV_BIN, ROOT, _restore_signals
+
+    home = tmp_path / "home"
+    env = {**os.environ, "PEPY_HOME": str(home), "DAGSTER_HOME": "",
+           "PEPY_SAMPLE_PROJECTS": "40", "PEPY_SAMPLE_ROWS_PER_DAY": "1500"}
+    killed = subprocess.Popen([str(VENV_BIN / "python"), "-m", "pepy_pipeline", "load", "2026-10-01", "2026-10-06",
+                               "--days-per-run", "1"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, preexec_fn=_restore_signals)
+
+    def started_runs():
+        if not (home / "dagster" / "dagster.yaml").exists():
+            return []
+        with DagsterInstance.from_config(str(home / "dagster")) as instance:
+            return instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+
+    deadline = time.monotonic() + 120
+    while not any("pepy/pid" in run.tags for run in started_runs()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait(10)
+    left = [run.run_id for run in started_runs()]
+    assert left, "the killed load had no run STARTED"
+    done = run_cli(["load", "2026-10-01", "2026-10-02"], {k: env[k] for k in ("PEPY_HOME", "DAGSTER_HOME",
+                                                                            "PEPY_SAMPLE_PROJECTS", "PEPY_SAMPLE_ROWS_PER_DAY")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert all(f"run {run_id}: its process is gone" in done.stdout for run_id in left)
+    assert started_runs() == []
