@@ -96,3 +96,20 @@ def test_columnar_totals_read_like_a_dict_and_keep_every_project_apart():
     assert snap.prefix_matches("", 0, 2) == (["aiohttp", "numpy"], 3)
     empty = build_snapshot("t", "db", {"project": [], **{f"c{i}": [] for i in range(9)}}, None, None)
     assert len(empty.totals) == 0 and list(empty.ranked) == [] and empty.prefix_matches("a", 0, 5) == ([], 0)
+
+
+@pytest.mark.parametrize("name_type", ["string", "binary", "large_binary"])
+def test_totals_names_arrive_as_text_even_when_the_server_sends_binary(name_type):
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from pepy_api.store.reader import totals_columns
+    from pepy_api.store.snapshot import build_snapshot
+
+    names = ["numpy", "requests"]
+    raw = [n.encode() for n in names] if name_type != "string" else names
+    table = pa.table({"project": pa.array(raw, type=getattr(pa, name_type)()),
+                      **{f"c{i}": pa.array([5 + i, 7 + i], type=pa.int64()) for i in range(1, 10)}})
+    snap = build_snapshot("t", "db", totals_columns(table), None, dt.date(2026, 1, 1))
+    assert snap.totals["requests"].total == 8 and snap.prefix_matches("num", 0, 5) == (["numpy"], 1)

@@ -14,14 +14,14 @@ from pepy_pipeline.definitions import defs
 from pepy_pipeline.schedules import days_to_load
 from pepy_pipeline.sensors import publish_needed
 from pepy_pipeline.sources.sample import SampleSource
-from pepy_pipeline.warehouse.commit import DayBeforeOpeningBalance
+from pepy_pipeline.warehouse.commit import COMMIT_MUTEX, DayBeforeOpeningBalance
 from pepy_pipeline.warehouse.day_load import DayFailed, load_day
 from pepy_pipeline.warehouse.opening_balance import BalanceOverlapsLoadedDays, load_opening_balance
 from pepy_pipeline.warehouse.publish import PublishRefused, publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_warehouse.connection import connected
 from pepy_warehouse.generation import current_manifest
-from pepy_warehouse.locks import embedded_writer_lock
+from pepy_warehouse.locks import embedded_writer_lock, warehouse_mutex
 from tests.conftest import DATABASE, fact_sums, rollups_match_facts, version_day_cells
 from tests.test_dagster_assets import SMALL, run_range
 
@@ -214,6 +214,27 @@ def test_a_torn_commit_blocks_publishing_until_the_day_is_reloaded(client, wareh
         publish(client, DATABASE, warehouse_dir)
     load_day(client, DATABASE, SOURCE, MONDAY)
     assert publish(client, DATABASE, warehouse_dir).last_complete_day == MONDAY
+
+
+def test_a_publish_waits_for_a_commit_in_progress(dsn, warehouse_dir):
+    """A FREEZE between a commit's swap statements would pair its new rollups with the day's
+    previous version days: the publish must wait until the commit holding the mutex is done."""
+    with connected(dsn) as writer, connected(dsn) as publisher:
+        from pepy_pipeline.warehouse.migrations import migrate
+        migrate(writer, DATABASE)
+        load_day(writer, DATABASE, SOURCE, MONDAY)
+        publish(publisher, DATABASE, warehouse_dir)  # warm: the timed publish below takes < 1 s
+        published = []
+        with warehouse_mutex(writer, DATABASE, COMMIT_MUTEX):
+            thread = threading.Thread(target=lambda: published.append(publish(publisher, DATABASE, warehouse_dir)))
+            thread.start()
+            thread.join(5.0)
+            assert thread.is_alive() and not published, "the publish froze while a commit held its mutex"
+            released = time.time()
+        thread.join(60)
+        assert published and published[0].generation
+        frozen_at = dt.datetime.fromisoformat(current_manifest(warehouse_dir)["created_at"]).timestamp()
+        assert frozen_at >= released - 0.5
 
 
 def test_a_second_writer_waits_with_a_message_and_then_proceeds(warehouse_dir):

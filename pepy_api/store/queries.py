@@ -31,14 +31,15 @@ def version_days_json(reader: Reader, project: str, start: dt.date, end: dt.date
     """pepy's ``{"<day>": {"<version>": downloads}}`` for one project (days ascending, versions by
     name, zero cells left out) as JSON text built by the engine, and the versions in it.
 
-    Reads one row of version arrays per day (the newest commit of each day), not every
-    (day, version) cell: ~120 rows where a big project has ~10^5 cells."""
+    Reads one row of version arrays per day (the newest commit of each day, versions and counts
+    taken from that one row together), not every (day, version) cell: ~120 rows where a big
+    project has ~10^5 cells."""
     column = VERSION_DAY_ARRAYS[measure]
     rows = reader.query(
         "SELECT concat('{', arrayStringConcat(arrayMap(d -> d.2, arraySort(groupArrayIf((date, cell), notEmpty(kept)))), ','), '}'), "
         "arrayDistinct(arrayFlatten(groupArray(kept))) "
         "FROM ("
-        f"    SELECT date, argMax(versions, committed_at) AS vs, argMax({column}, committed_at) AS ns, "
+        f"    SELECT date, argMax((versions, {column}), committed_at) AS newest, newest.1 AS vs, newest.2 AS ns, "
         "           arrayFilter((v, n) -> n > 0, vs, ns) AS kept, "
         "           concat('\"', toString(date), '\":', toJSONString(mapFromArrays(kept, arrayFilter(n -> n > 0, ns)))) AS cell "
         "    FROM __DB__.project_version_days "

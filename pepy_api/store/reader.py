@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import clickhouse_connect
+import pyarrow as pa
 
 from pepy_api.store.snapshot import TOTALS_SQL, Snapshot, build_snapshot
 from pepy_warehouse.connection import embedded_path, is_embedded, open_client
@@ -119,9 +120,19 @@ class Reader:
         with self.client() as client:
             # Arrow: the counts arrive as int64 arrays, not 6.5 million Python ints at 720 k projects.
             table = client.query_arrow(TOTALS_SQL.replace("__DB__", identifier(database)))
-        columns = {"project": table.column(0).to_pylist(),
-                   **{f"c{i}": table.column(i).to_numpy() for i in range(1, table.num_columns)}}
+        columns = totals_columns(table)
         return build_snapshot(token, database, columns, first, last, published_at)
+
+
+def totals_columns(table: pa.Table) -> dict:
+    """The totals query's Arrow result as the snapshot's columns: names as text, counts as int64
+    arrays. A server user that may not set clickhouse-connect's Arrow string setting receives
+    the names as binary; they are decoded here rather than breaking every lookup."""
+    names = table.column(0)
+    if pa.types.is_binary(names.type) or pa.types.is_large_binary(names.type):
+        names = names.cast(pa.large_string() if pa.types.is_large_binary(names.type) else pa.string())
+    return {"project": names.to_pylist(),
+            **{f"c{i}": table.column(i).to_numpy() for i in range(1, table.num_columns)}}
 
 
 def _day(value) -> dt.date | None:

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pepy_pipeline.warehouse.commit import torn_days
+from pepy_pipeline.warehouse.commit import COMMIT_MUTEX, torn_days
 from pepy_pipeline.warehouse.staging import STALE_STAGING_SECONDS, drop_stale, staging_table
 from pepy_warehouse.generation import freeze_generation
 from pepy_warehouse.identifiers import identifier
@@ -52,10 +52,15 @@ def complete_days(client, database: str) -> tuple[dt.date | None, dt.date | None
 
 def publish(client, database: str, warehouse_dir: Path | None) -> Published:
     """Bring the recent sums to the last complete day and, with ``warehouse_dir`` (embedded),
-    freeze a new generation. Refuses while a day's commit is torn."""
+    freeze a new generation. Refuses while a day's commit is torn.
+
+    Holds the commit mutex too (after the publish mutex, the one order every writer takes them
+    in): a commit running meanwhile would otherwise land between the recent sums and the FREEZE,
+    or between its own swap statements and the FREEZE, and the generation would pair one day's
+    new rollups with its previous version days."""
     db = identifier(database)
     started = time.perf_counter()
-    with warehouse_mutex(client, db, PUBLISH_MUTEX):
+    with warehouse_mutex(client, db, PUBLISH_MUTEX), warehouse_mutex(client, db, COMMIT_MUTEX):
         torn = torn_days(client, db)
         if torn:
             raise PublishRefused("these days' commits were interrupted half-way; reload them before publishing: "
