@@ -27,6 +27,7 @@ from pathlib import Path
 import clickhouse_connect
 import pyarrow as pa
 
+from pepy_api.store.memory import release_unused_memory
 from pepy_api.store.snapshot import TOTALS_SQL, Snapshot, build_snapshot
 from pepy_warehouse.connection import embedded_path, is_embedded, open_client
 from pepy_warehouse.generation import (
@@ -46,6 +47,8 @@ EMPTY = Snapshot(token="empty", database=None, last_complete_day=None)
 POOL_SIZE = 8
 #: A replaced generation stays attached this long for requests that started on it.
 RETIRE_AFTER_SECONDS = 30.0
+#: How often freed memory is given back to the system (and after every swap and detach).
+RELEASE_MEMORY_EVERY_SECONDS = 30.0
 
 
 class NoDataError(RuntimeError):
@@ -89,11 +92,19 @@ class Reader:
             self._refresher.start()
 
     def _refresh_loop(self) -> None:
+        released = time.monotonic()
         while not self._stopping.wait(self._refresh_seconds):
             try:
                 self.refresh()
             except Exception:  # noqa: BLE001 - keep serving the previous data
                 log.exception("could not refresh the served data; keeping the previous version")
+            if time.monotonic() - released >= RELEASE_MEMORY_EVERY_SECONDS:
+                self.release_memory()
+                released = time.monotonic()
+
+    def release_memory(self) -> None:
+        """Give back what the allocators kept after large reads (the embedded engine's too)."""
+        release_unused_memory()
 
     def query(self, sql: str, parameters: dict | None = None, snapshot: Snapshot | None = None) -> list[tuple]:
         """Run ``sql`` with ``__DB__`` naming the database of ``snapshot`` (default: the current one)."""
@@ -198,8 +209,13 @@ class FrozenGenerationReader(Reader):
         self._snapshot = snapshot
         if previous:
             self._retiring.append((time.monotonic(), previous))
+        self.release_memory()  # the totals read's working memory
         log.info("serving generation %s (data to %s) after %.0f ms", name, snapshot.last_complete_day,
                  (time.perf_counter() - started) * 1000)
+
+    def release_memory(self) -> None:
+        with self.client() as client:
+            release_unused_memory(client)
 
     def _detach_retired(self, older_than: float = RETIRE_AFTER_SECONDS) -> None:
         now = time.monotonic()
@@ -211,6 +227,8 @@ class FrozenGenerationReader(Reader):
             with self.client() as client:
                 detach_generation(client, database)
             shutil.rmtree(self._engine_dir / "links" / database.removeprefix("gen_"), ignore_errors=True)
+        if len(keep) < len(self._retiring):
+            self.release_memory()
         self._retiring = keep
 
     def close(self) -> None:
