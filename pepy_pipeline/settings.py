@@ -36,6 +36,8 @@ class PipelineSettings(WarehouseSettings):
     volume_warn_below: float = 0.8
     volume_warn_above: float = 1.5
     volume_fail_above: float = 3.0
+    #: Embedded: the writer's nice value, so the API on the same cores answers first (0: off).
+    writer_nice: int = 10
     #: Cap of the one-off opening-balance query (it scans every partition before the first day).
     bigquery_balance_maximum_bytes_billed: int = 100 * 10**12
 

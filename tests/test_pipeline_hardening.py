@@ -174,3 +174,33 @@ def test_a_failed_blocking_check_fails_the_run_and_posts_an_alert(webhook, dsn):
 def test_alerts_are_off_without_a_webhook(monkeypatch):
     monkeypatch.delenv(alerts.WEBHOOK_VARIABLE, raising=False)
     assert alerts.alert_sensors() == []
+
+
+def test_an_embedded_writer_runs_below_the_api_cpu_priority(warehouse_dir):
+    """A publish at real size took a core from the API's requests; every thread of a writer's
+    process (chDB's pools included) is lowered, and ``writer_nice=0`` leaves them alone.
+    Checked in a child process: lowering is one-way for an unprivileged process."""
+    from pathlib import Path
+
+    script = """
+import json, os, sys
+from pathlib import Path
+from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+warehouse = ClickHouseWarehouse(dsn=sys.argv[1], database="pepy", writer_nice=int(sys.argv[2]))
+with warehouse.connect() as client:
+    client.query("SELECT count() FROM numbers(10000000)")  # the engine's pools start threads
+    niceness = {t.name: os.getpriority(os.PRIO_PROCESS, int(t.name)) for t in Path("/proc/self/task").iterdir()}
+print(json.dumps(niceness))
+"""
+    root = Path(__file__).resolve().parents[1]
+
+    def niceness(nice):
+        done = subprocess.run([sys.executable, "-c", script, f"chdb://{warehouse_dir / 'warehouse'}", str(nice)],
+                              cwd=root, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    lowered = niceness(10)
+    assert len(lowered) > 3 and min(lowered.values()) >= max(10, base), lowered
+    assert sorted(set(niceness(0).values()))[-1] == base

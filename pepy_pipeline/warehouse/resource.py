@@ -10,6 +10,7 @@ from pydantic import Field
 
 from pepy_pipeline.warehouse.day_checks import VolumeBands
 from pepy_pipeline.warehouse.migrations import migrate
+from pepy_pipeline.warehouse.priority import lower_cpu_priority
 from pepy_pipeline.warehouse.staging import drop_stale
 from pepy_warehouse.connection import connected, embedded_path, is_embedded
 from pepy_warehouse.generation import remove_old_generations
@@ -34,6 +35,9 @@ class ClickHouseWarehouse(ConfigurableResource):
     volume_warn_below: float = Field(default=0.8, description="warn for a day under this share of its weekday median")
     volume_warn_above: float = Field(default=1.5, description="warn for a day over this multiple of its weekday median")
     volume_fail_above: float = Field(default=3.0, description="refuse a day over this multiple of its weekday median")
+    writer_nice: int = Field(default=10, ge=0, le=19, description=(
+        "embedded: the writer's process runs at this nice value, below the API on the same cores "
+        "(0: unchanged). A publish at real size otherwise took a core from the API's requests"))
 
     @property
     def embedded(self) -> bool:
@@ -54,10 +58,12 @@ class ClickHouseWarehouse(ConfigurableResource):
         writer lock meanwhile and first removes what killed writers left behind."""
         with contextlib.ExitStack() as stack:
             if self.embedded:
+                lower_cpu_priority(self.writer_nice)
                 stack.enter_context(embedded_writer_lock(self.data_path, what, report=report))
             client = stack.enter_context(connected(self.dsn, **self._timeouts()))
             migrate(client, self.database)
             if self.embedded:
+                lower_cpu_priority(self.writer_nice)  # the engine raises its MemoryWorker (as root)
                 # One writer at a time here: any staging table or manifest-less generation is a leftover.
                 drop_stale(client, self.database)
                 remove_old_generations(self.data_path)
