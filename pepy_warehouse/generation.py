@@ -60,7 +60,8 @@ def freeze_generation(client, database: str, warehouse_dir: Path, facts: dict) -
             parameters={"db": db, "t": table},
         ).result_rows[0]
         columns = client.query(
-            "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} ORDER BY position",
+            "SELECT name, type, default_kind, default_expression FROM system.columns "
+            "WHERE database = {db:String} AND table = {t:String} ORDER BY position",
             parameters={"db": db, "t": table},
         ).result_rows
         frozen = warehouse_dir / "shadow" / name / "store" / table_uuid[:3] / table_uuid
@@ -145,7 +146,7 @@ def attach_generation(client, manifest: dict, database: str, link_root: Path) ->
             link.mkdir()  # an empty table freezes no part: attach it empty
         else:
             raise GenerationError(f"generation {manifest['generation']}: table {table} has no frozen data at {frozen}")
-        columns = ", ".join(f"`{col}` {typ}" for col, typ in info["columns"])
+        columns = ", ".join(column_definition(*column) for column in info["columns"])
         engine = info["engine"]
         # table_readonly: no merges, mutations or part cleanup. A read-only disk alone did not
         # stop them: at real size this engine merged the attached parts (both cores busy while
@@ -153,6 +154,13 @@ def attach_generation(client, manifest: dict, database: str, link_root: Path) ->
         disk = f"disk = disk(readonly = true, type = 'local', path = '{link_root}/'), table_readonly = 1"
         settings = f"{engine}, {disk}" if " SETTINGS " in engine else f"{engine} SETTINGS {disk}"
         client.command(f"ATTACH TABLE {db}.{identifier(table)} UUID '{fresh}' ({columns}) ENGINE = {settings}")
+
+
+def column_definition(name: str, type_: str, kind: str = "", expression: str = "") -> str:
+    """A column as written when attaching, its MATERIALIZED/DEFAULT/ALIAS expression included: a
+    part frozen before a column was added has no file for it and computes it on read from that
+    expression (attached as a plain column it would read as empty)."""
+    return f"`{name}` {type_} {kind} {expression}" if kind and expression else f"`{name}` {type_}"
 
 
 def validate_attached(client, manifest: dict, database: str) -> None:

@@ -17,6 +17,7 @@ import pytest
 from pepy_pipeline.warehouse.day_load import load_day
 from pepy_pipeline.warehouse.migrations import migrate
 from pepy_pipeline.warehouse.publish import publish
+from pepy_pipeline.warehouse.sql_files import render, statements
 from pepy_warehouse.connection import connected
 from pepy_warehouse.generation import MANIFEST_DIR, POINTER_NAME, current_manifest, frozen_rows
 from tests.support import api_data
@@ -220,3 +221,37 @@ def test_memory_the_engine_kept_after_a_large_read_is_given_back(tmp_path):
     figures = json.loads(probe.stdout.strip().splitlines()[-1])
     assert figures["kept"] > 200, f"the read did not allocate: the test shows nothing ({figures})"
     assert figures["released"] < 100, f"{figures['kept']:.0f} MB kept, {figures['released']:.0f} MB after releasing"
+
+
+def test_days_written_before_the_json_pieces_existed_answer_the_same_from_a_generation(tmp_path):
+    """pepy's v2/pro answers join JSON pieces stored with each version-days row (migration 007).
+    Parts written before it have no file for them: attached from a frozen generation they must
+    still compute them from their arrays (the manifest carries the MATERIALIZED expression), not
+    read as empty strings."""
+    warehouse = tmp_path / "warehouse"
+    days = [D4 - dt.timedelta(days=1), D4]
+    rows = [{"project": "pieces", "version": version, "downloads": n, "file_type": "bdist_wheel",
+             "country_code": "US", "installer": "pip", "python_minor": "3.12", "system": "Linux", "ci": ci}
+            for version, n, ci in [("1.0", 4, False), ("1.0", 3, True), ("2.0/x\"y", 5, True), ("10.0", 7, False)]]
+    with connected(f"chdb://{warehouse}") as client:
+        migrate(client, "pepy")
+        client.command("ALTER TABLE pepy.project_version_days DROP COLUMN downloads_json, DROP COLUMN not_ci_json")
+        for day in days:
+            load_day(client, "pepy", RowsSource({day: rows}), day)
+        for statement in statements(render("007_version_day_json.sql", database="pepy")):
+            client.command(statement)
+        assert client.query("SELECT count() FROM system.parts_columns WHERE database = 'pepy' AND "
+                            "table = 'project_version_days' AND column = 'downloads_json' AND active"
+                            ).result_rows[0][0] == 0, "the parts must predate the pieces for this test"
+        publish(client, "pepy", warehouse)
+    process, base = start_api(tmp_path, tmp_path / "api.log")
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            v2 = http.get("/api/v2/projects/pieces").json()
+            pro = http.get("/api/v3/pro/projects/pieces/downloads", params={"includeCIDownloads": "false"}).json()
+    finally:
+        stop(process)
+    every = {"1.0": 7, "10.0": 7, "2.0/x\"y": 5}
+    assert v2["downloads"] == {day.isoformat(): every for day in days}
+    assert sorted(v2["versions"]) == sorted(every)
+    assert pro["downloads"] == {day.isoformat(): {"1.0": 4, "10.0": 7} for day in days}

@@ -130,6 +130,23 @@ def test_incremental_rollups_equal_a_full_rebuild_over_random_loads_and_reloads(
         f"SELECT project, date, (version, sum(downloads), sumIf(downloads, NOT ci)) AS cell "
         f"FROM {DATABASE}.downloads_daily GROUP BY project, date, version ORDER BY project, date, cell").result_rows
     assert version_days == from_facts and len(from_facts) > 100
+    # ... and the JSON pieces stored with them (sql/007) are those cells, zeros left out.
+    expected: dict[tuple, tuple[dict, dict]] = {}
+    for project, date, (version, n, not_ci) in from_facts:
+        every, without_ci = expected.setdefault((project, date), ({}, {}))
+        if n > 0:
+            every[version] = n
+        if not_ci > 0:
+            without_ci[version] = not_ci
+
+    def parsed(piece: str, date: dt.date) -> dict:
+        return json.loads("{" + piece + "}")[date.isoformat()] if piece else {}
+
+    pieces = client.query(f"SELECT project, date, argMax(downloads_json, committed_at), argMax(not_ci_json, committed_at) "
+                          f"FROM {DATABASE}.project_version_days GROUP BY project, date").result_rows
+    stored = {(project, date): (parsed(every, date), parsed(without_ci, date))
+              for project, date, every, without_ci in pieces if every or without_ci}
+    assert stored == expected
 
 
 def _no_volume_bands():

@@ -22,31 +22,33 @@ MEASURES = {
 BUCKETS = {"day": "date", "week": "toMonday(date)", "month": "toStartOfMonth(date)"}
 
 
-#: Version-day array per measure (project_version_days holds the two pepy's answers use).
-VERSION_DAY_ARRAYS = {"all": "downloads", "not_ci": "not_ci_downloads"}
+#: Version-days column holding each day's JSON piece per measure (pepy's answers use these two).
+VERSION_DAY_JSON = {"all": "downloads_json", "not_ci": "not_ci_json"}
 
 
 def version_days_json(reader: Reader, project: str, start: dt.date, end: dt.date,
                       measure: str = "all") -> tuple[str, list[str]]:
     """pepy's ``{"<day>": {"<version>": downloads}}`` for one project (days ascending, versions by
-    name, zero cells left out) as JSON text built by the engine, and the versions in it.
+    name, zero cells left out) as JSON text, and the versions with downloads in it.
 
-    Reads one row of version arrays per day (the newest commit of each day, versions and counts
-    taken from that one row together), not every (day, version) cell: ~120 rows where a big
-    project has ~10^5 cells."""
-    column = VERSION_DAY_ARRAYS[measure]
+    Reads one row per day (the newest commit of each day, its JSON piece and versions taken from
+    that one row together) and joins the pieces written with it (sql/007_version_day_json.sql):
+    ~120 rows where a big project has ~10^5 (day, version) cells. A day's ``versions`` all have
+    downloads (the rollup keeps only versions with some)."""
+    column = VERSION_DAY_JSON[measure]
+    with_versions = measure == "all"  # only v2 lists them: pro reads its pieces alone
+    newest = (f"argMax((versions, {column}), committed_at) AS newest, newest.1 AS vs, newest.2 AS piece"
+              if with_versions else f"argMax({column}, committed_at) AS piece")
+    versions = "arrayDistinct(arrayFlatten(groupArrayIf(vs, piece != '')))" if with_versions else "[]"
     rows = reader.query(
-        "SELECT concat('{', arrayStringConcat(arrayMap(d -> d.2, arraySort(groupArrayIf((date, cell), notEmpty(kept)))), ','), '}'), "
-        "arrayDistinct(arrayFlatten(groupArray(kept))) "
+        "SELECT concat('{', arrayStringConcat(arrayMap(d -> d.2, arraySort(groupArrayIf((date, piece), piece != ''))), ','), '}'), "
+        f"{versions} "
         "FROM ("
-        f"    SELECT date, argMax((versions, {column}), committed_at) AS newest, newest.1 AS vs, newest.2 AS ns, "
-        "           arrayFilter((v, n) -> n > 0, vs, ns) AS kept, "
-        "           concat('\"', toString(date), '\":', toJSONString(mapFromArrays(kept, arrayFilter(n -> n > 0, ns)))) AS cell "
+        f"    SELECT date, {newest} "
         "    FROM __DB__.project_version_days "
         "    WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
         "    GROUP BY date"
-        ") SETTINGS output_format_json_quote_64bit_integers = 0, output_format_json_escape_forward_slashes = 0, "
-        "output_format_json_validate_utf8 = 1",
+        ")",
         {"project": project, "start": start, "end": end},
     )
     return rows[0][0], list(rows[0][1])
