@@ -77,8 +77,9 @@ def create_app(settings: ApiSettings | None = None, reader: Reader | None = None
     # gzip sits outside the cache, so cached bodies stay uncompressed and serve every client.
     reader_proxy = _ReaderProxy(app)
     app.add_middleware(CachingMiddleware, reader=reader_proxy, cache=ResponseCache(settings.cache_max_bytes))
-    # Level 4: 0.45 ms for a 15 kB v2 body, 28% of its size (level 6: 0.71 ms, 25%; 9: 1.53 ms).
-    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=4)
+    # Level 1: at real size a big project's v2 body is ~2.5 MB; level 4 took 51-72 ms to compress
+    # it (33% of its size), as long as its query; level 1 takes ~28 ms (37%) (docs/benchmarks.md).
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=settings.gzip_level)
     if settings.key_set or settings.rate_limit_per_minute:
         app.add_middleware(AccessMiddleware, keys=settings.key_set, per_minute=settings.rate_limit_per_minute,
                            auth_failures_per_minute=settings.auth_failures_per_minute)

@@ -86,6 +86,10 @@ def test_large_bodies_are_gzipped_and_the_cache_keeps_them_plain(api):
     assert api.get("/openapi.json", headers={"Accept-Encoding": "identity"}).content == plain.content
     small = api.get("/health-check", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in small.headers
+    # Level 1 (PEPY_GZIP_LEVEL's default): gzip's header says "fastest" (XFL 4) only for level 1.
+    with api.stream("GET", "/openapi.json", headers={"Accept-Encoding": "gzip"}) as raw:
+        header = b"".join(raw.iter_raw())[:10]
+    assert header[:2] == b"\x1f\x8b" and header[8] == 4
 
 
 def test_every_request_is_one_access_log_line(served):

