@@ -29,7 +29,9 @@ class ApiSettings(WarehouseSettings):
     gzip_level: int = Field(default=1, ge=1, le=9)
     #: How often (seconds) to look for a newly published generation / new data.
     refresh_seconds: float = 1.0
-    cache_max_bytes: int = 256 * 1024 * 1024
+    #: Response cache bound (bodies). 128 MiB: at real size the API holds ~600 MB without it, and a
+    #: full 256 MiB cache of multi-megabyte v2 answers took the process past 1 GB.
+    cache_max_bytes: int = 128 * 1024 * 1024
     max_range_days: int = 3660
     cors_origins: str = "*"
 
