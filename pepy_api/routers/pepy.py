@@ -75,7 +75,8 @@ def pro_downloads(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep,
                   include_ci: Annotated[bool, Query(alias="includeCIDownloads")] = True):
     end = snap.last_complete_day
     start = months_before(end, TIME_RANGES[time_range.lower()])
-    downloads, _ = queries.version_days_json(reader, project.name, start, end, "all" if include_ci else "not_ci")
+    downloads, _ = queries.version_days_json(reader, project.name, start, end, "all" if include_ci else "not_ci",
+                                             with_versions=False)
     return {"downloads": orjson.Fragment(downloads)}
 
 

@@ -27,16 +27,17 @@ VERSION_DAY_JSON = {"all": "downloads_json", "not_ci": "not_ci_json"}
 
 
 def version_days_json(reader: Reader, project: str, start: dt.date, end: dt.date,
-                      measure: str = "all") -> tuple[str, list[str]]:
+                      measure: str = "all", with_versions: bool = True) -> tuple[str, list[str]]:
     """pepy's ``{"<day>": {"<version>": downloads}}`` for one project (days ascending, versions by
     name, zero cells left out) as JSON text, and the versions with downloads in it.
 
     Reads one row per day (the newest commit of each day, its JSON piece and versions taken from
     that one row together) and joins the pieces written with it (sql/007_version_day_json.sql):
     ~120 rows where a big project has ~10^5 (day, version) cells. A day's ``versions`` all have
-    downloads (the rollup keeps only versions with some)."""
+    downloads (the rollup keeps only versions with some), so they are listed for ``"all"`` only;
+    without ``with_versions`` (pro) the pieces are read alone and the list is empty."""
     column = VERSION_DAY_JSON[measure]
-    with_versions = measure == "all"  # only v2 lists them: pro reads its pieces alone
+    with_versions = with_versions and measure == "all"
     newest = (f"argMax((versions, {column}), committed_at) AS newest, newest.1 AS vs, newest.2 AS piece"
               if with_versions else f"argMax({column}, committed_at) AS piece")
     # A day without a piece has no versions with downloads: no -If needed (and 15-20% faster than
