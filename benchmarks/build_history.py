@@ -124,8 +124,10 @@ def factor(target: dt.date, template: dt.date, growth: float, weekend: float) ->
 
 
 def columns(client, db: str, table: str) -> list[tuple[str, str]]:
+    """Columns an INSERT names (MATERIALIZED and ALIAS ones are computed by the engine)."""
     return client.query("SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} "
-                        "ORDER BY position", parameters={"db": db, "t": table}).result_rows
+                        "AND default_kind NOT IN ('MATERIALIZED', 'ALIAS') ORDER BY position",
+                        parameters={"db": db, "t": table}).result_rows
 
 
 def scaled(column: str, kind: str) -> str:

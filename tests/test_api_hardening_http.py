@@ -92,6 +92,18 @@ def test_large_bodies_are_gzipped_and_the_cache_keeps_them_plain(api):
     assert header[:2] == b"\x1f\x8b" and header[8] == 4
 
 
+def test_the_gzip_level_follows_its_setting(served):
+    home = served[1].parent
+    process, base = start_api(home, home / "api_gzip9.log", {"PEPY_GZIP_LEVEL": "9"})
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http, \
+                http.stream("GET", "/openapi.json", headers={"Accept-Encoding": "gzip"}) as raw:
+            header = b"".join(raw.iter_raw())[:10]
+    finally:
+        stop(process)
+    assert header[:2] == b"\x1f\x8b" and header[8] == 2  # XFL 2: "maximum compression", level 9 only
+
+
 def test_every_request_is_one_access_log_line(served):
     api, log, _ = served
     marker = f"/api/projects/pepy?probe={uuid.uuid4().hex}"

@@ -232,7 +232,8 @@ def test_days_written_before_the_json_pieces_existed_answer_the_same_from_a_gene
     days = [D4 - dt.timedelta(days=1), D4]
     rows = [{"project": "pieces", "version": version, "downloads": n, "file_type": "bdist_wheel",
              "country_code": "US", "installer": "pip", "python_minor": "3.12", "system": "Linux", "ci": ci}
-            for version, n, ci in [("1.0", 4, False), ("1.0", 3, True), ("2.0/x\"y", 5, True), ("10.0", 7, False)]]
+            for version, n, ci in [("1.0", 4, False), ("1.0", 3, True), ("2.0/x\"y", 5, True), ("10.0", 7, False),
+                                   ("3.0\\b", 2, False), ("4.0-\u00fc\u6f22", 1, False)]]
     with connected(f"chdb://{warehouse}") as client:
         migrate(client, "pepy")
         client.command("ALTER TABLE pepy.project_version_days DROP COLUMN downloads_json, DROP COLUMN not_ci_json")
@@ -251,7 +252,7 @@ def test_days_written_before_the_json_pieces_existed_answer_the_same_from_a_gene
             pro = http.get("/api/v3/pro/projects/pieces/downloads", params={"includeCIDownloads": "false"}).json()
     finally:
         stop(process)
-    every = {"1.0": 7, "10.0": 7, "2.0/x\"y": 5}
+    every = {"1.0": 7, "10.0": 7, "2.0/x\"y": 5, "3.0\\b": 2, "4.0-\u00fc\u6f22": 1}
     assert v2["downloads"] == {day.isoformat(): every for day in days}
     assert sorted(v2["versions"]) == sorted(every)
-    assert pro["downloads"] == {day.isoformat(): {"1.0": 4, "10.0": 7} for day in days}
+    assert pro["downloads"] == {day.isoformat(): {"1.0": 4, "10.0": 7, "3.0\\b": 2, "4.0-\u00fc\u6f22": 1} for day in days}

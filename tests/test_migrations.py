@@ -77,3 +77,34 @@ def test_version_days_are_filled_for_days_committed_before_they_existed(tmp_path
         client.command(f"TRUNCATE TABLE {DB}.project_version_days")
         backfill_version_days(client, DB, dt.date(2026, 10, 31), dt.date(2026, 11, 1))
         assert version_day_cells(client, DB) == [c for c in committed if c[1] >= dt.date(2026, 10, 31)]
+
+
+def test_a_migration_waits_for_a_commit_in_progress(tmp_path):
+    """Found in review: a table altered between a commit's CREATE ... AS (its delta) and its
+    ATTACH PARTITION ... FROM fails that attach with the day half swapped (writers in other
+    processes on a server). Migrations take the commit mutex."""
+    import threading
+
+    from pepy_pipeline.warehouse.commit import COMMIT_MUTEX
+    from pepy_warehouse.locks import warehouse_mutex
+
+    def has_pieces(client) -> bool:
+        return bool(client.query("SELECT count() FROM system.columns WHERE database = {db:String} AND "
+                                 "table = 'project_version_days' AND name = 'downloads_json'",
+                                 parameters={"db": DB}).result_rows[0][0])
+
+    dsn = f"chdb://{tmp_path / 'w'}"
+    with connected(dsn) as committer, connected(dsn) as migrator:
+        migrate(committer, DB)
+        # As a warehouse from before migration 007 is.
+        committer.command(f"ALTER TABLE {DB}.project_version_days DROP COLUMN downloads_json, DROP COLUMN not_ci_json")
+        committer.command(f"DELETE FROM {DB}.schema_migrations WHERE version = 7")
+        applied = []
+        with warehouse_mutex(committer, DB, COMMIT_MUTEX):
+            thread = threading.Thread(target=lambda: applied.append(migrate(migrator, DB)))
+            thread.start()
+            thread.join(3.0)
+            assert thread.is_alive() and not applied and not has_pieces(committer), \
+                "the migration altered a table while a commit held its mutex"
+        thread.join(60)
+        assert applied == [["007_version_day_json.sql"]] and has_pieces(committer)

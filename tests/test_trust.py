@@ -146,7 +146,7 @@ def test_incremental_rollups_equal_a_full_rebuild_over_random_loads_and_reloads(
                           f"FROM {DATABASE}.project_version_days GROUP BY project, date").result_rows
     stored = {(project, date): (parsed(every, date), parsed(without_ci, date))
               for project, date, every, without_ci in pieces if every or without_ci}
-    assert stored == expected
+    assert stored == {key: pieces for key, pieces in expected.items() if pieces[0] or pieces[1]}
 
 
 def _no_volume_bands():

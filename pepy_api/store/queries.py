@@ -34,17 +34,18 @@ def version_days_json(reader: Reader, project: str, start: dt.date, end: dt.date
     Reads one row per day (the newest commit of each day, its JSON piece and versions taken from
     that one row together) and joins the pieces written with it (sql/007_version_day_json.sql):
     ~120 rows where a big project has ~10^5 (day, version) cells. A day's ``versions`` all have
-    downloads (the rollup keeps only versions with some), so they are listed for ``"all"`` only;
-    without ``with_versions`` (pro) the pieces are read alone and the list is empty."""
+    downloads (the rollup keeps only versions with some), so they can be listed for ``"all"``
+    only; ``with_versions=False`` (pro) reads the pieces alone and returns no versions."""
+    if with_versions and measure != "all":
+        raise ValueError("versions are listed for the 'all' measure only")
     column = VERSION_DAY_JSON[measure]
-    with_versions = with_versions and measure == "all"
     newest = (f"argMax((versions, {column}), committed_at) AS newest, newest.1 AS vs, newest.2 AS piece"
               if with_versions else f"argMax({column}, committed_at) AS piece")
     # A day without a piece has no versions with downloads: no -If needed (and 15-20% faster than
     # arrayDistinct(arrayFlatten(groupArray(..))) for a project with 2,000 versions).
-    versions = "groupUniqArrayArray(vs)" if with_versions else "[]"
+    versions = ", groupUniqArrayArray(vs)" if with_versions else ""
     rows = reader.query(
-        "SELECT concat('{', arrayStringConcat(arrayMap(d -> d.2, arraySort(groupArrayIf((date, piece), piece != ''))), ','), '}'), "
+        "SELECT concat('{', arrayStringConcat(arrayMap(d -> d.2, arraySort(groupArrayIf((date, piece), piece != ''))), ','), '}')"
         f"{versions} "
         "FROM ("
         f"    SELECT date, {newest} "
@@ -54,7 +55,7 @@ def version_days_json(reader: Reader, project: str, start: dt.date, end: dt.date
         ")",
         {"project": project, "start": start, "end": end},
     )
-    return rows[0][0], list(rows[0][1])
+    return rows[0][0], list(rows[0][1]) if with_versions else []
 
 
 def daily_downloads(reader: Reader, project: str, start: dt.date, end: dt.date,

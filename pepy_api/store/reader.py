@@ -63,6 +63,9 @@ class NoDataError(RuntimeError):
 class Reader:
     """Shared behaviour: a client pool, periodic refresh, query helpers."""
 
+    #: Settings of the totals read (a background read while requests are served).
+    totals_settings: dict = {}
+
     def __init__(self, refresh_seconds: float) -> None:
         self._refresh_seconds = refresh_seconds
         self._snapshot = EMPTY
@@ -131,9 +134,6 @@ class Reader:
         for client in self._clients:
             client.close()
         self._clients.clear()
-
-    #: Settings of the totals read (a background read while requests are served).
-    totals_settings: dict = {}
 
     def _read_snapshot(self, token: str, database: str, first, last, published_at=None) -> Snapshot:
         with self.client() as client:

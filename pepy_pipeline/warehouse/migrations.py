@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from pepy_pipeline.warehouse.commit import VERSION_DAYS_SETTINGS
+from pepy_pipeline.warehouse.commit import COMMIT_MUTEX, VERSION_DAYS_SETTINGS
 from pepy_pipeline.warehouse.sql_files import SQL_DIR, identifier, render, statements
+from pepy_warehouse.locks import warehouse_mutex
 
 _MIGRATION = re.compile(r"^(\d{3})_(\w+)\.sql$")
 
@@ -34,18 +35,26 @@ def migrate(client, database: str) -> list[str]:
         "(version UInt32, name String, applied_at DateTime DEFAULT now()) "
         "ENGINE = ReplacingMergeTree ORDER BY version"
     )
+    if not _pending(client, db):
+        return []
+    # Under the commit mutex: a table altered between a commit's CREATE ... AS (its delta) and
+    # its ATTACH PARTITION ... FROM would fail that attach with the day half swapped (a server
+    # with writers in other processes; embedded writers already exclude each other).
+    with warehouse_mutex(client, db, COMMIT_MUTEX):
+        done = []
+        for version, name in _pending(client, db):
+            for statement in statements(render(name, database=db)):
+                client.command(statement)
+            if name in BACKFILLS:
+                BACKFILLS[name](client, db)
+            client.insert(f"{db}.schema_migrations", [[version, name]], column_names=["version", "name"])
+            done.append(name)
+        return done
+
+
+def _pending(client, db: str) -> list[tuple[int, str]]:
     applied = {row[0] for row in client.query(f"SELECT version FROM {db}.schema_migrations").result_rows}
-    done = []
-    for version, name in available_migrations():
-        if version in applied:
-            continue
-        for statement in statements(render(name, database=db)):
-            client.command(statement)
-        if name in BACKFILLS:
-            BACKFILLS[name](client, db)
-        client.insert(f"{db}.schema_migrations", [[version, name]], column_names=["version", "name"])
-        done.append(name)
-    return done
+    return [(version, name) for version, name in available_migrations() if version not in applied]
 
 
 def backfill_version_days(client, db: str, first: dt.date | None = None, last: dt.date | None = None) -> None:
