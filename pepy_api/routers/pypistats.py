@@ -4,6 +4,7 @@ days by default, any range on request, the known bugs fixed."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -37,21 +38,21 @@ def overall(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep, mi
     rows = queries.overall_downloads(reader, package.name, dates.start, dates.end)
     data = []
     if mirrors is None or mirrors:
-        data += [{"category": "with_mirrors", "date": d.isoformat(), "downloads": w} for d, w, _ in rows]
+        data += [{"category": "with_mirrors", "date": d, "downloads": w} for d, w, _ in rows]
     if mirrors is None or not mirrors:
-        data += [{"category": "without_mirrors", "date": d.isoformat(), "downloads": n} for d, _, n in rows]
+        data += [{"category": "without_mirrors", "date": d, "downloads": n} for d, _, n in rows]
     return {"data": data, "package": package.name, "type": "overall_downloads"}
 
 
 def _category_series(reader, package, dates, dimension: str, wanted: str | None, normalise) -> list[dict]:
-    merged: dict[tuple[str, str], int] = {}
+    merged: dict[tuple[str, dt.date], int] = {}  # dates stay dates: orjson writes them as ISO text
     for day, value, downloads in queries.dimension_downloads(
         reader, package.name, dimension, dates.start, dates.end, measure="pypistats_without_mirrors"
     ):
         category = normalise(value)
         if wanted is not None and category.lower() != wanted.lower():
             continue
-        key = (category, day.isoformat())
+        key = (category, day)
         merged[key] = merged.get(key, 0) + downloads
     return [{"category": c, "date": d, "downloads": n} for (c, d), n in sorted(merged.items())]
 

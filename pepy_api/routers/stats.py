@@ -95,8 +95,12 @@ def downloads(
         header = ["date", "downloads"] if by is Dimension.none else ["date", by.value, "downloads"]
         body = ([_day(d), n] if by is Dimension.none else [_day(d), v or "null", n] for d, v, n in rows)
         return csv_response(header, body, f"{project.name}-{by.value}.csv")
-    data = [{"date": _day(d), "downloads": n} if by is Dimension.none
-            else {"date": _day(d), "value": v or None, "downloads": n} for d, v, n in rows]
+    # Dates stay dates: orjson writes them as ISO text in C (formatting each one in Python was a
+    # quarter of a 25,000-row answer's time).
+    if by is Dimension.none:
+        data = [{"date": d, "downloads": n} for d, _, n in rows]
+    else:
+        data = [{"date": d, "value": v or None, "downloads": n} for d, v, n in rows]
     return {
         "project": project.name, "by": by.value, "granularity": granularity.value,
         "start_date": dates.start.isoformat(), "end_date": dates.end.isoformat(),
