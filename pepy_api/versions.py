@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
 from packaging.version import InvalidVersion, Version
 
 
+@functools.lru_cache(maxsize=65_536)  # ~14 MB at most; parsing 2,000 versions was ~8 ms of each v2 answer
 def _key(version: str):
     try:
         return (0, Version(version), ())
