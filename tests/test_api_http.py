@@ -275,3 +275,19 @@ def test_before_the_first_load_data_endpoints_say_so(tmp_path):
         assert response.status_code == 503 and response.json() == {"message": "no data has been loaded yet"}
     finally:
         stop(process)
+
+
+@pytest.mark.parametrize("query", ["", "granularity=week&ci=exclude", "by=installer", "by=country&granularity=month",
+                                   "by=version&granularity=week", "by=python_minor&mirrors=false", "by=ci&ci=only"])
+@pytest.mark.parametrize("project", ["flask-login", "pepy"])
+def test_a_breakdown_has_the_same_rows_in_json_and_csv(api, project, query):
+    """Two renderings of one query: same rows, same order, '' as null (JSON dates are written by
+    orjson from date objects, CSV's by Python)."""
+    answer = api.get(f"/v1/projects/{project}/downloads?{query}").json()["data"]
+    lines = api.get(f"/v1/projects/{project}/downloads?{query}&format=csv").text.strip().splitlines()
+    header, rows = lines[0].split(","), [line.split(",") for line in lines[1:]]
+    if len(header) == 2:
+        expected = [{"date": d, "downloads": int(n)} for d, n in rows]
+    else:
+        expected = [{"date": d, "value": None if v == "null" else v, "downloads": int(n)} for d, v, n in rows]
+    assert answer == expected and answer
