@@ -42,7 +42,7 @@ def migrate(client, database: str) -> list[str]:
     # with writers in other processes; embedded writers already exclude each other).
     with warehouse_mutex(client, db, COMMIT_MUTEX):
         done = []
-        for version, name in _pending(client, db):
+        for version, name in _pending(client, db):  # read again: another writer may have applied them
             for statement in statements(render(name, database=db)):
                 client.command(statement)
             if name in BACKFILLS:
