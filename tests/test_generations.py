@@ -18,6 +18,7 @@ from pepy_pipeline.warehouse.day_load import load_day
 from pepy_pipeline.warehouse.migrations import migrate
 from pepy_pipeline.warehouse.publish import publish
 from pepy_pipeline.warehouse.sql_files import render, statements
+from pepy_api.store.reader import FrozenGenerationReader
 from pepy_warehouse.connection import connected
 from pepy_warehouse.generation import MANIFEST_DIR, POINTER_NAME, current_manifest, frozen_rows
 from tests.support import api_data
@@ -193,6 +194,7 @@ MEMORY_PROBE = """
 import json, sys
 from pathlib import Path
 from pepy_api.store.memory import release_unused_memory
+from pepy_api.store.reader import FrozenGenerationReader
 from pepy_warehouse.connection import connected
 
 def rss_mb():
@@ -256,3 +258,25 @@ def test_days_written_before_the_json_pieces_existed_answer_the_same_from_a_gene
     assert v2["downloads"] == {day.isoformat(): every for day in days}
     assert sorted(v2["versions"]) == sorted(every)
     assert pro["downloads"] == {day.isoformat(): {"1.0": 4, "10.0": 7, "3.0\\b": 2, "4.0-\u00fc\u6f22": 1} for day in days}
+
+
+def compiled_functions(reader) -> int:
+    rows = reader.query("SELECT value FROM system.events WHERE event = 'CompileFunction'")
+    return int(rows[0][0]) if rows else 0
+
+
+def test_the_api_never_compiles_its_queries(home):
+    """The engine JIT-compiles an expression after a few uses; at real size a compile made an
+    otherwise 25 ms query take 150 ms now and then, the p99 of every endpoint. The same query
+    asked again and again is never compiled through the API's reader."""
+    reader = FrozenGenerationReader(home / "warehouse", refresh_seconds=3600)
+    try:
+        sql = ("SELECT date, value, sum(downloads) + 1 AS n FROM __DB__.project_dimension_daily "
+               "WHERE project = {project:String} AND dimension = 'installer' GROUP BY date, value "
+               "HAVING n > 1 ORDER BY date, value")
+        before = compiled_functions(reader)
+        for _ in range(10):
+            assert reader.query(sql, {"project": "pepy"})
+        assert compiled_functions(reader) == before
+    finally:
+        reader.close()
