@@ -43,6 +43,7 @@ def source(args):
 def part_load(args) -> dict:
     from pepy_pipeline.sources.sample.catalogue import build_catalogue
     from pepy_pipeline.warehouse.day_load import load_day
+    from pepy_pipeline.warehouse.compaction import compact_closed_months
     from pepy_pipeline.warehouse.publish import publish
     from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
@@ -61,6 +62,11 @@ def part_load(args) -> dict:
                    checks={o.name: o.passed for o in load.outcomes})
         out["load_peak_rss_mb"] = peak_rss_mb()
         if args.publish:
+            # As the load run does: closed months compacted first (each month once), then the publish.
+            started = time.perf_counter()
+            compacted = compact_closed_months(client, warehouse.database)
+            out["compaction_s"] = time.perf_counter() - started
+            out["compacted"] = [(c.table, c.month, c.parts_before, round(c.seconds, 1)) for c in compacted]
             started = time.perf_counter()
             published = publish(client, warehouse.database, warehouse.data_path)
             out["publish_s"] = time.perf_counter() - started
@@ -128,18 +134,19 @@ def main() -> None:
     print(f"## Real-size days ({time.strftime('%Y-%m-%d %H:%M')}, scale {args.scale}, "
           f"rows per weekday {args.rows_per_day or 'the scale default'})\n")
     print("| day | fact rows | downloads | staged s | rollups s | commit s | total s | ceiling s | total / ceiling "
-          "| load peak RSS MiB | fact B/row | publish s | month parts | history days |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+          "| load peak RSS MiB | fact B/row | compaction s | publish s | month parts | history days |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     for day in args.days.split(","):
         ceiling = run_part("ceiling", args, day) if args.ceiling else None
         load = run_part("load", args, day)
         ceiling_s = f"{ceiling['insert_s']:.1f}" if ceiling else "-"
         ratio = f"{load['total_s'] / ceiling['insert_s']:.1f}x" if ceiling else "-"
         publish_s = f"{load['publish_s']:.1f}" if "publish_s" in load else "-"
+        compaction_s = f"{load['compaction_s']:.1f}" if "compaction_s" in load else "-"
         parts = ", ".join(f"{t.replace('project_', '')} {n}" for t, n in sorted(load["month_parts"].items()))
         print(f"| {day} | {load['rows']:,} | {load['downloads']:,} | {load['stage_s']:.1f} | {load['rollup_s']:.1f} | "
               f"{load['commit_s']:.1f} | {load['total_s']:.1f} | {ceiling_s} | {ratio} | {load['load_peak_rss_mb']:,.0f} | "
-              f"{load['fact_bytes'] / load['rows']:.1f} | {publish_s} | {parts} | {load['history_days']} |", flush=True)
+              f"{load['fact_bytes'] / load['rows']:.1f} | {compaction_s} | {publish_s} | {parts} | {load['history_days']} |", flush=True)
         print(f"<!-- {json.dumps({'load': load, 'ceiling': ceiling}, default=str)} -->", flush=True)
 
 

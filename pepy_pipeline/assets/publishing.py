@@ -9,11 +9,22 @@ from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, Mater
 
 from pepy_pipeline.freshness import PUBLISHED_DATA_FRESHNESS
 from pepy_pipeline.run_process import record_run_process
+from pepy_pipeline.warehouse.compaction import compact_closed_months
 from pepy_pipeline.warehouse.publish import Published, publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
 SERVING = AssetKey("serving_tables")
 ROLLUPS_KEY = AssetKey("download_rollups")
+
+
+def _compact_and_publish(context: AssetExecutionContext, client, warehouse: ClickHouseWarehouse) -> tuple[Published, dict]:
+    """Compact closed months first (each month once: its cost is not the publish's), then publish."""
+    compacted = compact_closed_months(client, warehouse.database)
+    for done in compacted:
+        context.log.info(f"compacted {done.table} {done.month}: {done.parts_before} parts -> 1 in {done.seconds:.1f} s")
+    published = publish(client, warehouse.database, warehouse.data_path if warehouse.embedded else None)
+    return published, {"compacted_months": sorted({done.month for done in compacted}),
+                       "compaction_seconds": round(sum(done.seconds for done in compacted), 3)}
 
 
 def _metadata(published: Published) -> dict:
@@ -28,8 +39,8 @@ def _metadata(published: Published) -> dict:
 
 def publish_and_report(context: AssetExecutionContext, client, warehouse: ClickHouseWarehouse) -> Published:
     """Publish from inside a load step and record it as a materialization of ``serving_tables``."""
-    published = publish(client, warehouse.database, warehouse.data_path if warehouse.embedded else None)
-    context.log_event(AssetMaterialization(asset_key=SERVING, metadata=_metadata(published)))
+    published, compaction = _compact_and_publish(context, client, warehouse)
+    context.log_event(AssetMaterialization(asset_key=SERVING, metadata={**_metadata(published), **compaction}))
     context.log.info(f"published data to {published.last_complete_day} ({published.generation or 'server'})")
     return published
 
@@ -41,6 +52,6 @@ def serving_tables(context: AssetExecutionContext, warehouse: ClickHouseWarehous
     brought to the last complete day and, for the embedded warehouse, a new frozen generation."""
     record_run_process(context)
     with warehouse.connect(what=f"publish run {context.run.run_id}", report=context.log.warning) as client:
-        published = publish(client, warehouse.database, warehouse.data_path if warehouse.embedded else None)
+        published, compaction = _compact_and_publish(context, client, warehouse)
     context.log.info(f"published data to {published.last_complete_day} ({published.generation or 'server'})")
-    return MaterializeResult(metadata=_metadata(published))
+    return MaterializeResult(metadata={**_metadata(published), **compaction})

@@ -1,0 +1,75 @@
+"""Closed months of the rollups are compacted to one part per table, once, and no answer changes
+(issue 8: an API read pays for every part it opens, and only a writer merges parts)."""
+
+import datetime as dt
+
+from pepy_pipeline.warehouse.compaction import COMPACTED_TABLES, compact_closed_months, partitions_to_compact
+from pepy_pipeline.warehouse.day_load import load_day
+from tests.conftest import DATABASE, rollups_match_facts, version_day_cells
+from tests.support import api_data
+from tests.support.sources import RowsSource
+
+ROWS = [api_data.grain(row) for rows in api_data.ROWS.values() for row in rows]
+JAN_30, JAN_31, FEB_1, FEB_2, FEB_3, FEB_4 = (dt.date(2025, 1, 30) + dt.timedelta(days=n) for n in range(6))
+
+
+def load(client, day: dt.date, scale: int = 1) -> None:
+    rows = [{**row, "downloads": row["downloads"] * scale} for row in ROWS]
+    load_day(client, DATABASE, RowsSource({day: rows}), day)
+
+
+def parts(client, month: str) -> dict[str, int]:
+    return dict(client.query(
+        "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active "
+        "AND partition_id = {month:String} GROUP BY table",
+        parameters={"db": DATABASE, "month": month}).result_rows)
+
+
+def answers(client) -> list:
+    """Every rollup summed by its key, and the version days: what any reader can see."""
+    seen = []
+    for table, keys in (("project_daily", "date, project"), ("project_version_daily", "date, project, version"),
+                        ("project_dimension_daily", "date, project, dimension, value")):
+        seen.append(client.query(
+            f"SELECT {keys}, sum(downloads), sum(ci_downloads), sum(pypistats_downloads) "
+            f"FROM {DATABASE}.{table} GROUP BY {keys} HAVING sum(downloads) != 0 ORDER BY {keys}").result_rows)
+    return [*seen, version_day_cells(client)]
+
+
+def test_a_closed_month_is_compacted_once_and_its_answers_do_not_change(client):
+    client.command("SYSTEM STOP MERGES")  # every commit leaves its parts, as a short-lived writer does
+    for day in (JAN_30, JAN_31, FEB_1, FEB_2, FEB_3):
+        load(client, day)
+    assert partitions_to_compact(client, DATABASE) == []  # only 3 days of February: not closed yet
+    load(client, FEB_4)
+    january = parts(client, "202501")
+    assert all(january[table] >= 2 for table in COMPACTED_TABLES), january
+    assert sorted((t, m) for t, m, _ in partitions_to_compact(client, DATABASE)) == \
+        sorted((t, "202501") for t in COMPACTED_TABLES)  # January only: February is still open
+    before = answers(client)
+
+    client.command("SYSTEM START MERGES")  # OPTIMIZE is refused while merges are stopped
+    done = compact_closed_months(client, DATABASE)
+
+    assert {c.month for c in done} <= {"202501"}
+    assert all(n == 1 for n in parts(client, "202501").values())
+    assert answers(client) == before
+    assert compact_closed_months(client, DATABASE) == []  # once
+
+
+def test_a_reload_in_a_compacted_month_is_compacted_again_and_counted_once(client):
+    for day in (JAN_30, JAN_31, FEB_1, FEB_2, FEB_3, FEB_4):
+        load(client, day)
+    compact_closed_months(client, DATABASE)
+    client.command("SYSTEM STOP MERGES")
+    load(client, JAN_31, scale=3)
+    assert {(t, m) for t, m, _ in partitions_to_compact(client, DATABASE)} == {(t, "202501") for t in COMPACTED_TABLES}
+    client.command("SYSTEM START MERGES")
+
+    compact_closed_months(client, DATABASE)
+
+    assert all(n == 1 for n in parts(client, "202501").values())
+    assert rollups_match_facts(client, [JAN_30, JAN_31, FEB_1, FEB_2, FEB_3, FEB_4])
+    jan_31 = client.query(f"SELECT sum(downloads) FROM {DATABASE}.project_daily WHERE date = {{d:Date}} "
+                          "AND project = 'pepy'", parameters={"d": JAN_31}).result_rows[0][0]
+    assert jan_31 == 3 * sum(row["downloads"] for row in ROWS if row["project"] == "pepy")
