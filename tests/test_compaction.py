@@ -5,6 +5,7 @@ import datetime as dt
 
 from pepy_pipeline.warehouse.compaction import COMPACTED_TABLES, compact_closed_months, partitions_to_compact
 from pepy_pipeline.warehouse.day_load import load_day
+from pepy_pipeline.warehouse.publish import publish
 from tests.conftest import DATABASE, rollups_match_facts, version_day_cells
 from tests.support import api_data
 from tests.support.sources import RowsSource
@@ -73,3 +74,18 @@ def test_a_reload_in_a_compacted_month_is_compacted_again_and_counted_once(clien
     jan_31 = client.query(f"SELECT sum(downloads) FROM {DATABASE}.project_daily WHERE date = {{d:Date}} "
                           "AND project = 'pepy'", parameters={"d": JAN_31}).result_rows[0][0]
     assert jan_31 == 3 * sum(row["downloads"] for row in ROWS if row["project"] == "pepy")
+
+
+def test_a_month_that_cannot_be_compacted_is_reported_and_the_publish_goes_on(client, warehouse_dir):
+    for day in (JAN_30, JAN_31, FEB_1, FEB_2, FEB_3, FEB_4):
+        load(client, day)
+    client.command("SYSTEM STOP MERGES")  # the engine refuses every OPTIMIZE
+    load(client, JAN_31, scale=2)
+
+    done = compact_closed_months(client, DATABASE)
+
+    assert done and all(c.error and "merg" in c.error.lower() for c in done), done
+    assert {c.month for c in done} == {"202501"}
+    published = publish(client, DATABASE, warehouse_dir)
+    assert published.last_complete_day == FEB_4
+    assert rollups_match_facts(client, [JAN_30, JAN_31, FEB_1, FEB_2, FEB_3, FEB_4])

@@ -21,9 +21,14 @@ def _compact_and_publish(context: AssetExecutionContext, client, warehouse: Clic
     """Compact closed months first (each month once: its cost is not the publish's), then publish."""
     compacted = compact_closed_months(client, warehouse.database)
     for done in compacted:
-        context.log.info(f"compacted {done.table} {done.month}: {done.parts_before} parts -> 1 in {done.seconds:.1f} s")
+        if done.error:
+            context.log.warning(f"could not compact {done.table} {done.month} now (tried again at the next "
+                                f"publish): {done.error}")
+        else:
+            context.log.info(f"compacted {done.table} {done.month}: {done.parts_before} parts -> 1 in {done.seconds:.1f} s")
     published = publish(client, warehouse.database, warehouse.data_path if warehouse.embedded else None)
-    return published, {"compacted_months": sorted({done.month for done in compacted}),
+    return published, {"compacted_months": sorted({done.month for done in compacted if not done.error}),
+                       "compaction_failures": [f"{d.table} {d.month}: {d.error}" for d in compacted if d.error],
                        "compaction_seconds": round(sum(done.seconds for done in compacted), 3)}
 
 

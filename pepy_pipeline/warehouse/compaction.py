@@ -20,6 +20,8 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
+from clickhouse_connect.driver.exceptions import DatabaseError
+
 from pepy_pipeline.warehouse.commit import ROLLUP_KEYS, VERSION_DAYS
 from pepy_warehouse.identifiers import identifier
 
@@ -35,6 +37,7 @@ class Compacted:
     month: str  # partition id, YYYYMM
     parts_before: int
     seconds: float
+    error: str | None = None  # not compacted this time (tried again at the next publish)
 
 
 def closed_before(newest_day: dt.date) -> str:
@@ -59,18 +62,24 @@ def partitions_to_compact(client, database: str) -> list[tuple[str, str, int]]:
 
 
 def compact_closed_months(client, database: str) -> list[Compacted]:
-    """Merge every closed month held in several parts to one part per table."""
+    """Merge every closed month held in several parts to one part per table. A month that cannot
+    be merged now is reported with its error and left as it is: compaction only makes reads
+    faster, so it never stops the publish that follows it."""
     db = identifier(database)
     done = []
     for table, month, parts in partitions_to_compact(client, database):
         if not (len(month) == 6 and month.isdigit()):  # read from system.parts: a month partition
             raise ValueError(f"{table}: unexpected partition id {month!r}")
         started = time.perf_counter()
-        wait_for_merges(client, database, table, month)
-        # Throw rather than return quietly when it merged nothing.
-        client.command(f"OPTIMIZE TABLE {db}.{identifier(table)} PARTITION ID '{month}' FINAL",
-                       settings={"optimize_throw_if_noop": 1})
-        done.append(Compacted(table, month, parts, time.perf_counter() - started))
+        error = None
+        try:
+            wait_for_merges(client, database, table, month)
+            # Throw rather than return quietly when it merged nothing.
+            client.command(f"OPTIMIZE TABLE {db}.{identifier(table)} PARTITION ID '{month}' FINAL",
+                           settings={"optimize_throw_if_noop": 1})
+        except DatabaseError as failure:
+            error = str(failure).strip().splitlines()[0][:300]
+        done.append(Compacted(table, month, parts, time.perf_counter() - started, error))
     return done
 
 
