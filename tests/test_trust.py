@@ -154,6 +154,27 @@ def _no_volume_bands():
     return VolumeBands(fail_below=0.0, warn_below=0.0, warn_above=1e9, fail_above=1e9)
 
 
+def test_a_day_written_in_several_blocks_is_attached_as_one_part(client, monkeypatch):
+    """At real size a day's delta is inserted in byte-bounded blocks (~6 parts of
+    project_dimension_daily); the commit merges it before attaching, so a month gains one part a
+    day whatever the day's size, and a reload's unchanged keys cancel out before they are attached."""
+    from pepy_pipeline.warehouse import commit
+    monkeypatch.setattr(commit, "COMMIT_INSERT_SETTINGS", {**commit.COMMIT_INSERT_SETTINGS, "min_insert_block_size_rows": 500,
+                                                            "min_insert_block_size_bytes": 0, "max_insert_block_size": 500})
+    tables = ("project_daily", "project_version_daily", "project_dimension_daily")
+    for table in tables:
+        client.command(f"SYSTEM STOP MERGES {DATABASE}.{table}")
+    day = MONDAY
+    load_day(client, DATABASE, SOURCE, day)
+    load_day(client, DATABASE, SOURCE, day)  # the same data again: every key cancels
+    parts = dict(client.query(
+        "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active AND rows > 0 "
+        "AND partition_id = {p:String} GROUP BY table", parameters={"db": DATABASE, "p": f"{MONDAY:%Y%m}"}
+    ).result_rows)
+    assert {table: parts[table] for table in tables} == {table: 1 for table in tables}
+    assert rollups_match_facts(client, [day])
+
+
 def test_a_small_committed_day_adds_one_part_per_rollup_to_its_month(client):
     """Only a writer's process merges parts, so a day's delta (new and negated rows) is written by
     one statement: a small day is one part per rollup (at real size the byte-bounded blocks give
