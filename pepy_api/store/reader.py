@@ -54,10 +54,11 @@ NAMES_PER_SLICE = 20_000
 #: The embedded engine reads a new generation's totals on one thread at nice 10 (the engine sets
 #: it only where it may restore it: with CAP_SYS_NICE), leaving the cores to requests.
 BACKGROUND_READ_SETTINGS = {"max_threads": 1, "os_thread_priority": 10}
-#: Every API query runs interpreted. The engine compiles an expression it has seen a few times
-#: (JIT, LLVM); an API query takes milliseconds, and the compile it triggers now and then took
-#: 50-60 ms (measured at real size: a 180-day dimension query's max 155 -> 34 ms, daily sums' 67
-#: -> 14 ms, medians unchanged). The same settings are valid on a ClickHouse server.
+#: The embedded engine runs every API query interpreted. It compiles an expression it has seen a
+#: few times (JIT, LLVM); an API query takes milliseconds, and the compile it triggers now and then
+#: took 50-60 ms (measured at real size: a 180-day dimension query's max 155 -> 34 ms, daily sums'
+#: 67 -> 14 ms, medians unchanged). Not sent to a server, whose read-only user may not change
+#: settings: set them in that user's profile there.
 QUERY_SETTINGS = {"compile_expressions": 0, "compile_aggregate_expressions": 0, "compile_sort_description": 0}
 
 
@@ -70,6 +71,8 @@ class Reader:
 
     #: Settings of the totals read (a background read while requests are served).
     totals_settings: dict = {}
+    #: Settings of every request's query.
+    query_settings: dict = {}
 
     def __init__(self, refresh_seconds: float) -> None:
         self._refresh_seconds = refresh_seconds
@@ -126,7 +129,7 @@ class Reader:
             raise NoDataError("no data has been loaded yet")
         with self.client() as client:
             return client.query(sql.replace("__DB__", snap.database), parameters=parameters or {},
-                                settings=QUERY_SETTINGS).result_rows
+                                settings=self.query_settings).result_rows
 
     def refresh(self) -> None:
         with self._refresh_lock:
@@ -173,6 +176,7 @@ class FrozenGenerationReader(Reader):
     """Attaches the pipeline's frozen generations into a private chDB engine."""
 
     totals_settings = BACKGROUND_READ_SETTINGS
+    query_settings = QUERY_SETTINGS
 
     def __init__(self, warehouse_dir: Path, refresh_seconds: float = 1.0) -> None:
         super().__init__(refresh_seconds)

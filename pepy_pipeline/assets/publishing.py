@@ -18,7 +18,10 @@ ROLLUPS_KEY = AssetKey("download_rollups")
 
 
 def _compact_and_publish(context: AssetExecutionContext, client, warehouse: ClickHouseWarehouse) -> tuple[Published, dict]:
-    """Compact closed months first (each month once: its cost is not the publish's), then publish."""
+    """Publish, compact closed months (each month once; never holding the day's data back), and
+    publish again if that changed any part the API reads."""
+    data_path = warehouse.data_path if warehouse.embedded else None
+    published = publish(client, warehouse.database, data_path)
     compacted = compact_closed_months(client, warehouse.database)
     for done in compacted:
         if done.error:
@@ -26,7 +29,8 @@ def _compact_and_publish(context: AssetExecutionContext, client, warehouse: Clic
                                 f"publish): {done.error}")
         else:
             context.log.info(f"compacted {done.table} {done.month}: {done.parts_before} parts -> 1 in {done.seconds:.1f} s")
-    published = publish(client, warehouse.database, warehouse.data_path if warehouse.embedded else None)
+    if any(not done.error for done in compacted):
+        published = publish(client, warehouse.database, data_path)
     return published, {"compacted_months": sorted({done.month for done in compacted if not done.error}),
                        "compaction_failures": [f"{d.table} {d.month}: {d.error}" for d in compacted if d.error],
                        "compaction_seconds": round(sum(done.seconds for done in compacted), 3)}

@@ -1,17 +1,16 @@
 """Compacts each closed month of the rollups to one part per table, once.
 
-Every commit adds a delta part to its month, and only a writer's process merges parts (in the
-embedded engine, merges run only while a load or publish holds it open), so a month ends with
-however many parts its loads left: 16 in a real-size month of ``project_dimension_daily`` here.
+Every commit adds its delta to its month as a part, and only a writer's process merges parts (in
+the embedded engine, merges run only while a load or publish holds it open), so a month keeps
+however many parts its loads left: 16 of ``project_dimension_daily`` in a real-size month here.
 An API read pays for each part it opens (measured at real size: a 180-day dimension question 25-30
 ms over the parts as loaded, 13 ms over one part a month), and a generation freezes the parts as
-they are. So a month that ended ``CLOSED_AFTER_DAYS`` before the newest committed day is merged to
-one part per table (``OPTIMIZE ... FINAL``: the sums fold, the answers do not change).
+they are. So a month closed ``CLOSED_AFTER_DAYS`` days ago is merged to one part per table
+(``OPTIMIZE ... FINAL``: the sums fold, the answers do not change).
 
-Its cost is each month once (a reload of one of its days adds a part, and the month is compacted
-again at the next publish), never the history; it runs before a publish, not inside it, so a
-publish's own time stays bounded by the day that changed. The grace period lets late reloads of a
-month's last days land before the month is rewritten.
+Its cost is each month once (a reload of one of its days adds a part and the month is compacted
+again), never the history. It runs after a publish (a day's data is never held back by it) and the
+publish is repeated when it compacted something (~3 s), within ``BUDGET_SECONDS``.
 """
 
 from __future__ import annotations
@@ -27,8 +26,14 @@ from pepy_warehouse.identifiers import identifier
 
 #: The month-partitioned tables the API reads, compacted once their month is closed.
 COMPACTED_TABLES = (*ROLLUP_KEYS, VERSION_DAYS)
-#: A month is closed once more than this many days of the next month are committed.
-CLOSED_AFTER_DAYS = 3
+#: A month is closed once more than this many days of the next month are committed. At least the
+#: daily schedule's look-back for late rows (``schedules.LOOKBACK_DAYS``, tested), so no scheduled
+#: reload lands in a month after it was compacted.
+CLOSED_AFTER_DAYS = 7
+#: No partition is started after this long (the rest waits for the next publish), and a month whose
+#: background merges outlast it is left for the next publish: a first run over a long history, or
+#: a slow moment, never holds a day's run for hours.
+BUDGET_SECONDS = 30 * 60
 
 
 @dataclass(frozen=True)
@@ -47,13 +52,14 @@ def closed_before(newest_day: dt.date) -> str:
 
 
 def partitions_to_compact(client, database: str) -> list[tuple[str, str, int]]:
-    """(table, month, parts) of every closed month still held in more than one part."""
+    """(table, month, parts) of every closed month still held in more than one part with rows (a
+    delta that cancelled out attaches an empty part; it costs reads nothing)."""
     db = identifier(database)
     newest = client.query(f"SELECT max(date) FROM {db}.load_log FINAL WHERE state = 'committed'").result_rows
     if not newest or newest[0][0] is None or newest[0][0] == dt.date(1970, 1, 1):
         return []
     return [(table, month, int(parts)) for table, month, parts in client.query(
-        "SELECT table, partition_id, count() AS parts FROM system.parts "
+        "SELECT table, partition_id, countIf(rows > 0) AS parts FROM system.parts "
         "WHERE database = {db:String} AND active AND table IN {tables:Array(String)} "
         "AND partition_id < {open:String} GROUP BY table, partition_id HAVING parts > 1 "
         "ORDER BY partition_id, table",
@@ -61,34 +67,50 @@ def partitions_to_compact(client, database: str) -> list[tuple[str, str, int]]:
     ).result_rows]
 
 
-def compact_closed_months(client, database: str) -> list[Compacted]:
-    """Merge every closed month held in several parts to one part per table. A month that cannot
-    be merged now is reported with its error and left as it is: compaction only makes reads
-    faster, so it never stops the publish that follows it."""
+def compact_closed_months(client, database: str, budget_seconds: float = BUDGET_SECONDS) -> list[Compacted]:
+    """Merge every closed month held in several parts to one part per table, within the budget. A
+    month that cannot be merged now is reported with its error and left as it is: compaction only
+    makes reads faster, so it never stops the publish that follows it."""
     db = identifier(database)
+    deadline = time.monotonic() + budget_seconds
     done = []
     for table, month, parts in partitions_to_compact(client, database):
-        if not (len(month) == 6 and month.isdigit()):  # read from system.parts: a month partition
-            raise ValueError(f"{table}: unexpected partition id {month!r}")
+        if time.monotonic() >= deadline:
+            break
         started = time.perf_counter()
         error = None
         try:
-            wait_for_merges(client, database, table, month)
+            if not (len(month) == 6 and month.isdigit()):  # read from system.parts: a month partition
+                raise ValueError(f"unexpected partition id {month!r}")
+            wait_for_merges(client, database, table, month, deadline)
+            if parts_with_rows(client, database, table, month) <= 1:
+                continue  # the engine's own merges finished the job meanwhile
             # Throw rather than return quietly when it merged nothing.
             client.command(f"OPTIMIZE TABLE {db}.{identifier(table)} PARTITION ID '{month}' FINAL",
                            settings={"optimize_throw_if_noop": 1})
-        except DatabaseError as failure:
-            error = str(failure).strip().splitlines()[0][:300]
+        except (DatabaseError, TimeoutError, ValueError) as failure:
+            error = (str(failure).strip().splitlines() or [type(failure).__name__])[0][:300]
         done.append(Compacted(table, month, parts, time.perf_counter() - started, error))
     return done
 
 
-def wait_for_merges(client, database: str, table: str, month: str, poll_seconds: float = 1.0) -> None:
-    """Wait while the engine's background merges work on the partition. An OPTIMIZE waits only
-    ``lock_acquire_timeout`` (120 s) for parts a merge holds, then does nothing, which at real size
-    is what it did: a writer's engine starts merging a month's parts as soon as it opens them."""
+def parts_with_rows(client, database: str, table: str, month: str) -> int:
+    return int(client.query(
+        "SELECT countIf(rows > 0) FROM system.parts WHERE database = {db:String} AND table = {table:String} "
+        "AND partition_id = {month:String} AND active",
+        parameters={"db": database, "table": table, "month": month}).result_rows[0][0])
+
+
+def wait_for_merges(client, database: str, table: str, month: str, deadline: float,
+                    poll_seconds: float = 1.0) -> None:
+    """Wait while the engine's background merges work on the partition (until ``deadline``, a
+    ``time.monotonic()`` value). An OPTIMIZE waits only ``lock_acquire_timeout`` (120 s) for parts
+    a merge holds, then does nothing, which at real size is what it did: a writer's engine starts
+    merging a month's parts as soon as it opens them."""
     while client.query(
             "SELECT count() FROM system.merges WHERE database = {db:String} AND table = {table:String} "
             "AND partition_id = {month:String}",
             parameters={"db": database, "table": table, "month": month}).result_rows[0][0]:
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"the engine was still merging {table} {month}; tried again at the next publish")
         time.sleep(poll_seconds)
