@@ -51,6 +51,21 @@ def copy_instance_config(target: Path, dagster_yaml: Path) -> Path:
     return target
 
 
+def stop_merges(client, tables, database: str = DATABASE) -> None:
+    """Stop the engine's background merges of ``tables``, so each commit leaves its parts as a
+    short-lived writer's process does."""
+    for table in tables:
+        client.command(f"SYSTEM STOP MERGES {database}.{table}")
+
+
+def month_parts(client, month: str, database: str = DATABASE) -> dict[str, int]:
+    """Active parts per table in the month partition ``month`` (YYYYMM)."""
+    return dict(client.query(
+        "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active "
+        "AND partition_id = {month:String} GROUP BY table",
+        parameters={"db": database, "month": month}).result_rows)
+
+
 def rollups_match_facts(client, days) -> bool:
     """Independent of the pipeline's own checks: every committed rollup (summing its delta rows)
     and the all-time sums agree with the committed facts, day by day."""

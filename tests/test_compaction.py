@@ -12,7 +12,7 @@ from pepy_pipeline.warehouse.compaction import (
 )
 from pepy_pipeline.warehouse.day_load import load_day
 from pepy_pipeline.warehouse.publish import publish
-from tests.conftest import DATABASE, rollups_match_facts, version_day_cells
+from tests.conftest import DATABASE, month_parts, rollups_match_facts, stop_merges, version_day_cells
 from tests.support import api_data
 from tests.support.sources import RowsSource
 
@@ -29,20 +29,6 @@ def load(client, day: dt.date, scale: int = 1) -> None:
     load_day(client, DATABASE, RowsSource({day: rows}), day)
 
 
-def parts(client, month: str) -> dict[str, int]:
-    return dict(client.query(
-        "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active "
-        "AND partition_id = {month:String} GROUP BY table",
-        parameters={"db": DATABASE, "month": month}).result_rows)
-
-
-def stop_merges(client) -> None:
-    """Stop merges of the month tables (a global stop would also refuse the commit's own merge of
-    its staged delta)."""
-    for table in COMPACTED_TABLES:
-        client.command(f"SYSTEM STOP MERGES {DATABASE}.{table}")
-
-
 def answers(client) -> list:
     """Every rollup summed by its key, and the version days: what any reader can see."""
     seen = []
@@ -55,12 +41,12 @@ def answers(client) -> list:
 
 
 def test_a_closed_month_is_compacted_once_and_its_answers_do_not_change(client):
-    stop_merges(client)  # every commit leaves its part, as a short-lived writer does
+    stop_merges(client, COMPACTED_TABLES)  # every commit leaves its part, as a short-lived writer does
     for day in DAYS[:-1]:
         load(client, day)
     assert partitions_to_compact(client, DATABASE) == []  # not closed yet
     load(client, CLOSING)
-    january = parts(client, "202501")
+    january = month_parts(client, "202501")
     assert all(january[table] >= 2 for table in COMPACTED_TABLES), january
     assert sorted((t, m) for t, m, _ in partitions_to_compact(client, DATABASE)) == \
         sorted((t, "202501") for t in COMPACTED_TABLES)  # January only: February is still open
@@ -71,7 +57,7 @@ def test_a_closed_month_is_compacted_once_and_its_answers_do_not_change(client):
 
     # Background merges (started above) may have merged a table first: it is then skipped.
     assert {c.month for c in done} <= {"202501"} and all(c.error is None for c in done), done
-    assert all(n == 1 for n in parts(client, "202501").values())
+    assert all(n == 1 for n in month_parts(client, "202501").values())
     assert answers(client) == before
     assert compact_closed_months(client, DATABASE) == []  # once
 
@@ -80,7 +66,7 @@ def test_a_reload_in_a_compacted_month_is_compacted_again_and_counted_once(clien
     for day in DAYS:
         load(client, day)
     compact_closed_months(client, DATABASE)
-    stop_merges(client)
+    stop_merges(client, COMPACTED_TABLES)
     load(client, JAN_31, scale=3)
     assert {(t, m) for t, m, _ in partitions_to_compact(client, DATABASE)} == {(t, "202501") for t in COMPACTED_TABLES}
     before = answers(client)
@@ -89,7 +75,7 @@ def test_a_reload_in_a_compacted_month_is_compacted_again_and_counted_once(clien
     done = compact_closed_months(client, DATABASE)
 
     assert all(c.error is None for c in done), done
-    assert all(n == 1 for n in parts(client, "202501").values())
+    assert all(n == 1 for n in month_parts(client, "202501").values())
     assert answers(client) == before  # version days (newest row wins) included
     assert rollups_match_facts(client, DAYS)
     jan_31 = client.query(f"SELECT sum(downloads) FROM {DATABASE}.project_daily WHERE date = {{d:Date}} "
@@ -106,7 +92,7 @@ def test_no_scheduled_reload_lands_in_a_compacted_month():
 def test_a_month_that_cannot_be_compacted_is_reported_and_the_publish_goes_on(client, warehouse_dir):
     for day in DAYS:
         load(client, day)
-    stop_merges(client)  # the engine refuses every OPTIMIZE of these tables
+    stop_merges(client, COMPACTED_TABLES)  # the engine refuses every OPTIMIZE of these tables
     load(client, JAN_31, scale=2)
 
     done = compact_closed_months(client, DATABASE)

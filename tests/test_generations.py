@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pepy_api.store.reader import FrozenGenerationReader
 from pepy_pipeline.warehouse.day_load import load_day
 from pepy_pipeline.warehouse.migrations import migrate
 from pepy_pipeline.warehouse.publish import publish
 from pepy_pipeline.warehouse.sql_files import render, statements
-from pepy_api.store.reader import FrozenGenerationReader
 from pepy_warehouse.connection import connected
 from pepy_warehouse.generation import MANIFEST_DIR, POINTER_NAME, current_manifest, frozen_rows
 from tests.support import api_data
@@ -167,8 +167,7 @@ def test_the_api_never_merges_or_writes_the_generation_it_attached(tmp_path):
     warehouse = tmp_path / "warehouse"
     with connected(f"chdb://{warehouse}") as client:
         migrate(client, "pepy")
-        for (table,) in client.query("SELECT name FROM system.tables WHERE database = 'pepy'").result_rows:
-            client.command(f"SYSTEM STOP MERGES pepy.{table}")  # not the staging tables a commit merges
+        client.command("SYSTEM STOP MERGES")
         rows = [api_data.grain(row) for rows in api_data.ROWS.values() for row in rows]
         for day in (D4 + dt.timedelta(days=n) for n in range(20)):  # 20 unmerged parts a month
             load_day(client, "pepy", RowsSource({day: rows}), day)
@@ -195,7 +194,6 @@ MEMORY_PROBE = """
 import json, sys
 from pathlib import Path
 from pepy_api.store.memory import release_unused_memory
-from pepy_api.store.reader import FrozenGenerationReader
 from pepy_warehouse.connection import connected
 
 def rss_mb():

@@ -22,7 +22,7 @@ from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_warehouse.connection import connected
 from pepy_warehouse.generation import current_manifest
 from pepy_warehouse.locks import embedded_writer_lock, warehouse_mutex
-from tests.conftest import DATABASE, fact_sums, rollups_match_facts, version_day_cells
+from tests.conftest import DATABASE, fact_sums, month_parts, rollups_match_facts, stop_merges, version_day_cells
 from tests.test_dagster_assets import SMALL, run_range
 
 MONDAY = dt.date(2026, 10, 19)
@@ -162,15 +162,11 @@ def test_a_day_written_in_several_blocks_is_attached_as_one_part(client, monkeyp
     monkeypatch.setattr(commit, "COMMIT_INSERT_SETTINGS", {**commit.COMMIT_INSERT_SETTINGS, "min_insert_block_size_rows": 500,
                                                             "min_insert_block_size_bytes": 0, "max_insert_block_size": 500})
     tables = ("project_daily", "project_version_daily", "project_dimension_daily")
-    for table in tables:
-        client.command(f"SYSTEM STOP MERGES {DATABASE}.{table}")
+    stop_merges(client, tables)
     day = MONDAY
     load_day(client, DATABASE, SOURCE, day)
     load_day(client, DATABASE, SOURCE, day)  # the same data again: every key cancels
-    parts = dict(client.query(
-        "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active "
-        "AND partition_id = {p:String} GROUP BY table", parameters={"db": DATABASE, "p": f"{MONDAY:%Y%m}"}
-    ).result_rows)
+    parts = month_parts(client, f"{MONDAY:%Y%m}")
     assert {table: parts[table] for table in tables} == {table: 1 for table in tables}
     assert rollups_match_facts(client, [day])
 
@@ -180,18 +176,14 @@ def test_a_small_committed_day_adds_one_part_per_rollup_to_its_month(client):
     one statement: a small day is one part per rollup (at real size the byte-bounded blocks give
     a few, docs/benchmarks.md), a reload too, never one part per statement."""
     tables = ("project_daily", "project_version_daily", "project_dimension_daily")
-    for table in tables:
-        client.command(f"SYSTEM STOP MERGES {DATABASE}.{table}")
+    stop_merges(client, tables)
     try:
         days = [MONDAY + dt.timedelta(days=i) for i in range(3)]
         for day in days:
             load_day(client, DATABASE, SOURCE, day)
         # A reload with other data adds its delta (new rows and the negated old ones) as one part.
         load_day(client, DATABASE, SampleSource(projects=60, rows_per_day=3000, seed=8), days[0])
-        parts = dict(client.query(
-            "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active "
-            "AND partition_id = {p:String} GROUP BY table", parameters={"db": DATABASE, "p": f"{MONDAY:%Y%m}"}
-        ).result_rows)
+        parts = month_parts(client, f"{MONDAY:%Y%m}")
         assert {table: parts[table] for table in tables} == {table: 4 for table in tables}
         assert rollups_match_facts(client, days)
     finally:

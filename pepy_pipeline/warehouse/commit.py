@@ -33,6 +33,8 @@ from pepy_pipeline.warehouse.staging import staging_table
 from pepy_warehouse.identifiers import identifier
 from pepy_warehouse.locks import warehouse_mutex
 
+log = logging.getLogger(__name__)
+
 #: Rollup table -> its key columns (besides the measures).
 ROLLUP_KEYS = {
     "project_daily": "date, project",
@@ -40,7 +42,6 @@ ROLLUP_KEYS = {
     "project_dimension_daily": "date, project, dimension, value",
 }
 COMMIT_MUTEX = "commit"
-log = logging.getLogger(__name__)
 #: Per (project, day) version arrays, what pepy's v2 and pro answers read.
 VERSION_DAYS = "project_version_days"
 #: How a day's delta is written: one statement, blocks bounded by bytes rather than the default
