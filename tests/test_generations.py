@@ -279,3 +279,25 @@ def test_the_api_never_compiles_its_queries(home):
         assert compiled_functions(reader) == before
     finally:
         reader.close()
+
+
+def test_the_api_never_looks_for_column_statistics(home):
+    """Our tables define no column statistics, yet by default the planner looked for them in every
+    part on every query: 3-4 ms of a 15 ms answer at real size. The API's reader turns that off."""
+    reader = FrozenGenerationReader(home / "warehouse", refresh_seconds=3600)
+    try:
+        def statistics_time() -> int:
+            rows = reader.query("SELECT value FROM system.events WHERE event = 'LoadedStatisticsMicroseconds'")
+            return rows[0][0] if rows else 0
+        sql = ("SELECT date, value, sum(downloads) FROM __DB__.project_dimension_daily "
+               "WHERE project = {project:String} AND dimension = 'installer' GROUP BY date, value")
+        before = statistics_time()
+        for _ in range(5):
+            assert reader.query(sql, {"project": "pepy"})
+        assert statistics_time() == before
+        # The guard can fail: the same query with the engine's default does look.
+        with reader.client() as client:
+            client.query(sql.replace("__DB__", reader.snapshot().database), parameters={"project": "pepy"})
+        assert statistics_time() > before
+    finally:
+        reader.close()
