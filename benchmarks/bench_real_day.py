@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,6 +33,30 @@ sys.path.insert(0, str(ROOT))
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class RssSampler:
+    """Samples this process's resident size every few ms, so a peak can be put in the phase
+    that made it (ru_maxrss gives only the process's peak)."""
+
+    def __init__(self, every_s: float = 0.02) -> None:
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            with open("/proc/self/statm") as statm:
+                pages = int(statm.read().split()[1])
+            self.samples.append((time.perf_counter(), pages * resource.getpagesize()))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_mb(self, start: float, end: float) -> float:
+        return max((rss for t, rss in self.samples if start <= t < end), default=0) / 2**20
 
 
 def source(args):
@@ -54,8 +79,16 @@ def part_load(args) -> dict:
     catalogue_s = time.perf_counter() - started
     warehouse = ClickHouseWarehouse(dsn=f"chdb://{args.warehouse / 'warehouse'}")
     out = {"day": args.day, "catalogue_s": catalogue_s}
+    sampler = RssSampler()
     with warehouse.connect() as client, warehouse.insert_clients() as extra:
+        load_started = time.perf_counter()
         load = load_day(client, warehouse.database, sample, day, run_id="bench-real-day", insert_clients=extra)
+        load_ended = time.perf_counter()
+        # Phases run in this order; what load_day spends between them (checks) goes to the next.
+        bounds = [load_started, load_started + load.seconds_stage,
+                  load_started + load.seconds_stage + load.seconds_rollups, load_ended]
+        out["phase_peak_rss_mb"] = {name: sampler.peak_mb(bounds[i], bounds[i + 1])
+                                    for i, name in enumerate(("stage", "rollups", "commit"))}
         out.update(rows=load.rows, downloads=load.downloads, stage_s=load.seconds_stage,
                    rollup_s=load.seconds_rollups, commit_s=load.seconds_commit, total_s=load.seconds_total,
                    fact_bytes=load.bytes_on_disk, rollup_rows=load.rollup_rows,
@@ -77,6 +110,7 @@ def part_load(args) -> dict:
             "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active "
             "AND partition_id = {p:String} GROUP BY table",
             parameters={"db": warehouse.database, "p": f"{day:%Y%m}"}).result_rows)
+    sampler.stop()
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
@@ -134,7 +168,7 @@ def main() -> None:
     print(f"## Real-size days ({time.strftime('%Y-%m-%d %H:%M')}, scale {args.scale}, "
           f"rows per weekday {args.rows_per_day or 'the scale default'})\n")
     print("| day | fact rows | downloads | staged s | rollups s | commit s | total s | ceiling s | total / ceiling "
-          "| load peak RSS MiB | fact B/row | compaction s | publish s | month parts | history days |")
+          "| load peak RSS MiB (stage / rollups / commit) | fact B/row | compaction s | publish s | month parts | history days |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
     for day in args.days.split(","):
         ceiling = run_part("ceiling", args, day) if args.ceiling else None
@@ -143,9 +177,10 @@ def main() -> None:
         ratio = f"{load['total_s'] / ceiling['insert_s']:.1f}x" if ceiling else "-"
         publish_s = f"{load['publish_s']:.1f}" if "publish_s" in load else "-"
         compaction_s = f"{load['compaction_s']:.1f}" if "compaction_s" in load else "-"
+        phases = " / ".join(f"{mb:,.0f}" for mb in load["phase_peak_rss_mb"].values())
         parts = ", ".join(f"{t.replace('project_', '')} {n}" for t, n in sorted(load["month_parts"].items()))
         print(f"| {day} | {load['rows']:,} | {load['downloads']:,} | {load['stage_s']:.1f} | {load['rollup_s']:.1f} | "
-              f"{load['commit_s']:.1f} | {load['total_s']:.1f} | {ceiling_s} | {ratio} | {load['load_peak_rss_mb']:,.0f} | "
+              f"{load['commit_s']:.1f} | {load['total_s']:.1f} | {ceiling_s} | {ratio} | {load['load_peak_rss_mb']:,.0f} ({phases}) | "
               f"{load['fact_bytes'] / load['rows']:.1f} | {compaction_s} | {publish_s} | {parts} | {load['history_days']} |", flush=True)
         print(f"<!-- {json.dumps({'load': load, 'ceiling': ceiling}, default=str)} -->", flush=True)
 

@@ -45,14 +45,15 @@ COMMIT_MUTEX = "commit"
 #: Per (project, day) version arrays, what pepy's v2 and pro answers read.
 VERSION_DAYS = "project_version_days"
 #: How a day's delta is written: one statement, blocks bounded by bytes rather than the default
-#: 1 M rows, because only a writer's process merges parts and every read of the current month
-#: opens the parts left there. Measured at real size (docs/benchmarks.md), parts a day in
-#: project_dimension_daily: 12 with the defaults, 2 with 1 GiB blocks (peak RSS 3.6 GB), ~6 with
-#: 256 MiB (3.07 GB); a small day is one part. Those parts are then merged into one before the
-#: attach (``merge_to_one_part``). The negation's GROUP BY spills like the rollups.
+#: 1 M rows, then merged into one part before the attach (``merge_to_one_part``), because only a
+#: writer's process merges parts and every read of the current month opens the parts left there.
+#: The block size now only bounds memory: at real size the commit was the load's peak, 2.9-3.1 GB
+#: with 256 MiB blocks (~6 parts a day in project_dimension_daily), 2.0-2.1 GB with 64 MiB (more
+#: parts, merged in the same time: commit 43-75 s either way; docs/benchmarks.md, fifth pass).
+#: The negation's GROUP BY spills like the rollups.
 #: The negation groups a day of a month partition sorted by its key: in order it streams (a day-28
 #: reload of project_dimension_daily at real size: 13.4 s against 23.9 s hashing, same run).
-COMMIT_INSERT_SETTINGS = {"min_insert_block_size_rows": 64_000_000, "min_insert_block_size_bytes": 256 << 20,
+COMMIT_INSERT_SETTINGS = {"min_insert_block_size_rows": 64_000_000, "min_insert_block_size_bytes": 64 << 20,
                           "max_insert_block_size": 64_000_000, "max_bytes_before_external_group_by": SPILL_GROUP_BY_BYTES,
                           "optimize_aggregation_in_order": 1}
 
