@@ -82,7 +82,7 @@ def main() -> None:
     print("| --- | ---: | --- | --- | ---: |")
     for database, times in seconds.items():
         days, parts = shapes[database]
-        label = "all" if database == args.database else f"newest {args.months} months ({', '.join(sorted(months))})"
+        label = "all" if database == args.database else f"newest {args.months} month(s) ({', '.join(sorted(months))})"
         print(f"| {label} | {days} | {' / '.join(str(parts.get(t, 0)) for t in MONTHLY)} | "
               f"{', '.join(f'{s:.2f}' for s in times)} | {statistics.median(times):.2f} |")
     ratio = statistics.median(seconds[args.database]) / statistics.median(seconds[PROBE])
