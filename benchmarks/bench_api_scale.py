@@ -23,6 +23,7 @@ Every warehouse access runs in a child process: an embedded chDB directory is on
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import http.client
 import json
 import random
@@ -132,14 +133,23 @@ def same_client_ceiling(url: str, requests: int = 2000) -> dict:
     return {"p50": statistics.median(samples), "p99": percentile(samples, 99)}
 
 
-def uncached(base: str, ranked: list[str], per_endpoint: int, first_day: str, rng: random.Random) -> dict:
+def yardstick_paths(project: str, since: dt.date) -> dict[str, str]:
+    """pypistats questions over the window the PostgreSQL yardstick holds (like for like)."""
+    return {f"{name} since {since}": f"/api/packages/{project}/{kind}?start_date={since}"
+            for name, kind in (("pypistats_overall", "overall"), ("pypistats_python_minor", "python_minor"),
+                               ("pypistats_system", "system"))}
+
+
+def uncached(base: str, ranked: list[str], per_endpoint: int, first_day: str, rng: random.Random,
+             since: dt.date | None = None) -> dict:
     results = {}
     largest = ranked[:20]
     with LeanClient(base) as http:
-        for endpoint in MIX:
+        for endpoint in [*MIX, *(yardstick_paths("", since) if since else ())]:
             zipf, big, errors = [], [], 0
             for index, project in enumerate(zipf_projects(ranked, per_endpoint, rng) + largest):
-                ms, response = timed_get(http, endpoint_paths(project)[endpoint], f"{time.time_ns()}{index}")
+                paths = endpoint_paths(project) if endpoint in MIX else yardstick_paths(project, since)
+                ms, response = timed_get(http, paths[endpoint], f"{time.time_ns()}{index}")
                 errors += response.status_code != 200
                 (big if index >= per_endpoint else zipf).append(ms)
             results[endpoint] = {"p50": statistics.median(zipf), "p99": percentile(zipf, 99),
@@ -243,7 +253,10 @@ def main() -> None:
         wait_http(constant_url, constant, logs / "constant.log")
         ceiling_before = run_wrk(constant_url, 1, args.seconds, None)
         client_before = same_client_ceiling(constant_url)
-        results = uncached(base, ranked, args.per_endpoint, facts["first_day"], rng)
+        # The yardstick holds the days after last_day - postgres_days: ask ours the same window too.
+        since = (dt.date.fromisoformat(str(facts["last_day"])) - dt.timedelta(days=args.postgres_days)
+                 if args.postgres else None)
+        results = uncached(base, ranked, args.per_endpoint, facts["first_day"], rng, since)
         client_after = same_client_ceiling(constant_url)
         rss = rss_mb(api.pid)
         swap = swap_comparison(base, home, args.database, paths, args.seconds)
