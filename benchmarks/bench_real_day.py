@@ -68,7 +68,7 @@ def source(args):
 def part_load(args) -> dict:
     from pepy_pipeline.sources.sample.catalogue import build_catalogue
     from pepy_pipeline.warehouse.day_load import load_day
-    from pepy_pipeline.warehouse.compaction import compact_closed_months
+    from pepy_pipeline.warehouse.compaction import compact_months
     from pepy_pipeline.warehouse.publish import publish
     from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
@@ -97,7 +97,7 @@ def part_load(args) -> dict:
         if args.publish:
             # Timed apart: the load run publishes, compacts closed months, and publishes again if it compacted.
             started = time.perf_counter()
-            compacted = compact_closed_months(client, warehouse.database)
+            compacted = compact_months(client, warehouse.database)
             out["compaction_s"] = time.perf_counter() - started
             out["compacted"] = [(c.table, c.month, c.parts_before, round(c.seconds, 1)) for c in compacted]
             started = time.perf_counter()

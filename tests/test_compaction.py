@@ -1,5 +1,6 @@
-"""Closed months of the rollups are compacted to one part per table, once, and no answer changes
-(issue 8: an API read pays for every part it opens, and only a writer merges parts)."""
+"""Closed months of the rollups are compacted to one part per table, once, the open month is kept
+in a few parts, and no answer changes (issue 8: an API read pays for every part it opens, and only
+a writer merges parts)."""
 
 import datetime as dt
 
@@ -7,7 +8,8 @@ from pepy_pipeline.schedules import LOOKBACK_DAYS
 from pepy_pipeline.warehouse.compaction import (
     CLOSED_AFTER_DAYS,
     COMPACTED_TABLES,
-    compact_closed_months,
+    OPEN_MONTH_MAX_PARTS,
+    compact_months,
     partitions_to_compact,
 )
 from pepy_pipeline.warehouse.day_load import load_day
@@ -53,26 +55,26 @@ def test_a_closed_month_is_compacted_once_and_its_answers_do_not_change(client):
     before = answers(client)
 
     client.command("SYSTEM START MERGES")  # OPTIMIZE is refused while merges are stopped
-    done = compact_closed_months(client, DATABASE)
+    done = compact_months(client, DATABASE)
 
     # Background merges (started above) may have merged a table first: it is then skipped.
     assert {c.month for c in done} <= {"202501"} and all(c.error is None for c in done), done
     assert all(n == 1 for n in month_parts(client, "202501").values())
     assert answers(client) == before
-    assert compact_closed_months(client, DATABASE) == []  # once
+    assert compact_months(client, DATABASE) == []  # once
 
 
 def test_a_reload_in_a_compacted_month_is_compacted_again_and_counted_once(client):
     for day in DAYS:
         load(client, day)
-    compact_closed_months(client, DATABASE)
+    compact_months(client, DATABASE)
     stop_merges(client, COMPACTED_TABLES)
     load(client, JAN_31, scale=3)
     assert {(t, m) for t, m, _ in partitions_to_compact(client, DATABASE)} == {(t, "202501") for t in COMPACTED_TABLES}
     before = answers(client)
     client.command("SYSTEM START MERGES")
 
-    done = compact_closed_months(client, DATABASE)
+    done = compact_months(client, DATABASE)
 
     assert all(c.error is None for c in done), done
     assert all(n == 1 for n in month_parts(client, "202501").values())
@@ -95,10 +97,31 @@ def test_a_month_that_cannot_be_compacted_is_reported_and_the_publish_goes_on(cl
     stop_merges(client, COMPACTED_TABLES)  # the engine refuses every OPTIMIZE of these tables
     load(client, JAN_31, scale=2)
 
-    done = compact_closed_months(client, DATABASE)
+    done = compact_months(client, DATABASE)
 
     assert done and all(c.error and "merg" in c.error.lower() for c in done), done
     assert {c.month for c in done} == {"202501"}
     published = publish(client, DATABASE, warehouse_dir)
     assert published.last_complete_day == CLOSING
     assert rollups_match_facts(client, DAYS)
+
+
+def test_the_open_month_is_merged_once_it_holds_more_than_a_few_parts(client):
+    stop_merges(client, COMPACTED_TABLES)
+    february = [FEB_1 + dt.timedelta(days=n) for n in range(OPEN_MONTH_MAX_PARTS + 1)]
+    for day in february[:-1]:
+        load(client, day)
+    assert partitions_to_compact(client, DATABASE) == []  # a few parts: left as they are
+    load(client, february[-1])
+    assert sorted((t, m) for t, m, _ in partitions_to_compact(client, DATABASE)) == \
+        sorted((t, "202502") for t in COMPACTED_TABLES)
+    before = answers(client)
+    client.command("SYSTEM START MERGES")
+
+    done = compact_months(client, DATABASE)
+
+    assert {c.month for c in done} <= {"202502"} and all(c.error is None for c in done), done
+    assert all(n == 1 for n in month_parts(client, "202502").values())
+    assert answers(client) == before
+    assert rollups_match_facts(client, february)
+    assert compact_months(client, DATABASE) == []

@@ -9,7 +9,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, Mater
 
 from pepy_pipeline.freshness import PUBLISHED_DATA_FRESHNESS
 from pepy_pipeline.run_process import record_run_process
-from pepy_pipeline.warehouse.compaction import compact_closed_months
+from pepy_pipeline.warehouse.compaction import compact_months
 from pepy_pipeline.warehouse.publish import Published, publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
@@ -18,11 +18,11 @@ ROLLUPS_KEY = AssetKey("download_rollups")
 
 
 def _compact_and_publish(context: AssetExecutionContext, client, warehouse: ClickHouseWarehouse) -> tuple[Published, dict]:
-    """Publish, compact closed months (each month once; never holding the day's data back), and
-    publish again if that changed any part the API reads."""
+    """Publish, compact closed months (each month once) and an open month in too many parts (never
+    holding the day's data back), and publish again if that changed any part the API reads."""
     data_path = warehouse.data_path if warehouse.embedded else None
     published = publish(client, warehouse.database, data_path)
-    compacted = compact_closed_months(client, warehouse.database)
+    compacted = compact_months(client, warehouse.database)
     for done in compacted:
         if done.error:
             context.log.warning(f"could not compact {done.table} {done.month} now (tried again at the next "

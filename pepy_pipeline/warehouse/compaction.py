@@ -1,4 +1,5 @@
-"""Compacts each closed month of the rollups to one part per table, once.
+"""Compacts each closed month of the rollups to one part per table, once, and keeps the open month
+in a few parts.
 
 Every commit adds its delta to its month as a part, and only a writer's process merges parts (in
 the embedded engine, merges run only while a load or publish holds it open), so a month keeps
@@ -9,7 +10,12 @@ they are. So a month closed ``CLOSED_AFTER_DAYS`` days ago is merged to one part
 (``OPTIMIZE ... FINAL``: the sums fold, the answers do not change).
 
 Its cost is each month once (a reload of one of its days adds a part and the month is compacted
-again), never the history. It runs after a publish (a day's data is never held back by it) and the
+again), never the history. The open month gains a part a day, and runs are short-lived processes
+whose engine rarely merges them: with 6 parts in the open month, a 30-day question cost 11.5 ms
+in-process against 7.7 ms over one part (real size, same generation merged). So the open month is
+merged too once it holds more than ``OPEN_MONTH_MAX_PARTS`` parts: a rewrite of the month to date
+every few days (at real size, near a month's end: ~15 s for ``project_daily``, ~2 min for
+``project_version_daily``, ~8 min for ``project_dimension_daily``), never every day. It runs after a publish (a day's data is never held back by it) and the
 publish is repeated when it compacted something (~3 s), within ``BUDGET_SECONDS``.
 """
 
@@ -34,6 +40,8 @@ CLOSED_AFTER_DAYS = 7
 #: background merges outlast it is left for the next publish: a first run over a long history, or
 #: a slow moment, never holds a day's run for hours.
 BUDGET_SECONDS = 30 * 60
+#: The open month is merged to one part when it holds more parts with rows than this.
+OPEN_MONTH_MAX_PARTS = 4
 
 
 @dataclass(frozen=True)
@@ -51,29 +59,43 @@ def closed_before(newest_day: dt.date) -> str:
     return f"{open_from:%Y%m}"
 
 
-def partitions_to_compact(client, database: str) -> list[tuple[str, str, int]]:
-    """(table, month, parts) of every closed month still held in more than one part with rows (a
-    delta that cancelled out attaches an empty part; it costs reads nothing)."""
+def first_open_month(client, database: str) -> str | None:
+    """The partition id of the first month not closed yet; None before the first commit."""
     db = identifier(database)
     newest = client.query(f"SELECT max(date) FROM {db}.load_log FINAL WHERE state = 'committed'").result_rows
     if not newest or newest[0][0] is None or newest[0][0] == dt.date(1970, 1, 1):
+        return None
+    return closed_before(newest[0][0])
+
+
+def parts_allowed(month: str, open_from: str | None) -> int:
+    """Parts with rows a month may keep: one once closed, a few while open."""
+    return 1 if open_from is not None and month < open_from else OPEN_MONTH_MAX_PARTS
+
+
+def partitions_to_compact(client, database: str) -> list[tuple[str, str, int]]:
+    """(table, month, parts) of every month held in more parts with rows than it may keep (a delta
+    that cancelled out attaches an empty part; it costs reads nothing)."""
+    open_from = first_open_month(client, database)
+    if open_from is None:
         return []
     return [(table, month, int(parts)) for table, month, parts in client.query(
         "SELECT table, partition_id, countIf(rows > 0) AS parts FROM system.parts "
         "WHERE database = {db:String} AND active AND table IN {tables:Array(String)} "
-        "AND partition_id < {open:String} GROUP BY table, partition_id HAVING parts > 1 "
-        "ORDER BY partition_id, table",
-        parameters={"db": database, "tables": list(COMPACTED_TABLES), "open": closed_before(newest[0][0])},
-    ).result_rows]
+        "GROUP BY table, partition_id HAVING parts > 1 ORDER BY partition_id, table",
+        parameters={"db": database, "tables": list(COMPACTED_TABLES)},
+    ).result_rows if parts > parts_allowed(month, open_from)]
 
 
-def compact_closed_months(client, database: str, budget_seconds: float = BUDGET_SECONDS) -> list[Compacted]:
-    """Merge every closed month held in several parts to one part per table, within the budget. A
+def compact_months(client, database: str, budget_seconds: float = BUDGET_SECONDS) -> list[Compacted]:
+    """Merge to one part per table every closed month held in several parts, and every open month
+    held in more than ``OPEN_MONTH_MAX_PARTS``, within the budget. A
     month that cannot be merged now is reported with its error and left as it is: compaction only
     makes reads faster, so it never stops the publish that follows it."""
     db = identifier(database)
     deadline = time.monotonic() + budget_seconds
     done = []
+    open_from = first_open_month(client, database)
     for table, month, parts in partitions_to_compact(client, database):
         if time.monotonic() >= deadline:
             break
@@ -83,7 +105,7 @@ def compact_closed_months(client, database: str, budget_seconds: float = BUDGET_
             if not (len(month) == 6 and month.isdigit()):  # read from system.parts: a month partition
                 raise ValueError(f"unexpected partition id {month!r}")
             wait_for_merges(client, database, table, month, deadline)
-            if parts_with_rows(client, database, table, month) <= 1:
+            if parts_with_rows(client, database, table, month) <= parts_allowed(month, open_from):
                 continue  # the engine's own merges finished the job meanwhile
             # Throw rather than return quietly when it merged nothing.
             client.command(f"OPTIMIZE TABLE {db}.{identifier(table)} PARTITION ID '{month}' FINAL",
