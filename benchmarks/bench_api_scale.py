@@ -133,23 +133,31 @@ def same_client_ceiling(url: str, requests: int = 2000) -> dict:
     return {"p50": statistics.median(samples), "p99": percentile(samples, 99)}
 
 
+#: pypistats questions asked again over the PostgreSQL yardstick's window (like for like).
+YARDSTICK_KINDS = ("overall", "python_minor", "system")
+
+
 def yardstick_paths(project: str, since: dt.date) -> dict[str, str]:
-    """pypistats questions over the window the PostgreSQL yardstick holds (like for like)."""
-    return {f"{name} since {since}": f"/api/packages/{project}/{kind}?start_date={since}"
-            for name, kind in (("pypistats_overall", "overall"), ("pypistats_python_minor", "python_minor"),
-                               ("pypistats_system", "system"))}
+    return {f"pypistats_{kind} since {since}": f"/api/packages/{project}/{kind}?start_date={since}"
+            for kind in YARDSTICK_KINDS}
 
 
 def uncached(base: str, ranked: list[str], per_endpoint: int, first_day: str, rng: random.Random,
              since: dt.date | None = None) -> dict:
     results = {}
     largest = ranked[:20]
+    # The yardstick's draws come from their own generator: the other endpoints see the same
+    # projects with or without --postgres.
+    questions = [(endpoint, endpoint_paths, rng) for endpoint in MIX]
+    if since:
+        yardstick_rng = random.Random(4242)
+        questions += [(endpoint, lambda project: yardstick_paths(project, since), yardstick_rng)
+                      for endpoint in yardstick_paths("-", since)]
     with LeanClient(base) as http:
-        for endpoint in [*MIX, *(yardstick_paths("", since) if since else ())]:
+        for endpoint, paths_of, draws in questions:
             zipf, big, errors = [], [], 0
-            for index, project in enumerate(zipf_projects(ranked, per_endpoint, rng) + largest):
-                paths = endpoint_paths(project) if endpoint in MIX else yardstick_paths(project, since)
-                ms, response = timed_get(http, paths[endpoint], f"{time.time_ns()}{index}")
+            for index, project in enumerate(zipf_projects(ranked, per_endpoint, draws) + largest):
+                ms, response = timed_get(http, paths_of(project)[endpoint], f"{time.time_ns()}{index}")
                 errors += response.status_code != 200
                 (big if index >= per_endpoint else zipf).append(ms)
             results[endpoint] = {"p50": statistics.median(zipf), "p99": percentile(zipf, 99),
@@ -253,8 +261,9 @@ def main() -> None:
         wait_http(constant_url, constant, logs / "constant.log")
         ceiling_before = run_wrk(constant_url, 1, args.seconds, None)
         client_before = same_client_ceiling(constant_url)
-        # The yardstick holds the days after last_day - postgres_days: ask ours the same window too.
-        since = (dt.date.fromisoformat(str(facts["last_day"])) - dt.timedelta(days=args.postgres_days)
+        # The yardstick holds the postgres_days days up to last_day (date > last_day - postgres_days):
+        # ask ours the same window, from its first day.
+        since = (dt.date.fromisoformat(str(facts["last_day"])) - dt.timedelta(days=args.postgres_days - 1)
                  if args.postgres else None)
         results = uncached(base, ranked, args.per_endpoint, facts["first_day"], rng, since)
         client_after = same_client_ceiling(constant_url)

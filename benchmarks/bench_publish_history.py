@@ -5,9 +5,12 @@ cost at most 1.5x one with 1 month), measured in one run on one engine at the sa
 
 Builds a database ``publish_probe`` in the benchmark warehouse holding only the newest ``--months``
 month partitions of ``pepy`` (``ATTACH PARTITION ... FROM``: hard links, no copy; the all-time
-sums, opening balance and those months' load log copied), then times publishes of the two
-databases alternately. ``pepy`` is published last, so the warehouse's ``CURRENT`` generation is
-``pepy``'s again afterwards; the probe database is dropped.
+sums, opening balance and those months' load log copied), publishes each once untimed (the first
+publish of a database pays for clearing old generations and a cold cache), then times publishes of
+the two databases in rounds, alternating which goes first, after waiting for the engine's merges
+to finish. ``pepy`` is published last, also when a step fails, so the warehouse's ``CURRENT``
+generation is ``pepy``'s again afterwards; the probe database is dropped. Do not run it while an
+API serves the warehouse: for a few seconds at a time it would serve the probe.
 """
 
 from __future__ import annotations
@@ -44,6 +47,13 @@ def build_probe(client, source: str, months: list[str]) -> None:
                    "WHERE toString(toYYYYMM(date)) IN {months:Array(String)}", parameters={"months": months})
 
 
+def wait_for_merges(client, timeout_s: float = 600) -> None:
+    """Time each publish on a quiet engine: not while the other database's merges still run."""
+    deadline = time.monotonic() + timeout_s
+    while client.query("SELECT count() FROM system.merges").result_rows[0][0] and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def history(client, database: str) -> tuple[int, dict[str, int]]:
     days = client.query(f"SELECT uniqExact(date) FROM {database}.load_log FINAL WHERE state = 'committed'").result_rows[0][0]
     parts = dict(client.query(
@@ -64,18 +74,29 @@ def main() -> None:
         months = [row[0] for row in client.query(
             f"SELECT DISTINCT partition FROM system.parts WHERE database = {{db:String}} AND table = 'project_daily' "
             f"AND active ORDER BY partition DESC LIMIT {args.months}", parameters={"db": args.database}).result_rows]
-        started = time.perf_counter()
-        build_probe(client, args.database, months)
-        built_s = time.perf_counter() - started
         seconds = {args.database: [], PROBE: []}
+        last_published = None
         try:
-            for _ in range(args.rounds):
-                for database in (PROBE, args.database):  # the real database last: CURRENT is its again
+            started = time.perf_counter()
+            build_probe(client, args.database, months)
+            built_s = time.perf_counter() - started
+            for database in (PROBE, args.database):  # warm-up, untimed
+                last_published = None
+                publish(client, database, warehouse.data_path)
+                last_published = database
+            for round_ in range(args.rounds):
+                order = (PROBE, args.database) if round_ % 2 == 0 else (args.database, PROBE)
+                for database in order:
+                    wait_for_merges(client)
+                    last_published = None
                     started = time.perf_counter()
                     publish(client, database, warehouse.data_path)
                     seconds[database].append(time.perf_counter() - started)
+                    last_published = database
             shapes = {database: history(client, database) for database in seconds}
         finally:
+            if last_published != args.database:  # CURRENT must be the real database's again
+                publish(client, args.database, warehouse.data_path)
             client.command(f"DROP DATABASE IF EXISTS {PROBE} SYNC")
     print(f"## Publish against history length ({time.strftime('%Y-%m-%d %H:%M')}; probe built in {built_s:.1f} s)\n")
     print("| history | days | served parts (daily / version daily / dimension daily / version days) | publishes s | median s |")

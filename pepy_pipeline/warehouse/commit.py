@@ -47,9 +47,10 @@ VERSION_DAYS = "project_version_days"
 #: How a day's delta is written: one statement, blocks bounded by bytes rather than the default
 #: 1 M rows, then merged into one part before the attach (``merge_to_one_part``), because only a
 #: writer's process merges parts and every read of the current month opens the parts left there.
-#: The block size now only bounds memory: at real size the commit was the load's peak, 2.9-3.1 GB
-#: with 256 MiB blocks (~6 parts a day in project_dimension_daily), 2.0-2.1 GB with 64 MiB (more
-#: parts, merged in the same time: commit 43-75 s either way; docs/benchmarks.md, fifth pass).
+#: The block size now only bounds memory: at real size the commit was the load's peak, 2,893-3,124
+#: MiB with 256 MiB blocks (~6 parts a day in project_dimension_daily), 1,985-2,132 MiB with 64 MiB
+#: (more parts, merged in the same time: a new day's commit 43-75 s either way, a reload's 112 s;
+#: docs/benchmarks.md, fifth pass).
 #: The negation's GROUP BY spills like the rollups.
 #: The negation groups a day of a month partition sorted by its key: in order it streams (a day-28
 #: reload of project_dimension_daily at real size: 13.4 s against 23.9 s hashing, same run).

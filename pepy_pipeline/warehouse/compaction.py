@@ -1,22 +1,23 @@
-"""Compacts each closed month of the rollups to one part per table, once, and keeps the open month
-in a few parts.
+"""Merges each closed month of the rollups to one part per table, and each open month to one part
+whenever it holds more than a few.
 
 Every commit adds its delta to its month as a part, and only a writer's process merges parts (in
 the embedded engine, merges run only while a load or publish holds it open), so a month keeps
 however many parts its loads left: 16 of ``project_dimension_daily`` in a real-size month here.
 An API read pays for each part it opens (measured at real size: a 180-day dimension question 25-30
-ms over the parts as loaded, 13 ms over one part a month), and a generation freezes the parts as
-they are. So a month closed ``CLOSED_AFTER_DAYS`` days ago is merged to one part per table
-(``OPTIMIZE ... FINAL``: the sums fold, the answers do not change).
+ms over the parts as loaded, 13 ms over one part a month; a 30-day question 11.5 ms over 6 parts
+of the open month, 7.7 ms over one), and a generation freezes the parts as they are.
 
-Its cost is each month once (a reload of one of its days adds a part and the month is compacted
-again), never the history. The open month gains a part a day, and runs are short-lived processes
-whose engine rarely merges them: with 6 parts in the open month, a 30-day question cost 11.5 ms
-in-process against 7.7 ms over one part (real size, same generation merged). So the open month is
-merged too once it holds more than ``OPEN_MONTH_MAX_PARTS`` parts: a rewrite of the month to date
-every few days (at real size, near a month's end: ~15 s for ``project_daily``, ~2 min for
-``project_version_daily``, ~8 min for ``project_dimension_daily``), never every day. It runs after a publish (a day's data is never held back by it) and the
-publish is repeated when it compacted something (~3 s), within ``BUDGET_SECONDS``.
+So a month closed ``CLOSED_AFTER_DAYS`` days ago is merged to one part per table, and a month not
+closed yet (the current one and, in a month's first days, the one before) whenever it holds more
+than ``OPEN_MONTH_MAX_PARTS`` parts with rows (``OPTIMIZE ... FINAL``: the sums fold, the answers
+do not change). Each is a rewrite of the month as it stands: a closed month once more (and again
+if a day of it is reloaded), an open one every ~4 loads. Measured at real size over a full month:
+~11 s for ``project_daily``, ~140 s for ``project_version_daily``, 63-81 s for
+``project_version_days`` and 9-10 minutes for ``project_dimension_daily``; so near a month's end
+a publish may be followed by ~13 minutes of merging. It runs after the publish (a day's data is
+never held back by it) and the publish is repeated when it compacted something (~3 s), within
+``BUDGET_SECONDS``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 from pepy_pipeline.warehouse.commit import ROLLUP_KEYS, VERSION_DAYS
 from pepy_warehouse.identifiers import identifier
 
-#: The month-partitioned tables the API reads, compacted once their month is closed.
+#: The month-partitioned tables the API reads and this module compacts.
 COMPACTED_TABLES = (*ROLLUP_KEYS, VERSION_DAYS)
 #: A month is closed once more than this many days of the next month are committed. At least the
 #: daily schedule's look-back for late rows (``schedules.LOOKBACK_DAYS``, tested), so no scheduled
@@ -73,10 +74,11 @@ def parts_allowed(month: str, open_from: str | None) -> int:
     return 1 if open_from is not None and month < open_from else OPEN_MONTH_MAX_PARTS
 
 
-def partitions_to_compact(client, database: str) -> list[tuple[str, str, int]]:
+def partitions_to_compact(client, database: str, open_from: str | None = None) -> list[tuple[str, str, int]]:
     """(table, month, parts) of every month held in more parts with rows than it may keep (a delta
-    that cancelled out attaches an empty part; it costs reads nothing)."""
-    open_from = first_open_month(client, database)
+    that cancelled out attaches an empty part; it costs reads nothing). ``open_from`` is
+    ``first_open_month``'s answer, asked for when not given."""
+    open_from = open_from or first_open_month(client, database)
     if open_from is None:
         return []
     return [(table, month, int(parts)) for table, month, parts in client.query(
@@ -88,15 +90,15 @@ def partitions_to_compact(client, database: str) -> list[tuple[str, str, int]]:
 
 
 def compact_months(client, database: str, budget_seconds: float = BUDGET_SECONDS) -> list[Compacted]:
-    """Merge to one part per table every closed month held in several parts, and every open month
-    held in more than ``OPEN_MONTH_MAX_PARTS``, within the budget. A
-    month that cannot be merged now is reported with its error and left as it is: compaction only
+    """Merge to one part per table every closed month held in several parts with rows, and every
+    open month held in more than ``OPEN_MONTH_MAX_PARTS``, within the budget. A month that cannot
+    be merged now is reported with its error and left as it is: compaction only
     makes reads faster, so it never stops the publish that follows it."""
     db = identifier(database)
     deadline = time.monotonic() + budget_seconds
     done = []
     open_from = first_open_month(client, database)
-    for table, month, parts in partitions_to_compact(client, database):
+    for table, month, parts in partitions_to_compact(client, database, open_from):
         if time.monotonic() >= deadline:
             break
         started = time.perf_counter()
