@@ -108,3 +108,61 @@ def test_a_migration_waits_for_a_commit_in_progress(tmp_path):
                 "the migration altered a table while a commit held its mutex"
         thread.join(60)
         assert applied == [["007_version_day_json.sql"]] and has_pieces(committer)
+
+
+def test_project_daily_is_moved_to_yearly_partitions_with_every_row(tmp_path):
+    """Upgrading a warehouse with history: migration 008 re-partitions project_daily by year
+    (layout.py) without changing an answer, and a re-run after an interruption at either step
+    (copied but not exchanged; exchanged but the old table not dropped) ends the same."""
+    import datetime as dt
+
+    from pepy_pipeline.sources.sample import SampleSource
+    from pepy_pipeline.warehouse.day_load import load_day
+    from pepy_pipeline.warehouse.migrations import repartition_project_daily
+
+    def daily(client):
+        return client.query(f"SELECT date, project, sum(downloads), sum(pypistats_without_mirrors) FROM {DB}.project_daily "
+                            "GROUP BY date, project HAVING sum(downloads) != 0 ORDER BY date, project").result_rows
+
+    def partition_key(client, table="project_daily"):
+        return client.query("SELECT partition_key FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+                            parameters={"db": DB, "t": table}).result_rows[0][0]
+
+    monthly = render("005_month_rollups.sql", database=DB).split("-- Per project and day")[1].split(";")[0]
+    monthly = "CREATE" + monthly.split("CREATE", 1)[1]
+    with connected(f"chdb://{tmp_path / 'w'}") as client:
+        migrate(client, DB)
+        assert partition_key(client) == "toYear(date)"
+        source = SampleSource(projects=30, rows_per_day=1000)
+        for day in (dt.date(2025, 12, 31), dt.date(2026, 1, 1), dt.date(2026, 1, 2)):  # two years
+            load_day(client, DB, source, day)
+        committed = daily(client)
+        assert len(committed) > 50
+        # As a warehouse from before migration 008 is: project_daily by month, 008 not applied.
+        client.command(f"RENAME TABLE {DB}.project_daily TO {DB}.project_daily_old")
+        client.command(monthly)
+        client.command(f"INSERT INTO {DB}.project_daily SELECT * FROM {DB}.project_daily_old")
+        client.command(f"DROP TABLE {DB}.project_daily_old SYNC")
+        client.command(f"DELETE FROM {DB}.schema_migrations WHERE version = 8")
+        assert partition_key(client) == "toYYYYMM(date)"
+        assert migrate(client, DB) == ["008_project_daily_by_year.sql"]
+        assert partition_key(client) == "toYear(date)" and daily(client) == committed
+        parts = client.query(f"SELECT partition_id, count() FROM system.parts WHERE database = '{DB}' "
+                             "AND table = 'project_daily' AND active GROUP BY partition_id ORDER BY 1").result_rows
+        assert parts == [("2025", 1), ("2026", 1)]
+        tables = {row[0] for row in client.query(f"SHOW TABLES FROM {DB}").result_rows}
+        assert "project_daily_by_year" not in tables
+        # Interrupted after the exchange, before the drop: a re-run only drops the old table.
+        client.command(render("008_project_daily_by_year.sql", database=DB))
+        client.command(f"INSERT INTO {DB}.project_daily_by_year SELECT * FROM {DB}.project_daily")
+        repartition_project_daily(client, DB)
+        assert daily(client) == committed
+        # Interrupted after a partial copy, before the exchange: the copy starts again from empty.
+        client.command(f"RENAME TABLE {DB}.project_daily TO {DB}.project_daily_old")
+        client.command(monthly)
+        client.command(f"INSERT INTO {DB}.project_daily SELECT * FROM {DB}.project_daily_old")
+        client.command(f"DROP TABLE {DB}.project_daily_old SYNC")
+        client.command(render("008_project_daily_by_year.sql", database=DB))
+        client.command(f"INSERT INTO {DB}.project_daily_by_year SELECT * FROM {DB}.project_daily LIMIT 10")
+        repartition_project_daily(client, DB)
+        assert partition_key(client) == "toYear(date)" and daily(client) == committed
