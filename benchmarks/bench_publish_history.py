@@ -4,9 +4,8 @@ cost at most 1.5x one with 1 month), measured in one run on one engine at the sa
     .venv/bin/python benchmarks/bench_publish_history.py --warehouse /work/bench-data/real [--months 2]
 
 Builds a database ``publish_probe`` in the benchmark warehouse holding only the newest ``--months``
-months of ``pepy`` (month partitions by ``ATTACH PARTITION ... FROM``: hard links, no copy; the
-yearly ``project_daily``'s rows of those months, the all-time sums, opening balance and those
-months' load log copied), publishes each once untimed (the first
+month partitions of ``pepy`` (``ATTACH PARTITION ... FROM``: hard links, no copy; the all-time
+sums, opening balance and those months' load log copied), publishes each once untimed (the first
 publish of a database pays for clearing old generations and a cold cache), then times publishes of
 the two databases in rounds, alternating which goes first, after waiting for the engine's merges
 to finish. ``pepy`` is published last, also when a step fails, so the warehouse's ``CURRENT``
@@ -25,12 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pepy_pipeline.warehouse.layout import YEARLY_TABLES  # noqa: E402
 from pepy_pipeline.warehouse.migrations import migrate  # noqa: E402
 from pepy_pipeline.warehouse.publish import publish  # noqa: E402
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse  # noqa: E402
 
-#: Served tables partitioned by month or year: the probe gets only the newest months of these.
+#: Served tables partitioned by month: the probe gets only the newest months of these.
 MONTHLY = ("project_daily", "project_version_daily", "project_dimension_daily", "project_version_days")
 #: Unpartitioned served tables, copied whole (their size does not depend on the history's length).
 WHOLE = ("project_alltime", "opening_balance")
@@ -41,11 +39,6 @@ def build_probe(client, source: str, months: list[str]) -> None:
     client.command(f"DROP DATABASE IF EXISTS {PROBE} SYNC")
     migrate(client, PROBE)
     for table in MONTHLY:
-        if table in YEARLY_TABLES:  # a year partition holds other months too: copy the rows
-            client.command(f"INSERT INTO {PROBE}.{table} SELECT * FROM {source}.{table} "
-                           "WHERE toString(toYYYYMM(date)) IN {months:Array(String)}", parameters={"months": months})
-            client.command(f"OPTIMIZE TABLE {PROBE}.{table} FINAL")  # as compacted in the real database
-            continue
         for month in months:
             client.command(f"ALTER TABLE {PROBE}.{table} ATTACH PARTITION {month} FROM {source}.{table}")
     for table in WHOLE:
@@ -79,7 +72,7 @@ def main() -> None:
     warehouse = ClickHouseWarehouse(dsn=f"chdb://{args.warehouse / 'warehouse'}", database=args.database)
     with warehouse.connect() as client:
         months = [row[0] for row in client.query(
-            f"SELECT DISTINCT partition FROM system.parts WHERE database = {{db:String}} AND table = 'project_version_daily' "
+            f"SELECT DISTINCT partition FROM system.parts WHERE database = {{db:String}} AND table = 'project_daily' "
             f"AND active ORDER BY partition DESC LIMIT {args.months}", parameters={"db": args.database}).result_rows]
         seconds = {args.database: [], PROBE: []}
         last_published = None

@@ -70,7 +70,7 @@ def source(args):
 def part_load(args) -> dict:
     from pepy_pipeline.sources.sample.catalogue import build_catalogue
     from pepy_pipeline.warehouse.day_load import load_day
-    from pepy_pipeline.warehouse.compaction import compact_partitions
+    from pepy_pipeline.warehouse.compaction import compact_months
     from pepy_pipeline.warehouse.publish import publish
     from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
@@ -104,9 +104,9 @@ def part_load(args) -> dict:
             out["publish_s"] = time.perf_counter() - started
             out["published_to"] = str(published.last_complete_day)
             started = time.perf_counter()
-            compacted = compact_partitions(client, warehouse.database)
+            compacted = compact_months(client, warehouse.database)
             out["compaction_s"] = time.perf_counter() - started
-            out["compacted"] = [(c.table, c.partition, c.parts_before, round(c.seconds, 1)) for c in compacted]
+            out["compacted"] = [(c.table, c.month, c.parts_before, round(c.seconds, 1)) for c in compacted]
             if any(c.error is None for c in compacted):
                 started = time.perf_counter()
                 publish(client, warehouse.database, warehouse.data_path)

@@ -58,13 +58,12 @@ def stop_merges(client, tables, database: str = DATABASE) -> None:
         client.command(f"SYSTEM STOP MERGES {database}.{table}")
 
 
-def partition_parts(client, day, database: str = DATABASE) -> dict[str, int]:
-    """Active parts per table in the partition holding ``day`` (its month, or year: layout.py)."""
-    from pepy_pipeline.warehouse.layout import partition_id
-
-    rows = client.query("SELECT table, partition_id, count() FROM system.parts WHERE database = {db:String} "
-                        "AND active GROUP BY table, partition_id", parameters={"db": database}).result_rows
-    return {table: parts for table, partition, parts in rows if partition == partition_id(table, day)}
+def month_parts(client, month: str, database: str = DATABASE) -> dict[str, int]:
+    """Active parts per table in the month partition ``month`` (YYYYMM)."""
+    return dict(client.query(
+        "SELECT table, count() FROM system.parts WHERE database = {db:String} AND active "
+        "AND partition_id = {month:String} GROUP BY table",
+        parameters={"db": database, "month": month}).result_rows)
 
 
 def rollups_match_facts(client, days) -> bool:

@@ -12,7 +12,7 @@ from pepy_pipeline.assets.publishing import serving_tables
 from pepy_pipeline.definitions import defs
 from pepy_pipeline.schedules import daily_downloads_schedule
 from pepy_pipeline.sources.resource import DownloadSourceResource, UnknownSourceError
-from pepy_pipeline.warehouse.compaction import OPEN_MAX_PARTS
+from pepy_pipeline.warehouse.compaction import OPEN_MONTH_MAX_PARTS
 from pepy_warehouse.connection import WarehouseUnavailable, connected
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_warehouse.generation import current_manifest as current_generation
@@ -58,10 +58,10 @@ def test_a_range_run_loads_every_day_passes_checks_and_publishes(dsn, warehouse_
     assert {"downloads", "bytes_on_disk", "stage_seconds", "rows_per_second", "upstream_fingerprint"} <= set(
         facts[0].metadata)
     published = [e.materialization for e in events if e.asset_key == AssetKey("serving_tables")]
-    # At the run's end, after compaction: none here (October and 2026 are open and hold one part
-    # per day, no more than an open partition may keep).
-    assert published and (LAST - FIRST).days + 1 <= OPEN_MAX_PARTS
-    assert published[0].metadata["compacted_partitions"].value == []
+    # At the run's end, after compaction: none here (October is open and holds one part per day,
+    # no more than an open month may keep).
+    assert published and (LAST - FIRST).days + 1 <= OPEN_MONTH_MAX_PARTS
+    assert published[0].metadata["compacted_months"].value == []
     with connected(dsn) as client:
         rows, _ = fact_sums(client)
         assert rows == sum(m.metadata["dagster/row_count"].value for m in facts)

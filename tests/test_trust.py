@@ -22,7 +22,7 @@ from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_warehouse.connection import connected
 from pepy_warehouse.generation import current_manifest
 from pepy_warehouse.locks import embedded_writer_lock, warehouse_mutex
-from tests.conftest import DATABASE, fact_sums, partition_parts, rollups_match_facts, stop_merges, version_day_cells
+from tests.conftest import DATABASE, fact_sums, month_parts, rollups_match_facts, stop_merges, version_day_cells
 from tests.test_dagster_assets import SMALL, run_range
 
 MONDAY = dt.date(2026, 10, 19)
@@ -156,7 +156,7 @@ def _no_volume_bands():
 
 def test_a_day_written_in_several_blocks_is_attached_as_one_part(client, monkeypatch):
     """At real size a day's delta is inserted in byte-bounded blocks (~6 parts of
-    project_dimension_daily); the commit merges it before attaching, so a partition gains one part a
+    project_dimension_daily); the commit merges it before attaching, so a month gains one part a
     day whatever the day's size, and a reload's unchanged keys cancel out before they are attached."""
     from pepy_pipeline.warehouse import commit
     monkeypatch.setattr(commit, "COMMIT_INSERT_SETTINGS", {**commit.COMMIT_INSERT_SETTINGS, "min_insert_block_size_rows": 500,
@@ -166,12 +166,12 @@ def test_a_day_written_in_several_blocks_is_attached_as_one_part(client, monkeyp
     day = MONDAY
     load_day(client, DATABASE, SOURCE, day)
     load_day(client, DATABASE, SOURCE, day)  # the same data again: every key cancels
-    parts = partition_parts(client, MONDAY)
+    parts = month_parts(client, f"{MONDAY:%Y%m}")
     assert {table: parts[table] for table in tables} == {table: 1 for table in tables}
     assert rollups_match_facts(client, [day])
 
 
-def test_a_small_committed_day_adds_one_part_per_rollup_to_its_partition(client):
+def test_a_small_committed_day_adds_one_part_per_rollup_to_its_month(client):
     """Only a writer's process merges parts, so a day's delta (new and negated rows) is written by
     one statement: a small day is one part per rollup (at real size the byte-bounded blocks give
     a few, docs/benchmarks.md), a reload too, never one part per statement."""
@@ -183,7 +183,7 @@ def test_a_small_committed_day_adds_one_part_per_rollup_to_its_partition(client)
             load_day(client, DATABASE, SOURCE, day)
         # A reload with other data adds its delta (new rows and the negated old ones) as one part.
         load_day(client, DATABASE, SampleSource(projects=60, rows_per_day=3000, seed=8), days[0])
-        parts = partition_parts(client, MONDAY)
+        parts = month_parts(client, f"{MONDAY:%Y%m}")
         assert {table: parts[table] for table in tables} == {table: 4 for table in tables}
         assert rollups_match_facts(client, days)
     finally:

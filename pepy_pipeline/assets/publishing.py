@@ -9,7 +9,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, Mater
 
 from pepy_pipeline.freshness import PUBLISHED_DATA_FRESHNESS
 from pepy_pipeline.run_process import record_run_process
-from pepy_pipeline.warehouse.compaction import compact_partitions
+from pepy_pipeline.warehouse.compaction import compact_months
 from pepy_pipeline.warehouse.publish import Published, publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
@@ -18,21 +18,21 @@ ROLLUPS_KEY = AssetKey("download_rollups")
 
 
 def _compact_and_publish(context: AssetExecutionContext, client, warehouse: ClickHouseWarehouse) -> tuple[Published, dict]:
-    """Publish, compact closed partitions (each once) and open ones in too many parts (never
+    """Publish, compact closed months (each month once) and an open month in too many parts (never
     holding the day's data back), and publish again if that changed any part the API reads."""
     data_path = warehouse.data_path if warehouse.embedded else None
     published = publish(client, warehouse.database, data_path)
-    compacted = compact_partitions(client, warehouse.database)
+    compacted = compact_months(client, warehouse.database)
     for done in compacted:
         if done.error:
-            context.log.warning(f"could not compact {done.table} {done.partition} now (tried again at the next "
+            context.log.warning(f"could not compact {done.table} {done.month} now (tried again at the next "
                                 f"publish): {done.error}")
         else:
-            context.log.info(f"compacted {done.table} {done.partition}: {done.parts_before} parts -> 1 in {done.seconds:.1f} s")
+            context.log.info(f"compacted {done.table} {done.month}: {done.parts_before} parts -> 1 in {done.seconds:.1f} s")
     if any(not done.error for done in compacted):
         published = publish(client, warehouse.database, data_path)
-    return published, {"compacted_partitions": sorted(f"{d.table} {d.partition}" for d in compacted if not d.error),
-                       "compaction_failures": [f"{d.table} {d.partition}: {d.error}" for d in compacted if d.error],
+    return published, {"compacted_months": sorted({done.month for done in compacted if not done.error}),
+                       "compaction_failures": [f"{d.table} {d.month}: {d.error}" for d in compacted if d.error],
                        "compaction_seconds": round(sum(done.seconds for done in compacted), 3)}
 
 

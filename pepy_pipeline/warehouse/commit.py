@@ -1,10 +1,10 @@
 """Commits a staged, checked day: the step that makes it part of the warehouse.
 
 * Facts: ``REPLACE PARTITION`` of the day (the fact table is partitioned by day).
-* Rollups and all-time totals (partitioned by month, ``project_daily`` by year: ``layout.py``;
-  summed): a *delta* is staged, the day's new rows plus the negation of the rows now committed for
-  that day, and added to its partition with ``ATTACH PARTITION ... FROM`` (one atomic statement
-  per table). The cost is the day's, whatever the partition or the history holds, and a re-run never double counts: the delta is computed from
+* Rollups and all-time totals (partitioned by month, summed): a *delta* is staged, the day's new
+  rows plus the negation of the rows now committed for that day, and added to the month with
+  ``ATTACH PARTITION ... FROM`` (one atomic statement per table). The cost is the day's, whatever
+  the month or the history holds, and a re-run never double counts: the delta is computed from
   what is committed at that moment, so committing the same day twice adds it once.
 * Version days (``project_version_days``, one row of version arrays per project and day): the
   day's rows are built from its staged version rollup and added with a newer ``committed_at``
@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from pepy_pipeline.warehouse import measures
-from pepy_pipeline.warehouse.layout import partition_id
 from pepy_pipeline.warehouse.loader import FACT_TABLE, ROLLUPS, SPILL_GROUP_BY_BYTES, StagedDay
 from pepy_pipeline.warehouse.sql_files import render
 from pepy_pipeline.warehouse.staging import staging_table
@@ -80,6 +79,7 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
     """Make ``staged`` the committed content of its day."""
     db, day = staged.database, staged.day
     started = time.perf_counter()
+    month = f"{day:%Y%m}"
     with warehouse_mutex(client, db, COMMIT_MUTEX):
         refuse_if_covered_by_balance(client, db, day)
         with contextlib.ExitStack() as stack:
@@ -108,12 +108,10 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
             client.command(f"ALTER TABLE {db}.{FACT_TABLE} REPLACE PARTITION ID '{day:%Y%m%d}' "
                            f"FROM {staged.facts}")
             for name in ROLLUPS:
-                if name not in empty:  # a reload of unchanged data: nothing to add to the partition
-                    client.command(f"ALTER TABLE {db}.{name} ATTACH PARTITION ID '{partition_id(name, day)}' "
-                                   f"FROM {deltas[name]}")
+                if name not in empty:  # a reload of unchanged data: nothing to add to the month
+                    client.command(f"ALTER TABLE {db}.{name} ATTACH PARTITION ID '{month}' FROM {deltas[name]}")
             client.command(f"ALTER TABLE {db}.project_alltime ATTACH PARTITION tuple() FROM {deltas['project_alltime']}")
-            client.command(f"ALTER TABLE {db}.{VERSION_DAYS} ATTACH PARTITION ID '{partition_id(VERSION_DAYS, day)}' "
-                           f"FROM {deltas[VERSION_DAYS]}")
+            client.command(f"ALTER TABLE {db}.{VERSION_DAYS} ATTACH PARTITION ID '{month}' FROM {deltas[VERSION_DAYS]}")
             _log(client, db, staged, source_name, run_id, upstream_fingerprint, "committed")
     size = client.query(
         "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = {db:String} "

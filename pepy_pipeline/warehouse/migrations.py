@@ -75,26 +75,5 @@ def backfill_version_days(client, db: str, first: dt.date | None = None, last: d
                        parameters={"first": start, "last": end}, settings=VERSION_DAYS_SETTINGS)
 
 
-def repartition_project_daily(client, db: str) -> None:
-    """Move ``project_daily``'s rows into its yearly twin, one year at a time, merge each year to
-    one part, and exchange the tables. Safe to re-run after an interruption at any point: done
-    once ``project_daily`` is partitioned by year, and the copy starts from an empty twin (at real
-    size ~250 M rows a year: a few minutes, once)."""
-    twin = f"{db}.project_daily_by_year"
-    key = client.query("SELECT partition_key FROM system.tables WHERE database = {db:String} AND name = 'project_daily'",
-                       parameters={"db": db}).result_rows[0][0]
-    if key != "toYear(date)":
-        client.command(f"TRUNCATE TABLE {twin}")
-        years = [row[0] for row in client.query(
-            f"SELECT DISTINCT toYear(date) AS y FROM {db}.project_daily ORDER BY y").result_rows]
-        for year in years:
-            client.command(f"INSERT INTO {twin} SELECT * FROM {db}.project_daily WHERE toYear(date) = {{y:UInt16}}",
-                           parameters={"y": year})
-            client.command(f"OPTIMIZE TABLE {twin} PARTITION ID '{int(year)}' FINAL")
-        client.command(f"EXCHANGE TABLES {db}.project_daily AND {twin}")
-    client.command(f"DROP TABLE IF EXISTS {twin} SYNC")
-
-
 #: Data a migration derives from tables that already exist, run right after its DDL.
-BACKFILLS = {"006_version_days.sql": backfill_version_days,
-             "008_project_daily_by_year.sql": repartition_project_daily}
+BACKFILLS = {"006_version_days.sql": backfill_version_days}
