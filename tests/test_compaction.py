@@ -14,7 +14,14 @@ from pepy_pipeline.warehouse.compaction import (
 )
 from pepy_pipeline.warehouse.day_load import load_day
 from pepy_pipeline.warehouse.publish import publish
-from tests.conftest import DATABASE, month_parts, rollups_match_facts, stop_merges, version_day_cells
+from tests.conftest import (
+    DATABASE,
+    hold_background_merges,
+    month_parts,
+    rollups_match_facts,
+    stop_merges,
+    version_day_cells,
+)
 from tests.support import api_data
 from tests.support.sources import RowsSource
 
@@ -43,7 +50,7 @@ def answers(client) -> list:
 
 
 def test_a_closed_month_is_compacted_once_and_its_answers_do_not_change(client):
-    stop_merges(client, COMPACTED_TABLES)  # every commit leaves its part, as a short-lived writer does
+    hold_background_merges(client, COMPACTED_TABLES)  # every commit leaves its part, as a short-lived writer does
     for day in DAYS[:-1]:
         load(client, day)
     assert partitions_to_compact(client, DATABASE) == []  # not closed yet
@@ -54,11 +61,10 @@ def test_a_closed_month_is_compacted_once_and_its_answers_do_not_change(client):
         sorted((t, "202501") for t in COMPACTED_TABLES)  # January only: February is still open
     before = answers(client)
 
-    client.command("SYSTEM START MERGES")  # OPTIMIZE is refused while merges are stopped
     done = compact_months(client, DATABASE)
 
-    # Background merges (started above) may have merged a table first: it is then skipped.
-    assert {c.month for c in done} <= {"202501"} and all(c.error is None for c in done), done
+    assert sorted((c.table, c.month) for c in done) == sorted((t, "202501") for t in COMPACTED_TABLES), done
+    assert all(c.error is None for c in done), done
     assert all(n == 1 for n in month_parts(client, "202501").values())
     assert answers(client) == before
     assert compact_months(client, DATABASE) == []  # once
@@ -68,14 +74,14 @@ def test_a_reload_in_a_compacted_month_is_compacted_again_and_counted_once(clien
     for day in DAYS:
         load(client, day)
     compact_months(client, DATABASE)
-    stop_merges(client, COMPACTED_TABLES)
+    hold_background_merges(client, COMPACTED_TABLES)
     load(client, JAN_31, scale=3)
     assert {(t, m) for t, m, _ in partitions_to_compact(client, DATABASE)} == {(t, "202501") for t in COMPACTED_TABLES}
     before = answers(client)
-    client.command("SYSTEM START MERGES")
 
     done = compact_months(client, DATABASE)
 
+    assert sorted((c.table, c.month) for c in done) == sorted((t, "202501") for t in COMPACTED_TABLES), done
     assert all(c.error is None for c in done), done
     assert all(n == 1 for n in month_parts(client, "202501").values())
     assert answers(client) == before  # version days (newest row wins) included
@@ -107,7 +113,7 @@ def test_a_month_that_cannot_be_compacted_is_reported_and_the_publish_goes_on(cl
 
 
 def test_the_open_month_is_merged_once_it_holds_more_than_a_few_parts(client):
-    stop_merges(client, COMPACTED_TABLES)
+    hold_background_merges(client, COMPACTED_TABLES)
     february = [FEB_1 + dt.timedelta(days=n) for n in range(OPEN_MONTH_MAX_PARTS + 1)]
     for day in february[:-1]:
         load(client, day)
@@ -116,11 +122,11 @@ def test_the_open_month_is_merged_once_it_holds_more_than_a_few_parts(client):
     assert sorted((t, m) for t, m, _ in partitions_to_compact(client, DATABASE)) == \
         sorted((t, "202502") for t in COMPACTED_TABLES)
     before = answers(client)
-    client.command("SYSTEM START MERGES")
 
     done = compact_months(client, DATABASE)
 
-    assert {c.month for c in done} <= {"202502"} and all(c.error is None for c in done), done
+    assert sorted((c.table, c.month) for c in done) == sorted((t, "202502") for t in COMPACTED_TABLES), done
+    assert all(c.error is None for c in done), done
     assert all(n == 1 for n in month_parts(client, "202502").values())
     assert answers(client) == before
     assert rollups_match_facts(client, february)
