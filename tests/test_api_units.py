@@ -115,17 +115,55 @@ def test_totals_names_arrive_as_text_even_when_the_server_sends_binary(name_type
     assert snap.totals["requests"].total == 8 and snap.prefix_matches("num", 0, 5) == (["numpy"], 1)
 
 
-def test_totals_names_converted_in_slices_come_back_whole_and_in_order():
-    """Names are converted a slice at a time (one call for 720 k held the GIL ~110 ms); slices
-    that straddle Arrow's own chunks must lose or repeat nothing."""
+def test_totals_names_across_arrow_chunks_come_back_whole_and_in_order():
     import pyarrow as pa
 
-    from pepy_api.store.reader import NAMES_PER_SLICE, totals_columns
+    from pepy_api.store.reader import totals_columns
 
-    count = NAMES_PER_SLICE * 2 + 7
-    names = [f"p{i:07d}" for i in range(count)]
-    cut = NAMES_PER_SLICE // 2 + 3
+    names = [f"p{i:07d}" for i in range(50_007)]
+    cut = 20_003
     table = pa.table({"project": pa.chunked_array([pa.array(names[:cut]), pa.array(names[cut:])]),
-                      "c1": pa.array(range(count), type=pa.int64())})
+                      "c1": pa.array(range(len(names)), type=pa.int64())})
     columns = totals_columns(table)
-    assert columns["project"] == names and columns["c1"].tolist() == list(range(count))
+    assert columns["project"].to_pylist() == names and columns["c1"].tolist() == list(range(len(names)))
+
+
+def test_a_snapshot_holds_no_python_object_per_project():
+    """A swap must not loop over 720 k projects in Python: turning every name into a str and
+    checking the order in Python held the GIL for ~100-300 ms per swap, stalling every request.
+    The names stay one Arrow array; building a snapshot of 100 k projects keeps a handful of
+    Python objects, not one per project."""
+    import datetime as dt
+    import gc
+    import sys
+
+    import pyarrow as pa
+
+    from pepy_api.store.reader import totals_columns
+    from pepy_api.store.snapshot import build_snapshot
+
+    count = 100_000
+    table = pa.table({"project": pa.array([f"p{i:07d}" for i in range(count)] + ["__all__"]),
+                      **{f"c{i}": pa.array(list(range(count)) + [count], type=pa.int64()) for i in range(1, 10)}})
+    gc.collect()
+    before = sys.getallocatedblocks()
+    snap = build_snapshot("t", "db", totals_columns(table), None, dt.date(2026, 1, 1))
+    gc.collect()
+    assert sys.getallocatedblocks() - before < 1_000
+    assert len(snap.totals) == count + 1 and snap.totals["p0000042"].total == 42
+    assert snap.ranked[:2] == ["p0099999", "p0099998"] and snap.totals["__all__"].total == count
+
+
+def test_names_sort_and_bisect_in_the_same_order_beyond_ascii():
+    """Arrow sorts strings by UTF-8 bytes; bisection compares Python str: the two orders agree."""
+    import datetime as dt
+
+    from pepy_api.store.snapshot import build_snapshot
+
+    names = ["zope", "éclair", "a\u00ffb", "a\U0001f600", "aé", "ab", "__all__", "Z"]
+    columns = {"project": names, **{f"c{i}": list(range(1, 9)) for i in range(9)}}
+    snap = build_snapshot("t", "db", columns, None, dt.date(2026, 1, 1))
+    real = sorted(n for n in names if n != "__all__")
+    assert list(snap.totals.names) == real
+    assert all(snap.totals[n].total == names.index(n) + 1 for n in real)
+    assert snap.prefix_matches("a", 0, 10)[1] == 4 and "a\U0001f600" in snap.prefix_matches("a", 0, 10)[0]

@@ -301,3 +301,36 @@ def test_the_api_never_looks_for_column_statistics(home):
         assert statistics_time() > before
     finally:
         reader.close()
+
+
+def first_query_loads(reader) -> dict[str, int]:
+    """Marks and primary-index files the first question on each served table had to load."""
+    from pepy_warehouse.generation import SERVED_TABLES
+
+    def counters() -> dict[str, int]:
+        return dict(reader.query("SELECT event, value FROM system.events "
+                                 "WHERE event IN ('MarkCacheMisses', 'LoadedPrimaryIndexFiles')"))
+    loaded = {}
+    for table in SERVED_TABLES:
+        before = counters()
+        reader.query(f"SELECT count() FROM __DB__.{table} WHERE project = {{p:String}}", {"p": "pepy"})
+        after = counters()
+        loaded[table] = sum(after.get(k, 0) - before.get(k, 0) for k in after)
+    return loaded
+
+
+@pytest.mark.parametrize("warm_up", [True, False])
+def test_a_generation_is_warmed_up_before_it_is_served(home, warm_up):
+    """Each part's marks and primary index are loaded when the generation is attached, on the
+    swap's background thread, not by the first requests after the swap (which, all at once,
+    paid for every part of every table). Without the warm-up the same questions do load them:
+    the check can fail."""
+    reader = FrozenGenerationReader(home / "warehouse", refresh_seconds=3600, warm_up=warm_up)
+    try:
+        loaded = first_query_loads(reader)
+        if warm_up:
+            assert loaded == dict.fromkeys(loaded, 0)
+        else:
+            assert all(n > 0 for table, n in loaded.items() if table != "opening_balance"), loaded
+    finally:
+        reader.close()

@@ -3,8 +3,8 @@
 * :class:`FrozenGenerationReader` (embedded chDB): the pipeline's directory belongs to whichever
   run writes it, so this process runs its own chDB engine and attaches the frozen generation the
   pipeline published (``pepy_warehouse.generation``), read-only. A new generation is attached
-  BESIDE the served one, validated against its manifest, its totals read, and only then swapped in
-  by replacing one reference; the old one is detached after a grace period. A generation that
+  BESIDE the served one, validated against its manifest, its marks and indexes loaded, its totals
+  read, and only then swapped in by replacing one reference; the old one is detached after a grace period. A generation that
   fails validation is refused and the previous one stays.
 * :class:`ServerReader` (ClickHouse server): queries the live tables, which the pipeline changes
   atomically, and notices a new publish by polling ``publish_log``.
@@ -28,7 +28,8 @@ import clickhouse_connect
 import pyarrow as pa
 
 from pepy_api.store.memory import release_unused_memory
-from pepy_api.store.snapshot import TOTALS_SQL, Snapshot, build_snapshot
+from pepy_api.store.warmup import warm_up_generation
+from pepy_api.store.snapshot import TOTALS_SQL, Snapshot, build_snapshot, names_array
 from pepy_warehouse.connection import embedded_path, is_embedded, open_client
 from pepy_warehouse.generation import (
     GenerationError,
@@ -49,8 +50,6 @@ POOL_SIZE = 8
 RETIRE_AFTER_SECONDS = 30.0
 #: How often freed memory is given back to the system (and after every swap and detach).
 RELEASE_MEMORY_EVERY_SECONDS = 30.0
-#: Project names converted to Python text per slice (each slice holds the GIL ~3 ms).
-NAMES_PER_SLICE = 20_000
 #: The embedded engine reads a new generation's totals on one thread at nice 10 (the engine sets
 #: it only where it may restore it: with CAP_SYS_NICE), leaving the cores to requests.
 BACKGROUND_READ_SETTINGS = {"max_threads": 1, "os_thread_priority": 10}
@@ -158,17 +157,11 @@ class Reader:
 
 
 def totals_columns(table: pa.Table) -> dict:
-    """The totals query's Arrow result as the snapshot's columns: names as text, counts as int64
-    arrays. A server user that may not set clickhouse-connect's Arrow string setting receives
-    the names as binary; they are decoded here rather than breaking every lookup."""
-    names = table.column(0)
-    if pa.types.is_binary(names.type) or pa.types.is_large_binary(names.type):
-        names = names.cast(pa.large_string() if pa.types.is_large_binary(names.type) else pa.string())
-    # In slices: one to_pylist of 720 k names held the GIL for ~110 ms, stalling every request.
-    text: list[str] = []
-    for start in range(0, len(names), NAMES_PER_SLICE):
-        text.extend(names.slice(start, NAMES_PER_SLICE).to_pylist())
-    return {"project": text,
+    """The totals query's Arrow result as the snapshot's columns: the names stay one Arrow array
+    (no Python str per project: see pepy_api/store/snapshot.py), counts become int64 arrays. A
+    server user that may not set clickhouse-connect's Arrow string setting receives the names as
+    binary; they are decoded here rather than breaking every lookup."""
+    return {"project": names_array(table.column(0)),
             **{f"c{i}": table.column(i).to_numpy() for i in range(1, table.num_columns)}}
 
 
@@ -182,9 +175,12 @@ class FrozenGenerationReader(Reader):
     totals_settings = BACKGROUND_READ_SETTINGS
     query_settings = QUERY_SETTINGS
 
-    def __init__(self, warehouse_dir: Path, refresh_seconds: float = 1.0) -> None:
+    def __init__(self, warehouse_dir: Path, refresh_seconds: float = 1.0, warm_up: bool = True) -> None:
         super().__init__(refresh_seconds)
         self._warehouse_dir = warehouse_dir
+        #: Load each new generation's marks and primary indexes before serving it (off only to
+        #: measure what it saves: benchmarks/bench_attach.py).
+        self._warm_up = warm_up
         self._pointer = pointer_path(warehouse_dir)
         self._pointer_seen: tuple | None = None
         self._engine_dir = new_engine_dir()  # removes dead processes' leftover engine directories
@@ -223,6 +219,8 @@ class FrozenGenerationReader(Reader):
             with self.client() as client:
                 attach_generation(client, manifest, database, self._engine_dir / "links" / name)
                 validate_attached(client, manifest, database)
+                if self._warm_up:
+                    warm_up_generation(client, database, manifest["tables"], self.totals_settings)
             snapshot = self._read_snapshot(name, database, _day(manifest.get("first_complete_day")),
                                            _day(manifest.get("last_complete_day")),
                                            dt.datetime.fromisoformat(manifest["created_at"]).timestamp())
