@@ -180,7 +180,7 @@ class FrozenGenerationReader(Reader):
         self._warehouse_dir = warehouse_dir
         #: Load each new generation's marks and primary indexes before serving it (off only to
         #: measure what it saves: benchmarks/bench_attach.py).
-        self._warm_up = warm_up
+        self.warm_up = warm_up
         self._pointer = pointer_path(warehouse_dir)
         self._pointer_seen: tuple | None = None
         self._engine_dir = new_engine_dir()  # removes dead processes' leftover engine directories
@@ -219,7 +219,7 @@ class FrozenGenerationReader(Reader):
             with self.client() as client:
                 attach_generation(client, manifest, database, self._engine_dir / "links" / name)
                 validate_attached(client, manifest, database)
-                if self._warm_up:
+                if self.warm_up:
                     warm_up_generation(client, database, manifest["tables"], self.totals_settings)
             snapshot = self._read_snapshot(name, database, _day(manifest.get("first_complete_day")),
                                            _day(manifest.get("last_complete_day")),

@@ -65,12 +65,18 @@ ALL = "__all__"
 
 
 class SortedNames(Sequence):
-    """Sorted project names over one Arrow string array: a read-only sequence of str that
-    :mod:`bisect` searches like a list (~10 us a lookup against ~2, and ~18 bytes a name against
-    ~70). Arrow orders strings by their UTF-8 bytes, which is Python's order of str."""
+    """Sorted project names over one Arrow string array, read as a sequence of str.
+
+    Lookups bisect a Python list of every :data:`STRIDE`-th name, then the one block of names
+    that can hold the answer, turned into text in one call: ~10 us against ~2 over a list of
+    every name, with one Python str per 64 names instead of one per name. Arrow orders strings by
+    their UTF-8 bytes, which is Python's order of str."""
+
+    STRIDE = 64
 
     def __init__(self, array: pa.Array) -> None:
         self._array = array
+        self._sample = array.take(pa.array(np.arange(0, len(array), self.STRIDE))).to_pylist()  # names 0, 64, ...
 
     def __len__(self) -> int:
         return len(self._array)
@@ -83,6 +89,14 @@ class SortedNames(Sequence):
     def take(self, positions: np.ndarray) -> list[str]:
         """The names at ``positions``, in that order, in one call."""
         return self._array.take(pa.array(positions, pa.int64())).to_pylist()
+
+    def bisect_left(self, name: str, lo: int = 0) -> int:
+        """Where ``name`` would be inserted, left of any equal name (as :func:`bisect.bisect_left`)."""
+        # Block b holds names [b*STRIDE, (b+1)*STRIDE); sample[b] is its first name.
+        block = max(bisect.bisect_left(self._sample, name) - 1, lo // self.STRIDE)
+        first = block * self.STRIDE
+        names = self._array[first:first + 2 * self.STRIDE].to_pylist()
+        return first + bisect.bisect_left(names, name, max(lo - first, 0))
 
 
 class TotalsTable:
@@ -98,7 +112,7 @@ class TotalsTable:
         self.every_project = every_project
 
     def index(self, name: str) -> int | None:
-        i = bisect.bisect_left(self.names, name)
+        i = self.names.bisect_left(name)
         return i if i < len(self.names) and self.names[i] == name else None
 
     def get(self, name: str, default=None) -> Totals | None:
@@ -171,8 +185,8 @@ class Snapshot:
         """Projects starting with ``prefix``, most downloaded first: (page, number of matches).
         Bisection finds the range; only its ranks are partitioned (no scan of every name)."""
         names = self.totals.names
-        lo = bisect.bisect_left(names, prefix)
-        hi = bisect.bisect_left(names, prefix + "\U0010ffff", lo)
+        lo = names.bisect_left(prefix)
+        hi = names.bisect_left(prefix + "\U0010ffff", lo)
         ranks = self.sorted_ranks[lo:hi]
         wanted = min(offset + limit, len(ranks))
         if wanted == 0:
