@@ -14,7 +14,9 @@ the API and the constant app (benchmarks/constant_app.py) started by tests/suppo
 * prefix search p99 (prefixes of Zipf-sampled names);
 * API process RSS (current and peak) after all of the above;
 * concurrency 16, uncached mix (wrk_uncached.lua), outside a swap and while a separate process
-  publishes a new generation in a loop: p50/p99/max and errors, side by side;
+  publishes a new generation in a loop: p50/p99/max and errors, side by side, in two rounds (the
+  criterion compares two single slowest requests), each followed by the API's RSS once the old
+  generations are detached (its peak is the process's since it started);
 * with ``--postgres``: the PostgreSQL yardstick (bench_postgres.py) on the same rows.
 
 Every warehouse access runs in a child process: an embedded chDB directory is one process's.

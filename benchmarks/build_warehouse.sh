@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Builds the 13-month real-size benchmark warehouse from nothing, in one command (~2 h on this
-# machine kind). A session's machine is new each time, so the warehouse built by an earlier
-# session is gone: this is how it is made again, the same way docs/benchmarks.md describes
-# ("How the history was made"). Every step is idempotent: re-running it resumes.
+# machine kind). A session's machine may be new, and the warehouse an earlier session built gone
+# with it: this makes it again by the method docs/benchmarks.md describes ("How the history was
+# made"), with fewer generated days: the first warehouse also generated 11-01, 11-28 and Dec 1-7,
+# which are derived here, and its December had the parts its loads and compaction left, where
+# here Dec 1-7 are one merged part and Dec 8 one more (run D had December's daily and version
+# tables merged to one part too). Steps 1-3 may be re-run (they replace what they wrote); after
+# step 4, 2026-12-08 counts as a template for build_history.py (every day not derived does), so
+# rebuild from an empty directory instead. Needs `wrk` for the API benchmarks (apt-get install wrk).
 #
 #   benchmarks/build_warehouse.sh [HOME]      (default /work/bench-data/real)
 #

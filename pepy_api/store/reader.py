@@ -4,8 +4,8 @@
   run writes it, so this process runs its own chDB engine and attaches the frozen generation the
   pipeline published (``pepy_warehouse.generation``), read-only. A new generation is attached
   BESIDE the served one, validated against its manifest, its marks and indexes loaded, its totals
-  read, and only then swapped in by replacing one reference; the old one is detached after a grace period. A generation that
-  fails validation is refused and the previous one stays.
+  read, and only then swapped in by replacing one reference; the old one is detached after a
+  grace period. A generation that fails validation is refused and the previous one stays.
 * :class:`ServerReader` (ClickHouse server): queries the live tables, which the pipeline changes
   atomically, and notices a new publish by polling ``publish_log``.
 
@@ -28,8 +28,8 @@ import clickhouse_connect
 import pyarrow as pa
 
 from pepy_api.store.memory import release_unused_memory
-from pepy_api.store.warmup import warm_up_generation
 from pepy_api.store.snapshot import TOTALS_SQL, Snapshot, build_snapshot, names_array
+from pepy_api.store.warmup import warm_up_generation
 from pepy_warehouse.connection import embedded_path, is_embedded, open_client
 from pepy_warehouse.generation import (
     GenerationError,
@@ -220,7 +220,7 @@ class FrozenGenerationReader(Reader):
                 attach_generation(client, manifest, database, self._engine_dir / "links" / name)
                 validate_attached(client, manifest, database)
                 if self.warm_up:
-                    warm_up_generation(client, database, manifest["tables"], self.totals_settings)
+                    self._warm(client, name, database, manifest["tables"])
             snapshot = self._read_snapshot(name, database, _day(manifest.get("first_complete_day")),
                                            _day(manifest.get("last_complete_day")),
                                            dt.datetime.fromisoformat(manifest["created_at"]).timestamp())
@@ -239,6 +239,14 @@ class FrozenGenerationReader(Reader):
         self.release_memory()  # the totals read's working memory
         log.info("serving generation %s (data to %s) after %.0f ms", name, snapshot.last_complete_day,
                  (time.perf_counter() - started) * 1000)
+
+    def _warm(self, client, name: str, database: str, tables) -> None:
+        """Load the generation's marks and indexes; on any failure serve it cold (the first
+        requests load them), never refuse it: only reads gain from a warm-up."""
+        try:
+            warm_up_generation(client, database, tables, self.totals_settings)
+        except Exception as error:  # noqa: BLE001
+            log.warning("generation %s served without a warm-up: %s", name, error)
 
     def release_memory(self) -> None:
         with self.client() as client:

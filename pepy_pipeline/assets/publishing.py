@@ -18,8 +18,9 @@ ROLLUPS_KEY = AssetKey("download_rollups")
 
 
 def _compact_and_publish(context: AssetExecutionContext, client, warehouse: ClickHouseWarehouse) -> tuple[Published, dict]:
-    """Publish, compact closed months (each month once) and an open month in too many parts (never
-    holding the day's data back), and publish again if that changed any part the API reads."""
+    """Publish, compact closed months (each once, and again after a reload) and an open month in
+    too many parts (never holding the day's data back), and publish again if that changed any
+    part the API reads."""
     data_path = warehouse.data_path if warehouse.embedded else None
     published = publish(client, warehouse.database, data_path)
     compacted = compact_months(client, warehouse.database)
