@@ -89,6 +89,16 @@ def rebuild_version_days(client, db: str, dates: list[dt.date]) -> None:
     print(f"  project_version_days {min(dates)} .. {max(dates)} in {time.perf_counter() - started:.1f} s", flush=True)
 
 
+def rebuild_month_grain(client, db: str, dates: list[dt.date]) -> None:
+    """The month-grain rollups of the months holding derived days, rebuilt whole from the daily
+    rollups by the migration's builder."""
+    from pepy_pipeline.warehouse.month_grain import backfill_month_grain
+
+    started = time.perf_counter()
+    backfill_month_grain(client, db, min(dates), max(dates))
+    print(f"  month-grain rollups {min(dates)} .. {max(dates)} in {time.perf_counter() - started:.1f} s", flush=True)
+
+
 def load_template(client, extra, database: str, day: dt.date, scale: str, projects: int | None,
                   rows_per_day: int | None):
     from pepy_pipeline.sources.sample import SampleSource
@@ -300,6 +310,8 @@ def main() -> None:
             client.command(f"DROP TABLE IF EXISTS {only}")
         if "project_version_daily" in tables:
             rebuild_version_days(client, db, targets)
+        if {"project_version_daily", "project_dimension_daily"} & set(tables):
+            rebuild_month_grain(client, db, targets)
         record_loads(client, db, targets, plan, args.facts)
         rebuild_alltime(client, db)
         report(client, db, tables, totals, templates)

@@ -25,9 +25,11 @@ from pathlib import Path
 
 from pepy_warehouse.identifiers import identifier
 
-#: What readers need: the rollups, the all-time sums, the opening balance, recent sums.
-SERVED_TABLES = ("project_daily", "project_version_daily", "project_dimension_daily", "project_alltime",
-                 "opening_balance", "project_recent", "project_version_days")
+#: What readers need: the rollups (daily and month-grain), the all-time sums, the opening balance,
+#: recent sums, version days.
+SERVED_TABLES = ("project_daily", "project_version_daily", "project_dimension_daily", "project_version_monthly",
+                 "project_dimension_monthly", "project_alltime", "opening_balance", "project_recent",
+                 "project_version_days")
 POINTER_NAME = "CURRENT"
 MANIFEST_DIR = "serving"
 #: A part's directory: partition, first and last block, level (and a mutation, unused here).

@@ -104,3 +104,21 @@ def version_day_cells(client, database: str = DATABASE) -> list[tuple]:
         "SELECT project, date, arrayJoin(arrayZip(argMax(versions, committed_at), argMax(downloads, committed_at), "
         f"argMax(not_ci_downloads, committed_at))) AS cell FROM {database}.project_version_days "
         "GROUP BY project, date ORDER BY project, date, cell").result_rows
+
+
+def month_grain_and_daily(client, database: str = DATABASE) -> dict[str, tuple[list, list]]:
+    """Each month-grain table's rows (summed, zeros left out) beside its daily rollup's rows summed
+    by month: the two must be equal."""
+    from pepy_pipeline.warehouse.month_grain import MONTH_GRAIN
+    from pepy_pipeline.warehouse.measures import MEASURES
+
+    sums = ", ".join(f"sum({m}) AS {m}" for m in MEASURES)
+    nonzero = " OR ".join(f"{m} != 0" for m in MEASURES)
+    out = {}
+    for table, (daily, keys) in MONTH_GRAIN.items():
+        monthly = client.query(f"SELECT month, {keys}, {sums} FROM {database}.{table} GROUP BY month, {keys} "
+                               f"HAVING {nonzero} ORDER BY ALL").result_rows
+        from_daily = client.query(f"SELECT toStartOfMonth(date) AS month, {keys}, {sums} FROM {database}.{daily} "
+                                  f"GROUP BY month, {keys} HAVING {nonzero} ORDER BY ALL").result_rows
+        out[table] = (monthly, from_daily)
+    return out

@@ -49,7 +49,8 @@ def test_every_serving_table_is_sorted_by_project_first(tmp_path):
             "SELECT name, sorting_key FROM system.tables WHERE database = {db:String}", parameters={"db": DB}
         ).result_rows)
     for table in ("downloads_daily", "project_daily", "project_version_daily", "project_dimension_daily",
-                  "project_alltime", "project_recent", "opening_balance"):
+                  "project_version_monthly", "project_dimension_monthly", "project_alltime", "project_recent",
+                  "opening_balance"):
         assert keys[table].startswith("project"), (table, keys[table])
 
 
@@ -77,6 +78,35 @@ def test_version_days_are_filled_for_days_committed_before_they_existed(tmp_path
         client.command(f"TRUNCATE TABLE {DB}.project_version_days")
         backfill_version_days(client, DB, dt.date(2026, 10, 31), dt.date(2026, 11, 1))
         assert version_day_cells(client, DB) == [c for c in committed if c[1] >= dt.date(2026, 10, 31)]
+
+
+def test_month_grain_is_filled_for_days_committed_before_it_existed(tmp_path):
+    """Upgrading a warehouse with history: migration 009 sums each past month of the daily version
+    and dimension rollups, the same rows the commits of those days add; each month is replaced
+    whole, so running it again counts nothing twice."""
+    import datetime as dt
+
+    from pepy_pipeline.sources.sample import SampleSource
+    from pepy_pipeline.warehouse.day_load import load_day
+    from pepy_pipeline.warehouse.month_grain import backfill_month_grain
+    from tests.conftest import month_grain_and_daily
+
+    with connected(f"chdb://{tmp_path / 'w'}") as client:
+        migrate(client, DB)
+        for seed, day in enumerate((dt.date(2026, 10, 30), dt.date(2026, 10, 31), dt.date(2026, 11, 1),
+                                    dt.date(2026, 10, 31))):  # two months, one day reloaded
+            load_day(client, DB, SampleSource(projects=30, rows_per_day=1000, seed=seed), day)
+        committed = month_grain_and_daily(client, DB)
+        assert all(monthly == from_daily and len(monthly) > 50 for monthly, from_daily in committed.values())
+        # As a warehouse from before migration 009 is: no month-grain tables, 009 not applied.
+        for table in committed:
+            client.command(f"DROP TABLE {DB}.{table} SYNC")
+        client.command(f"DELETE FROM {DB}.schema_migrations WHERE version = 9")
+        assert migrate(client, DB) == ["009_month_grain.sql"]
+        assert month_grain_and_daily(client, DB) == committed
+        backfill_month_grain(client, DB)  # again, and a range of it (build_history's derived days)
+        backfill_month_grain(client, DB, dt.date(2026, 11, 1), dt.date(2026, 11, 1))
+        assert month_grain_and_daily(client, DB) == committed
 
 
 def test_a_migration_waits_for_a_commit_in_progress(tmp_path):

@@ -22,7 +22,8 @@ from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_warehouse.connection import connected
 from pepy_warehouse.generation import current_manifest
 from pepy_warehouse.locks import embedded_writer_lock, warehouse_mutex
-from tests.conftest import DATABASE, fact_sums, month_parts, rollups_match_facts, stop_merges, version_day_cells
+from tests.conftest import (DATABASE, fact_sums, month_grain_and_daily, month_parts, rollups_match_facts, stop_merges,
+                            version_day_cells)
 from tests.test_dagster_assets import SMALL, run_range
 
 MONDAY = dt.date(2026, 10, 19)
@@ -124,6 +125,9 @@ def test_incremental_rollups_equal_a_full_rebuild_over_random_loads_and_reloads(
         f"('bandersnatch', 'z3c.pypimirror', 'Artifactory', 'devpi'), 1)), sumIf(downloads, ci) "
         f"FROM {DATABASE}.downloads_daily GROUP BY ALL ORDER BY ALL").result_rows
     assert incremental == rebuilt
+    # The month-grain rollups, kept by the same deltas, are the daily rollups summed by month.
+    for table, (monthly, from_daily) in month_grain_and_daily(client).items():
+        assert monthly == from_daily and len(monthly) > 50, table
     # pepy's v2/pro read the per-day version arrays: the newest commit of each day is the facts'.
     version_days = version_day_cells(client)
     from_facts = client.query(

@@ -84,19 +84,25 @@ def dimension_downloads(reader: Reader, project: str, dimension: str, start: dt.
                         end: dt.date, measure: str = "all",
                         granularity: str = "day") -> list[tuple[dt.date, str, int]]:
     """(bucket, value, downloads) for one stored dimension; value '' is upstream NULL."""
+    where = "project = {project:String} AND dimension = {dimension:String}"
+    parameters = {"project": project, "dimension": dimension}
+    if granularity == "month":
+        return _by_month(reader, "project_dimension", "value", where, parameters, start, end, measure)
     bucket = BUCKETS[granularity]
     return reader.query(
         f"SELECT {bucket} AS bucket, value, sum({MEASURES[measure]}) AS n "
-        "FROM __DB__.project_dimension_daily "
-        "WHERE project = {project:String} AND dimension = {dimension:String} "
+        f"FROM __DB__.project_dimension_daily WHERE {where} "
         "AND date BETWEEN {start:Date} AND {end:Date} "
         "GROUP BY bucket, value HAVING n > 0 ORDER BY bucket, value",
-        {"project": project, "dimension": dimension, "start": start, "end": end},
+        {**parameters, "start": start, "end": end},
     )
 
 
 def version_breakdown(reader: Reader, project: str, start: dt.date, end: dt.date,
                       measure: str = "all", granularity: str = "day") -> list[tuple[dt.date, str, int]]:
+    if granularity == "month":
+        return _by_month(reader, "project_version", "version", "project = {project:String}", {"project": project},
+                         start, end, measure)
     bucket = BUCKETS[granularity]
     return reader.query(
         f"SELECT {bucket} AS bucket, version, sum({MEASURES[measure]}) AS n "
@@ -105,6 +111,48 @@ def version_breakdown(reader: Reader, project: str, start: dt.date, end: dt.date
         "GROUP BY bucket, version HAVING n > 0 ORDER BY bucket, version",
         {"project": project, "start": start, "end": end},
     )
+
+
+def whole_months(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The first day of the first and of the last month lying wholly in ``start..end``, if any."""
+    first = start if start.day == 1 else (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    after_end = end + dt.timedelta(days=1)
+    last = (after_end.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    return (first, last) if first <= last else None
+
+
+def _by_month(reader: Reader, family: str, key: str, where: str, parameters: dict, start: dt.date,
+              end: dt.date, measure: str) -> list[tuple[dt.date, str, int]]:
+    """(month, key, downloads) over ``start..end``, read as :func:`month_answer_sql` says."""
+    return reader.query(month_answer_sql(family, key, where, measure),
+                        {**parameters, **month_parameters(start, end)})
+
+
+def month_answer_sql(family: str, key: str, where: str, measure: str) -> str:
+    """A month-granular answer: the months lying wholly in the range from the month-grain table
+    (``<family>_monthly``: one row per month and key instead of one per day and key), the
+    partial months at either end from the daily one (``<family>_daily``)."""
+    total = MEASURES[measure]
+    return (
+        f"SELECT bucket, {key}, sum(n) AS n FROM ("
+        f"    SELECT month AS bucket, {key}, sum({total}) AS n FROM __DB__.{family}_monthly "
+        f"    WHERE {where} AND month BETWEEN {{first_month:Date}} AND {{last_month:Date}} GROUP BY bucket, {key}"
+        "    UNION ALL"
+        f"    SELECT toStartOfMonth(date) AS bucket, {key}, sum({total}) AS n FROM __DB__.{family}_daily "
+        f"    WHERE {where} AND (date BETWEEN {{head_start:Date}} AND {{head_end:Date}} "
+        f"    OR date BETWEEN {{tail_start:Date}} AND {{tail_end:Date}}) GROUP BY bucket, {key}"
+        f") GROUP BY bucket, {key} HAVING n > 0 ORDER BY bucket, {key}")
+
+
+def month_parameters(start: dt.date, end: dt.date) -> dict:
+    """:func:`month_answer_sql`'s ranges: the whole months, and the days before and after them."""
+    months = whole_months(start, end)
+    if months is None:  # no whole month: every day from the daily table (an empty range is a > b)
+        return {"first_month": end + dt.timedelta(days=1), "last_month": end, "head_start": start, "head_end": end,
+                "tail_start": end + dt.timedelta(days=1), "tail_end": end}
+    after = (months[1].replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return {"first_month": months[0], "last_month": months[1], "head_start": start,
+            "head_end": months[0] - dt.timedelta(days=1), "tail_start": after, "tail_end": end}
 
 
 def top_versions(reader: Reader, project: str, start: dt.date, end: dt.date,

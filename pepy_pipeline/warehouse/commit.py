@@ -6,6 +6,8 @@
   ``ATTACH PARTITION ... FROM`` (one atomic statement per table). The cost is the day's, whatever
   the month or the history holds, and a re-run never double counts: the delta is computed from
   what is committed at that moment, so committing the same day twice adds it once.
+* Month-grain rollups (``project_version_monthly``, ``project_dimension_monthly``): the same
+  deltas summed by month, attached to the month like them (``warehouse/month_grain.py``).
 * Version days (``project_version_days``, one row of version arrays per project and day): the
   day's rows are built from its staged version rollup and added with a newer ``committed_at``
   (stamped under the commit mutex, so the last commit of a day is the newest row).
@@ -28,6 +30,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from pepy_pipeline.warehouse import measures
 from pepy_pipeline.warehouse.loader import FACT_TABLE, ROLLUPS, SPILL_GROUP_BY_BYTES, StagedDay
+from pepy_pipeline.warehouse.month_grain import MONTH_GRAIN, by_month_sql
 from pepy_pipeline.warehouse.sql_files import render
 from pepy_pipeline.warehouse.staging import staging_table
 from pepy_warehouse.identifiers import identifier
@@ -84,13 +87,19 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
         refuse_if_covered_by_balance(client, db, day)
         with contextlib.ExitStack() as stack:
             deltas = {name: stack.enter_context(staging_table(client, db, name, f"{day:%Y%m%d}d"))
-                      for name in [*ROLLUPS, "project_alltime", VERSION_DAYS]}
+                      for name in [*ROLLUPS, *MONTH_GRAIN, "project_alltime", VERSION_DAYS]}
             for name, keys in ROLLUP_KEYS.items():
                 client.command(
                     f"INSERT INTO {deltas[name]} SELECT * FROM {staged.tables[name]} UNION ALL "
                     f"SELECT {keys}, {measures.NEGATED} FROM {db}.{name} WHERE date = {{day:Date}} GROUP BY {keys}",
                     parameters={"day": day}, settings=COMMIT_INSERT_SETTINGS)
             empty = {name for name in ROLLUP_KEYS if not merge_to_one_part(client, deltas[name])}
+            for name, (daily, _) in MONTH_GRAIN.items():
+                if daily not in empty:
+                    client.command(f"INSERT INTO {deltas[name]} " + by_month_sql(name, deltas[daily]),
+                                   settings=COMMIT_INSERT_SETTINGS)
+                if daily in empty or not merge_to_one_part(client, deltas[name]):
+                    empty.add(name)
             client.command(
                 f"INSERT INTO {deltas['project_alltime']} SELECT project, {measures.RESUM} "
                 f"FROM {deltas['project_daily']} GROUP BY project")
@@ -107,7 +116,7 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
             _log(client, db, staged, source_name, run_id, upstream_fingerprint, "committing")
             client.command(f"ALTER TABLE {db}.{FACT_TABLE} REPLACE PARTITION ID '{day:%Y%m%d}' "
                            f"FROM {staged.facts}")
-            for name in ROLLUPS:
+            for name in [*ROLLUPS, *MONTH_GRAIN]:
                 if name not in empty:  # a reload of unchanged data: nothing to add to the month
                     client.command(f"ALTER TABLE {db}.{name} ATTACH PARTITION ID '{month}' FROM {deltas[name]}")
             client.command(f"ALTER TABLE {db}.project_alltime ATTACH PARTITION tuple() FROM {deltas['project_alltime']}")

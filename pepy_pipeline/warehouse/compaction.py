@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from pepy_pipeline.warehouse.commit import ROLLUP_KEYS, VERSION_DAYS
+from pepy_pipeline.warehouse.month_grain import MONTH_GRAIN
 from pepy_warehouse.identifiers import identifier
 
 #: The month-partitioned tables the API reads and this module compacts.
-COMPACTED_TABLES = (*ROLLUP_KEYS, VERSION_DAYS)
+COMPACTED_TABLES = (*ROLLUP_KEYS, *MONTH_GRAIN, VERSION_DAYS)
 #: A month is closed once more than this many days of the next month are committed. At least the
 #: daily schedule's look-back for late rows (``schedules.LOOKBACK_DAYS``, tested), so no scheduled
 #: reload lands in a month after it was compacted.

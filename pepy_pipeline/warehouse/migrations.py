@@ -11,6 +11,7 @@ import datetime as dt
 import re
 
 from pepy_pipeline.warehouse.commit import COMMIT_MUTEX, VERSION_DAYS_SETTINGS
+from pepy_pipeline.warehouse.month_grain import backfill_month_grain
 from pepy_pipeline.warehouse.sql_files import SQL_DIR, identifier, render, statements
 from pepy_warehouse.locks import warehouse_mutex
 
@@ -76,4 +77,4 @@ def backfill_version_days(client, db: str, first: dt.date | None = None, last: d
 
 
 #: Data a migration derives from tables that already exist, run right after its DDL.
-BACKFILLS = {"006_version_days.sql": backfill_version_days}
+BACKFILLS = {"006_version_days.sql": backfill_version_days, "009_month_grain.sql": backfill_month_grain}
