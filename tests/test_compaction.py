@@ -4,6 +4,8 @@ a writer merges parts)."""
 
 import datetime as dt
 
+import pytest
+
 from pepy_pipeline.schedules import LOOKBACK_DAYS
 from pepy_pipeline.warehouse.compaction import (
     CLOSED_AFTER_DAYS,
@@ -134,3 +136,44 @@ def test_the_open_month_is_merged_once_it_holds_more_than_a_few_parts(client):
     assert answers(client) == before
     assert rollups_match_facts(client, february)
     assert compact_months(client, DATABASE) == []
+
+
+class MergingEngine:
+    """Answers compaction's question "how many merges run on this partition" from a script: the
+    engine's background merges cannot be started at will at test size."""
+
+    def __init__(self, merges_running: list[int]) -> None:
+        self.merges_running = merges_running
+        self.asked = 0
+
+    def query(self, sql, parameters=None):
+        assert "system.merges" in sql and parameters["month"] == "202501"
+        self.asked += 1
+        running = self.merges_running.pop(0) if self.merges_running else 0
+
+        class Result:
+            result_rows = [(running,)]
+        return Result()
+
+
+def test_compaction_waits_for_the_engines_merges_of_the_month():
+    """An OPTIMIZE waits only 120 s for parts a background merge holds, then does nothing: at real
+    size it did exactly that. Compaction polls until no merge runs on the partition."""
+    import time
+
+    from pepy_pipeline.warehouse.compaction import wait_for_merges
+
+    engine = MergingEngine([2, 1, 0])
+    wait_for_merges(engine, DATABASE, "project_daily", "202501", time.monotonic() + 10, poll_seconds=0.01)
+    assert engine.asked == 3
+
+
+def test_compaction_gives_up_on_a_merge_that_outlasts_its_budget():
+    import time
+
+    from pepy_pipeline.warehouse.compaction import wait_for_merges
+
+    engine = MergingEngine([1] * 1000)
+    with pytest.raises(TimeoutError, match="still merging project_daily 202501"):
+        wait_for_merges(engine, DATABASE, "project_daily", "202501", time.monotonic() + 0.05, poll_seconds=0.01)
+    assert 1 < engine.asked < 1000
