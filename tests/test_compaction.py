@@ -177,3 +177,39 @@ def test_compaction_gives_up_on_a_merge_that_outlasts_its_budget():
     with pytest.raises(TimeoutError, match="still merging project_daily 202501"):
         wait_for_merges(engine, DATABASE, "project_daily", "202501", time.monotonic() + 0.05, poll_seconds=0.01)
     assert 1 < engine.asked < 1000
+
+
+class EngineMergesMeanwhile:
+    """The real engine, whose background merge of a month finishes while compaction waits for it:
+    the first time compaction asks which merges run on a month, that month is merged first."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self.merged: list[tuple[str, str]] = []
+        self.optimized_by_compaction: list[str] = []
+
+    def query(self, sql, parameters=None, **kwargs):
+        if "system.merges" in sql and (parameters["table"], parameters["month"]) not in self.merged:
+            self.merged.append((parameters["table"], parameters["month"]))
+            self._client.command(f"OPTIMIZE TABLE {parameters['db']}.{parameters['table']} "
+                                 f"PARTITION ID '{parameters['month']}' FINAL")
+        return self._client.query(sql, parameters=parameters, **kwargs)
+
+    def command(self, sql, **kwargs):
+        self.optimized_by_compaction.append(sql)
+        return self._client.command(sql, **kwargs)
+
+
+def test_a_month_the_engine_merged_meanwhile_is_left_alone(client):
+    """After waiting for the engine's merges compaction counts the parts again: a month they
+    already merged is not rewritten a second time (OPTIMIZE FINAL of one part rewrites it)."""
+    hold_background_merges(client, COMPACTED_TABLES)
+    for day in DAYS:
+        load(client, day)
+    engine = EngineMergesMeanwhile(client)
+
+    done = compact_months(engine, DATABASE)
+
+    assert sorted(engine.merged) == sorted((t, "202501") for t in COMPACTED_TABLES)
+    assert done == [] and engine.optimized_by_compaction == []
+    assert all(n == 1 for n in month_parts(client, "202501").values())
