@@ -240,6 +240,7 @@ def main() -> None:
     parser.add_argument("--postgres-days", type=int, default=180, help="days loaded into PostgreSQL (pypistats keeps 180)")
     parser.add_argument("--per-endpoint", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--swap-only", action="store_true", help="only the concurrency-16 swap rounds (and RSS)")
     args = parser.parse_args()
     rng = random.Random(42)
     home = args.warehouse
@@ -267,7 +268,7 @@ def main() -> None:
         # ask ours the same window, from its first day.
         since = (dt.date.fromisoformat(str(facts["last_day"])) - dt.timedelta(days=args.postgres_days - 1)
                  if args.postgres else None)
-        results = uncached(base, ranked, args.per_endpoint, facts["first_day"], rng, since)
+        results = {} if args.swap_only else uncached(base, ranked, args.per_endpoint, facts["first_day"], rng, since)
         client_after = same_client_ceiling(constant_url)
         rss = rss_mb(api.pid)
         # Two rounds: the criterion compares two single slowest requests, which move by hundreds
