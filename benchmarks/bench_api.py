@@ -88,6 +88,14 @@ def zipf_projects(ranked: list[str], count: int, rng: random.Random) -> list[str
     return rng.choices(ranked, weights=weights, k=count)
 
 
+def largest_and_zipf(ranked: list[str], largest: int, others: int, draws: int, rng: random.Random) -> list[str]:
+    """The ``largest`` most downloaded projects, then ``others`` distinct ones from ``draws``
+    Zipf draws that are not among them (in the order first drawn)."""
+    top = ranked[:largest]
+    drawn = [p for p in dict.fromkeys(zipf_projects(ranked, draws, rng)) if p not in top]
+    return top + drawn[:others]
+
+
 def uncached_latencies(base: str, ranked: list[str], per_endpoint: int, rng: random.Random) -> dict:
     """c=1, every request a cache miss (a unique ignored query parameter): the engine path."""
     results = {}

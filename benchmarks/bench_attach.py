@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_api import zipf_projects  # noqa: E402
+from benchmarks.bench_api import largest_and_zipf  # noqa: E402
 from pepy_api.store import queries  # noqa: E402
 from pepy_api.store.reader import FrozenGenerationReader  # noqa: E402
 from pepy_warehouse.generation import current_manifest  # noqa: E402
@@ -111,9 +111,7 @@ def main() -> None:
         snap = reader.snapshot()
         ranked, last = snap.ranked, snap.last_complete_day
         # The 10 largest and 10 distinct others drawn by Zipf popularity (as bench_api_scale).
-        ranked_list = list(ranked[:50_000])
-        others = [p for p in dict.fromkeys(zipf_projects(ranked_list, 2_000, rng)) if p not in ranked_list[:10]]
-        projects = ranked_list[:10] + others[:10]
+        projects = largest_and_zipf(list(ranked[:50_000]), 10, 10, 2_000, rng)
         print(f"## Generation swaps in-process: {manifest['generation']}, {len(snap.totals):,} projects, "
               f"{time.strftime('%Y-%m-%d %H:%M')}\n")
         with Heartbeat() as idle:

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_api import zipf_projects  # noqa: E402
+from benchmarks.bench_api import largest_and_zipf  # noqa: E402
 from pepy_api.store import queries  # noqa: E402
 from pepy_api.store.reader import FrozenGenerationReader  # noqa: E402
 
@@ -47,9 +47,7 @@ def main() -> None:
     try:
         snap = reader.snapshot()
         start, end = snap.first_complete_day, snap.last_complete_day
-        ranked = list(snap.ranked[:50_000])
-        others = [p for p in dict.fromkeys(zipf_projects(ranked, 5_000, rng)) if p not in ranked[:20]]
-        projects = ranked[:20] + others[:40]
+        projects = largest_and_zipf(list(snap.ranked[:50_000]), 20, 40, 5_000, rng)
         now = {"versions": lambda p: queries.version_breakdown(reader, p, start, end, "all", "month"),
                "country": lambda p: queries.dimension_downloads(reader, p, "country", start, end, "all", "month")}
         times = {(question, way): [] for question in DAILY for way in ("month grain", "daily rows")}

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_api import zipf_projects  # noqa: E402
+from benchmarks.bench_api import largest_and_zipf  # noqa: E402
 from pepy_api.store import queries  # noqa: E402
 from pepy_api.store.reader import QUERY_SETTINGS  # noqa: E402
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse  # noqa: E402
@@ -47,8 +47,7 @@ def main() -> None:
         ranked = [r[0] for r in client.query(
             f"SELECT project FROM {db}.project_alltime WHERE project != '__all__' GROUP BY project "
             "ORDER BY sum(downloads) DESC LIMIT 50000").result_rows]
-        others = [p for p in dict.fromkeys(zipf_projects(ranked, 5_000, rng)) if p not in ranked[:20]]
-        projects = ranked[:20] + others[:40]
+        projects = largest_and_zipf(ranked, 20, 40, 5_000, rng)
         client.command(f"DROP DATABASE IF EXISTS {SCRATCH} SYNC")
         client.command(f"CREATE DATABASE {SCRATCH}")
         try:

@@ -113,9 +113,14 @@ def version_breakdown(reader: Reader, project: str, start: dt.date, end: dt.date
     )
 
 
+def next_month(day: dt.date) -> dt.date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
 def whole_months(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date] | None:
     """The first day of the first and of the last month lying wholly in ``start..end``, if any."""
-    first = start if start.day == 1 else (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    first = start if start.day == 1 else next_month(start)
     after_end = end + dt.timedelta(days=1)
     last = (after_end.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     return (first, last) if first <= last else None
@@ -150,7 +155,7 @@ def month_parameters(start: dt.date, end: dt.date) -> dict:
     if months is None:  # no whole month: every day from the daily table (an empty range is a > b)
         return {"first_month": end + dt.timedelta(days=1), "last_month": end, "head_start": start, "head_end": end,
                 "tail_start": end + dt.timedelta(days=1), "tail_end": end}
-    after = (months[1].replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    after = next_month(months[1])
     return {"first_month": months[0], "last_month": months[1], "head_start": start,
             "head_end": months[0] - dt.timedelta(days=1), "tail_start": after, "tail_end": end}
 

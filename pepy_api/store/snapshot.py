@@ -149,11 +149,11 @@ class RankedNames(Sequence):
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return self._names.take(self._order[index])
+            return self.at_ranks(index)
         return self._names[int(self._order[index])]
 
-    def at_ranks(self, ranks: np.ndarray) -> list[str]:
-        """The names ranked ``ranks`` (0 = most downloaded), in that order."""
+    def at_ranks(self, ranks: np.ndarray | slice) -> list[str]:
+        """The names ranked ``ranks`` (0 = most downloaded; positions or a slice), in that order."""
         return self._names.take(self._order[ranks])
 
 
