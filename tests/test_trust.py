@@ -14,7 +14,7 @@ from pepy_pipeline.definitions import defs
 from pepy_pipeline.schedules import days_to_load
 from pepy_pipeline.sensors import publish_needed
 from pepy_pipeline.sources.sample import SampleSource
-from pepy_pipeline.warehouse.commit import COMMIT_MUTEX, DayBeforeOpeningBalance
+from pepy_pipeline.warehouse.commit import COMMIT_MUTEX, DayBeforeOpeningBalance, torn_days
 from pepy_pipeline.warehouse.day_load import DayFailed, load_day
 from pepy_pipeline.warehouse.opening_balance import BalanceOverlapsLoadedDays, load_opening_balance
 from pepy_pipeline.warehouse.publish import PublishRefused, publish
@@ -248,6 +248,54 @@ def test_a_torn_commit_blocks_publishing_until_the_day_is_reloaded(client, wareh
         publish(client, DATABASE, warehouse_dir)
     load_day(client, DATABASE, SOURCE, MONDAY)
     assert publish(client, DATABASE, warehouse_dir).last_complete_day == MONDAY
+
+
+class KilledBeforeAttaching:
+    """The real engine, with the writer killed just before it attaches ``table``'s delta: the
+    daily rollups took the day's new rows, the tables after ``table`` in the swap did not."""
+
+    def __init__(self, client, table: str) -> None:
+        self._client, self._table = client, table
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def command(self, sql, **kwargs):
+        if "ATTACH PARTITION" in sql and f".{self._table} " in sql:
+            raise KeyboardInterrupt("killed mid-swap")
+        return self._client.command(sql, **kwargs)
+
+
+def alltime_and_daily(client) -> tuple[list, list]:
+    alltime = client.query(f"SELECT project, sum(downloads), sum(pypistats_downloads) FROM {DATABASE}.project_alltime "
+                           "GROUP BY project HAVING sum(downloads) != 0 ORDER BY project").result_rows
+    daily = client.query(f"SELECT project, sum(downloads), sum(pypistats_downloads) FROM {DATABASE}.project_daily "
+                         "GROUP BY project HAVING sum(downloads) != 0 ORDER BY project").result_rows
+    return alltime, daily
+
+
+@pytest.mark.parametrize("killed_before", ["project_version_monthly", "project_alltime"])
+def test_the_reload_of_a_torn_commit_repairs_the_month_grain_and_the_totals(client, warehouse_dir, killed_before):
+    """A commit killed after the daily rollups took its delta leaves the month grain (or the
+    all-time totals) without it, and the reload's delta is zero: the reload must rebuild them."""
+    load_day(client, DATABASE, SOURCE, MONDAY)
+    load_day(client, DATABASE, SOURCE, MONDAY + dt.timedelta(days=1))
+    bigger = SampleSource(projects=60, rows_per_day=4500)
+    with pytest.raises(KeyboardInterrupt):
+        load_day(KilledBeforeAttaching(client, killed_before), DATABASE, bigger, MONDAY)
+    assert torn_days(client, DATABASE) == [MONDAY]
+    stale = month_grain_and_daily(client) if killed_before != "project_alltime" else None
+    assert stale is None or any(monthly != daily for monthly, daily in stale.values())  # the tear is real
+    assert killed_before != "project_alltime" or alltime_and_daily(client)[0] != alltime_and_daily(client)[1]
+
+    load_day(client, DATABASE, bigger, MONDAY)
+
+    assert torn_days(client, DATABASE) == []
+    assert all(monthly == daily for monthly, daily in month_grain_and_daily(client).values())
+    alltime, daily = alltime_and_daily(client)
+    assert alltime == daily
+    assert rollups_match_facts(client, [MONDAY, MONDAY + dt.timedelta(days=1)])
+    assert publish(client, DATABASE, warehouse_dir).last_complete_day == MONDAY + dt.timedelta(days=1)
 
 
 def test_a_publish_waits_for_a_commit_in_progress(dsn, warehouse_dir):

@@ -13,6 +13,10 @@
   (stamped under the commit mutex, so the last commit of a day is the newest row).
 * ``load_log`` says ``committing`` before the swap statements and ``committed`` after them; a
   commit killed in between is found by the next writer (``torn_days``) and must be reloaded.
+  The reload repairs what deltas cannot: the tables derived from the daily rollups' deltas
+  (month grain, all-time totals) missed the killed commit's delta if the daily tables took
+  theirs, and the reload's delta is then zero. So a torn day's commit rebuilds them from the
+  daily tables after its swap (:func:`repair_derived`), before it says ``committed``.
 
 The whole commit of a day holds the ``commit`` mutex: two writers (threads, or runs on a server)
 never compute deltas against the same state.
@@ -30,7 +34,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from pepy_pipeline.warehouse import measures
 from pepy_pipeline.warehouse.loader import FACT_TABLE, ROLLUPS, SPILL_GROUP_BY_BYTES, StagedDay
-from pepy_pipeline.warehouse.month_grain import MONTH_GRAIN, by_month_sql
+from pepy_pipeline.warehouse.month_grain import MONTH_GRAIN, backfill_month_grain, by_month_sql
 from pepy_pipeline.warehouse.sql_files import render
 from pepy_pipeline.warehouse.staging import staging_table
 from pepy_warehouse.identifiers import identifier
@@ -85,6 +89,7 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
     month = f"{day:%Y%m}"
     with warehouse_mutex(client, db, COMMIT_MUTEX):
         refuse_if_covered_by_balance(client, db, day)
+        torn = day in torn_days(client, db)
         with contextlib.ExitStack() as stack:
             deltas = {name: stack.enter_context(staging_table(client, db, name, f"{day:%Y%m%d}d"))
                       for name in [*ROLLUPS, *MONTH_GRAIN, "project_alltime", VERSION_DAYS]}
@@ -121,6 +126,8 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
                     client.command(f"ALTER TABLE {db}.{name} ATTACH PARTITION ID '{month}' FROM {deltas[name]}")
             client.command(f"ALTER TABLE {db}.project_alltime ATTACH PARTITION tuple() FROM {deltas['project_alltime']}")
             client.command(f"ALTER TABLE {db}.{VERSION_DAYS} ATTACH PARTITION ID '{month}' FROM {deltas[VERSION_DAYS]}")
+            if torn:
+                repair_derived(client, db, day)
             _log(client, db, staged, source_name, run_id, upstream_fingerprint, "committed")
     size = client.query(
         "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = {db:String} "
@@ -128,6 +135,19 @@ def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
         parameters={"db": db, "table": FACT_TABLE, "p": f"{day:%Y%m%d}"},
     ).result_rows[0][0]
     return Commit(day=day, bytes_on_disk=int(size or 0), seconds=time.perf_counter() - started)
+
+
+def repair_derived(client, db: str, day: dt.date) -> None:
+    """Rebuild what is kept from the daily rollups' deltas, for a day whose previous commit was
+    killed between its swap statements: the day's month of the month-grain tables, and the
+    all-time totals, each built in staging and swapped in whole. Costs a month and a pass over
+    ``project_daily``, paid only by a torn day's reload (rare: a writer killed mid-swap)."""
+    log.warning("%s: the previous commit was torn; rebuilding its month grain and the all-time totals", day)
+    backfill_month_grain(client, db, day, day)
+    with staging_table(client, db, "project_alltime", "alltime") as staged:
+        client.command(f"INSERT INTO {staged} SELECT project, {measures.RESUM} FROM {db}.project_daily "
+                       "GROUP BY project", settings={"max_bytes_before_external_group_by": SPILL_GROUP_BY_BYTES})
+        client.command(f"ALTER TABLE {db}.project_alltime REPLACE PARTITION tuple() FROM {staged}")
 
 
 def merge_to_one_part(client, table: str) -> int:
