@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -11,10 +12,13 @@ from pepy_api import errors, openapi
 from pepy_api.access import AccessMiddleware, TrailingSlashMiddleware
 from pepy_api.caching import APP_VERSION, CachingMiddleware, ResponseCache
 from pepy_api.compression import IsalGZipMiddleware
+from pepy_api.gc_freeze import freeze_long_lived, unfreeze
 from pepy_api.observe import Metrics, ObservabilityMiddleware
 from pepy_api.routers import badges, pepy, pypistats, stats
 from pepy_api.settings import ApiSettings
 from pepy_api.store.reader import Reader, open_reader
+
+log = logging.getLogger("pepy_api")
 
 DESCRIPTION = """
 Download statistics of Python packages on PyPI, from the public BigQuery download log.
@@ -59,9 +63,12 @@ def create_app(settings: ApiSettings | None = None, reader: Reader | None = None
         own = reader is None
         app.state.reader = reader or open_reader(settings.warehouse_dsn, settings.database, settings.refresh_seconds)
         app.state.reader.start_refreshing()
+        frozen = freeze_long_lived()
+        log.info("%d long-lived objects frozen out of the garbage collector's full passes", frozen)
         try:
             yield
         finally:
+            unfreeze()
             if own:
                 app.state.reader.close()
 
