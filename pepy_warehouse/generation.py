@@ -34,7 +34,7 @@ POINTER_NAME = "CURRENT"
 MANIFEST_DIR = "serving"
 #: A part's directory: partition, first and last block, level (and a mutation, unused here).
 _PART_NAME = re.compile(r"^([^_]+)_(\d+)_(\d+)_(\d+)(?:_\d+)?$")
-#: Generations older than this, other than the current and previous one, are removed.
+#: Generations superseded longer ago than this, other than the current and previous one, are removed.
 GRACE_SECONDS = 600
 
 
@@ -187,8 +187,16 @@ def detach_generation(client, database: str) -> None:
 
 
 def remove_old_generations(warehouse_dir: Path, grace_seconds: float = GRACE_SECONDS) -> list[str]:
-    """Delete generations that are neither current nor previous and older than the grace period,
-    and frozen directories without a manifest (a killed publish) past the same grace.
+    """Delete generations that are neither current nor previous and were superseded more than the
+    grace period ago, and frozen directories without a manifest (a killed publish) past the same
+    grace.
+
+    The grace counts from when a generation stopped being the newest (the next one's manifest was
+    written), not from its creation: an API may still be reading it for a while after that (until
+    it has attached the next one, then 30 s for requests in flight). Counted from creation, a
+    generation served for hours was deleted by the second of two quick publishes while the API
+    still read it (at real size: 684 requests failed with a missing part file in one round of
+    three publishes, docs/benchmarks.md, eighth pass).
 
     Deleting ``shadow/<generation>`` is safe for the live tables: frozen parts are hard links.
     """
@@ -200,8 +208,8 @@ def remove_old_generations(warehouse_dir: Path, grace_seconds: float = GRACE_SEC
         keep.add(pointer.read_text().strip())
     removed = []
     now = time.time()
-    for path in manifests:
-        if path.stem in keep or now - path.stat().st_mtime < grace_seconds:
+    for path, successor in zip(manifests, manifests[1:]):
+        if path.stem in keep or now - successor.stat().st_mtime < grace_seconds:
             continue
         shutil.rmtree(warehouse_dir / "shadow" / path.stem, ignore_errors=True)
         path.unlink(missing_ok=True)

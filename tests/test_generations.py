@@ -5,6 +5,7 @@ generations in one response."""
 import copy
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -20,7 +21,8 @@ from pepy_pipeline.warehouse.migrations import migrate
 from pepy_pipeline.warehouse.publish import publish
 from pepy_pipeline.warehouse.sql_files import render, statements
 from pepy_warehouse.connection import connected
-from pepy_warehouse.generation import MANIFEST_DIR, POINTER_NAME, current_manifest, frozen_rows
+from pepy_warehouse.generation import (GRACE_SECONDS, MANIFEST_DIR, POINTER_NAME, current_manifest, frozen_rows,
+                                       remove_old_generations)
 from tests.support import api_data
 from tests.support.processes import start_api, stop
 from tests.support.sources import RowsSource
@@ -352,3 +354,31 @@ def test_a_warm_up_that_fails_still_serves_the_generation(home, monkeypatch, cap
         assert "served without a warm-up" in caplog.text
     finally:
         reader.close()
+
+
+def forge_generations(warehouse: Path, ages: dict[str, float], current: str) -> None:
+    """Manifests and frozen directories written ``ages`` seconds ago, ``current`` pointed at."""
+    (warehouse / MANIFEST_DIR).mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for name, age in ages.items():
+        (warehouse / "shadow" / name / "store").mkdir(parents=True, exist_ok=True)
+        manifest = warehouse / MANIFEST_DIR / f"{name}.json"
+        manifest.write_text("{}")
+        os.utime(manifest, (now - age, now - age))
+    (warehouse / MANIFEST_DIR / POINTER_NAME).write_text(current)
+
+
+def test_a_generation_is_kept_for_the_grace_period_after_it_was_superseded_not_after_it_was_made(tmp_path):
+    """Two publishes a few seconds apart after hours without one: the generation served for hours
+    is superseded by the first and must outlive the second by the grace period, because the API
+    may still be reading it (it was deleted at once: requests failed on missing part files)."""
+    hours = 4 * 3600
+    forge_generations(tmp_path, {"g1_long_served": hours, "g2": 5.0, "g3": 1.0}, current="g3")
+    assert remove_old_generations(tmp_path) == []
+    assert (tmp_path / "shadow" / "g1_long_served").is_dir()
+
+    forge_generations(tmp_path, {"g1_long_served": hours, "g2": GRACE_SECONDS + 60, "g3": 30.0, "g4": 1.0},
+                      current="g4")
+    assert remove_old_generations(tmp_path) == ["g1_long_served"]  # superseded by g2 past the grace
+    assert not (tmp_path / "shadow" / "g1_long_served").exists()
+    assert (tmp_path / "shadow" / "g2").is_dir()  # superseded 30 s ago
