@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -31,7 +32,7 @@ import clickhouse_connect  # noqa: E402
 
 from benchmarks.bench_api import largest_and_zipf  # noqa: E402
 from pepy_api.store.reader import QUERY_SETTINGS  # noqa: E402
-from pepy_warehouse.generation import attach_generation, current_manifest  # noqa: E402
+from pepy_warehouse.generation import attach_generation, current_manifest, detach_generation  # noqa: E402
 
 QUESTIONS = {
     "project_daily": "SELECT date, sum(pypistats_downloads) AS w, sum(pypistats_without_mirrors) FROM {table} "
@@ -53,16 +54,16 @@ def engine(home: Path):
                                          chdb_options={"config-file": str(config)})
 
 
-def build(client, home: Path, warehouse_dir: Path, table: str, granule: int, since: dt.date) -> str:
+def build(client, table: str, granule: int, since: dt.date) -> str:
     """exp.<table>_g<granule>: the generation's rows of ``table`` since ``since``, built once."""
-    if "gen" not in {row[0] for row in client.query("SHOW DATABASES").result_rows}:
-        attach_generation(client, current_manifest(warehouse_dir), "gen", home / "links")
     client.command("CREATE DATABASE IF NOT EXISTS exp")
     name = f"exp.{table}_g{granule}"
     if client.query(f"EXISTS TABLE {name}").result_rows[0][0]:
         return name
     ddl = client.query(f"SHOW CREATE TABLE gen.{table}").result_rows[0][0]
-    # The attached table's SETTINGS name its read-only disk: the copy gets only the granule size.
+    # The attached table's SETTINGS name its read-only disk: the copy gets only the granule size
+    # (our rollups set no other table setting). A killed build's leftover is dropped first.
+    client.command(f"DROP TABLE IF EXISTS {name}_build")
     client.command(ddl.split("SETTINGS")[0].replace(f"gen.{table}", f"{name}_build", 1)
                    + f" SETTINGS index_granularity = {granule}")
     started = time.perf_counter()
@@ -84,9 +85,15 @@ def main() -> None:
     parser.add_argument("--engine", type=Path, help="the experiment's engine (default: <warehouse>/exp-granules)")
     args = parser.parse_args()
     home = args.engine or args.warehouse / "exp-granules"
+    # The current generation, attached afresh: one an earlier run attached may have been removed
+    # since (its links dangle, and the engine would not start over them).
+    shutil.rmtree(home / "links", ignore_errors=True)
     client = engine(home)
+    if "gen" in {row[0] for row in client.query("SHOW DATABASES").result_rows}:
+        detach_generation(client, "gen")
+    attach_generation(client, current_manifest(args.warehouse / "warehouse"), "gen", home / "links")
     granules = [int(g) for g in args.granules.split(",")]
-    tables = {table: [build(client, home, args.warehouse / "warehouse", table, g, args.since) for g in granules]
+    tables = {table: [build(client, table, g, args.since) for g in granules]
               for table in args.tables.split(",")}
     ranked = [row[0] for row in client.query(
         "SELECT project FROM gen.project_alltime WHERE project != '__all__' GROUP BY project "

@@ -2,11 +2,11 @@
 
 A full collection walks every object the collector tracks while holding the GIL, so every request
 in flight waits for it. Once started, the API holds ~140 k long-lived objects (FastAPI, pydantic,
-the engine client): a full collection took 32-44 ms, and the slowest requests of a run (58-80 ms
-against a p50 of 9 ms) lined up with them (docs/benchmarks.md, eighth pass). Frozen once the API
-has started, those objects are out of the collector's reach and a full collection takes
-well under a millisecond. Frozen objects are still freed by reference counting; only a reference
-cycle among them would stay, and they live as long as the process anyway.
+the engine client), and a full collection of them held every request for tens of milliseconds;
+frozen out of the collector's reach, the full collections while serving are a few milliseconds
+(figures: docs/benchmarks.md, eighth pass). Frozen objects are still freed by reference counting
+(the first generation's snapshot, when a swap replaces it, has no cycles); only a reference cycle
+among them would never be collected.
 """
 
 from __future__ import annotations

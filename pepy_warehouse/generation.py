@@ -192,8 +192,11 @@ def remove_old_generations(warehouse_dir: Path, grace_seconds: float = GRACE_SEC
     grace.
 
     The grace counts from when a generation stopped being the newest (the next one's manifest was
-    written), not from its creation: an API may still be reading it for a while after that (until
-    it has attached the next one, then 30 s for requests in flight). Counted from creation, a
+    written), not from its creation: an API reads it a while after that (until it has attached
+    the next one, then 30 s for requests in flight). Not covered: an API that refused the newer
+    generations (validation failed) and still serves an older one loses it once that is neither
+    current nor previous and superseded past the grace; the pipeline cannot see what an API
+    serves. Counted from creation, a
     generation served for hours was deleted by the second of two quick publishes while the API
     still read it (at real size: 684 requests failed with a missing part file in one round of
     three publishes, docs/benchmarks.md, eighth pass).
@@ -201,7 +204,8 @@ def remove_old_generations(warehouse_dir: Path, grace_seconds: float = GRACE_SEC
     Deleting ``shadow/<generation>`` is safe for the live tables: frozen parts are hard links.
     """
     directory = warehouse_dir / MANIFEST_DIR
-    manifests = sorted(directory.glob("g*.json"), key=lambda p: p.stat().st_mtime)
+    # Names embed the UTC second they were made: they order equal modification times.
+    manifests = sorted(directory.glob("g*.json"), key=lambda p: (p.stat().st_mtime_ns, p.name))
     keep = {p.stem for p in manifests[-2:]}
     pointer = directory / POINTER_NAME
     if pointer.exists():

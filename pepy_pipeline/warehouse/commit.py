@@ -34,9 +34,9 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from pepy_pipeline.warehouse import measures
 from pepy_pipeline.warehouse.loader import FACT_TABLE, ROLLUPS, SPILL_GROUP_BY_BYTES, StagedDay
-from pepy_pipeline.warehouse.month_grain import MONTH_GRAIN, backfill_month_grain, by_month_sql
+from pepy_pipeline.warehouse.month_grain import MONTH_GRAIN, by_month_sql, rebuild_month
 from pepy_pipeline.warehouse.sql_files import render
-from pepy_pipeline.warehouse.staging import staging_table
+from pepy_pipeline.warehouse.staging import STALE_STAGING_SECONDS, drop_stale, staging_table
 from pepy_warehouse.identifiers import identifier
 from pepy_warehouse.locks import warehouse_mutex
 
@@ -141,9 +141,13 @@ def repair_derived(client, db: str, day: dt.date) -> None:
     """Rebuild what is kept from the daily rollups' deltas, for a day whose previous commit was
     killed between its swap statements: the day's month of the month-grain tables, and the
     all-time totals, each built in staging and swapped in whole. Costs a month and a pass over
-    ``project_daily``, paid only by a torn day's reload (rare: a writer killed mid-swap)."""
+    ``project_daily`` (92.5 s at real size, docs/benchmarks.md eighth pass), paid only by a torn
+    day's reload (rare: a writer killed mid-swap)."""
     log.warning("%s: the previous commit was torn; rebuilding its month grain and the all-time totals", day)
-    backfill_month_grain(client, db, day, day)
+    for table in MONTH_GRAIN:
+        rebuild_month(client, db, table, day.replace(day=1))
+    # A repair killed before: its staging table (a server has no other sweep for this key).
+    drop_stale(client, db, "alltime", min_age_seconds=STALE_STAGING_SECONDS)
     with staging_table(client, db, "project_alltime", "alltime") as staged:
         client.command(f"INSERT INTO {staged} SELECT project, {measures.RESUM} FROM {db}.project_daily "
                        "GROUP BY project", settings={"max_bytes_before_external_group_by": SPILL_GROUP_BY_BYTES})

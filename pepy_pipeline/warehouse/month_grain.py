@@ -42,9 +42,16 @@ def backfill_month_grain(client, db: str, first: dt.date | None = None, last: dt
         for month in months:
             if (first and month < first.replace(day=1)) or (last and month > last):
                 continue
-            with staging_table(client, db, table, f"{month:%Y%m}") as staged:
-                client.command(f"INSERT INTO {staged} "
-                               + by_month_sql(table, f"{db}.{daily}", "toYYYYMM(date) = {m:UInt32}"),
-                               parameters={"m": int(f"{month:%Y%m}")})
-                client.command(f"OPTIMIZE TABLE {staged} FINAL")
-                client.command(f"ALTER TABLE {db}.{table} REPLACE PARTITION ID '{month:%Y%m}' FROM {staged}")
+            rebuild_month(client, db, table, month)
+
+
+def rebuild_month(client, db: str, table: str, month: dt.date) -> None:
+    """Replace ``table``'s ``month`` with the daily rollup's rows of that month summed by month
+    (empty if it has none), built in staging: the cost of one month."""
+    daily, _ = MONTH_GRAIN[table]
+    with staging_table(client, db, table, f"{month:%Y%m}") as staged:
+        client.command(f"INSERT INTO {staged} "
+                       + by_month_sql(table, f"{db}.{daily}", "toYYYYMM(date) = {m:UInt32}"),
+                       parameters={"m": int(f"{month:%Y%m}")})
+        client.command(f"OPTIMIZE TABLE {staged} FINAL")
+        client.command(f"ALTER TABLE {db}.{table} REPLACE PARTITION ID '{month:%Y%m}' FROM {staged}")

@@ -1,7 +1,7 @@
 """Staging tables: empty copies of a target's structure, filled, verified and swapped in.
 
 Named ``_staging_<table>_<key>_<random>`` where the key says what is being rebuilt (a day
-``YYYYMMDD``, a month ``YYYYMM``, ``totals``), so tables left behind by a killed run can be found
+``YYYYMMDD``, a month ``YYYYMM``, ``alltime``, ``recent``), so tables left behind by a killed run can be found
 and dropped by the next run that rebuilds the same thing.
 """
 
