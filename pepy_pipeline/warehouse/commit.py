@@ -141,7 +141,7 @@ def repair_derived(client, db: str, day: dt.date) -> None:
     """Rebuild what is kept from the daily rollups' deltas, for a day whose previous commit was
     killed between its swap statements: the day's month of the month-grain tables, and the
     all-time totals, each built in staging and swapped in whole. Costs a month and a pass over
-    ``project_daily`` (92.5 s at real size, docs/benchmarks.md eighth pass), paid only by a torn
+    ``project_daily`` (84.7 s at real size, docs/benchmarks.md eighth pass), paid only by a torn
     day's reload (rare: a writer killed mid-swap)."""
     log.warning("%s: the previous commit was torn; rebuilding its month grain and the all-time totals", day)
     for table in MONTH_GRAIN:
