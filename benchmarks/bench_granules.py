@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import clickhouse_connect  # noqa: E402
 
-from benchmarks.bench_api import largest_and_zipf  # noqa: E402
+from benchmarks.bench_api import largest_and_zipf, percentile  # noqa: E402
 from pepy_api.store.reader import QUERY_SETTINGS  # noqa: E402
 from pepy_warehouse.generation import attach_generation, current_manifest, detach_generation  # noqa: E402
 
@@ -115,9 +115,8 @@ def main() -> None:
                             times.setdefault(name, []).append((time.perf_counter() - started) * 1000)
                     assert all(answer == answers[0] for answer in answers), (project, table)
         for name, values in sorted(times.items()):
-            values.sort()
             print(f"{days:3d} days {name:36s} p50 {statistics.median(values):6.2f}  p90 "
-                  f"{values[int(len(values) * 0.9)]:6.2f}  p99 {values[int(len(values) * 0.99)]:6.2f} ms")
+                  f"{percentile(values, 90):6.2f}  p99 {percentile(values, 99):6.2f} ms")
     # After the questions: the primary index is loaded on first use.
     for table, copies in tables.items():
         for name in copies:

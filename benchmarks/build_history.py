@@ -244,20 +244,6 @@ def top_projects(client, db: str, templates: list[dt.date], count: int) -> str:
     return table
 
 
-def rebuild_alltime(client, db: str) -> None:
-    """project_alltime is kept by the commits' deltas; derived days bypass commits, so it is
-    re-summed from project_daily (what a full rebuild would give; the test suite checks that
-    the incremental way equals it)."""
-    cols = [name for name, _ in columns(client, db, "project_alltime") if name != "project"]
-    staging = f"{db}.{STAGING}project_alltime"
-    client.command(f"DROP TABLE IF EXISTS {staging}")
-    client.command(f"CREATE TABLE {staging} AS {db}.project_alltime")
-    client.command(f"INSERT INTO {staging} (project, {', '.join(cols)}) SELECT project, "
-                   f"{', '.join(f'sum({c})' for c in cols)} FROM {db}.project_daily GROUP BY project")
-    client.command(f"EXCHANGE TABLES {db}.project_alltime AND {staging}")
-    client.command(f"DROP TABLE {staging}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warehouse", type=Path, required=True, help="benchmark home (chDB under <home>/warehouse)")
@@ -313,6 +299,8 @@ def main() -> None:
         if {"project_version_daily", "project_dimension_daily"} & set(tables):
             rebuild_month_grain(client, db, targets)
         record_loads(client, db, targets, plan, args.facts)
+        # Kept by the commits' deltas; derived days bypass commits, so it is re-summed.
+        from pepy_pipeline.warehouse.commit import rebuild_alltime
         rebuild_alltime(client, db)
         report(client, db, tables, totals, templates)
 

@@ -193,13 +193,14 @@ def remove_old_generations(warehouse_dir: Path, grace_seconds: float = GRACE_SEC
 
     The grace counts from when a generation stopped being the newest (the next one's manifest was
     written), not from its creation: an API reads it a while after that (until it has attached
-    the next one, then 30 s for requests in flight). Not covered: an API that refused the newer
-    generations (validation failed) and still serves an older one loses it once that is neither
-    current nor previous and superseded past the grace; the pipeline cannot see what an API
-    serves. Counted from creation, a
-    generation served for hours was deleted by the second of two quick publishes while the API
-    still read it (at real size: 684 requests failed with a missing part file in one round of
-    three publishes, docs/benchmarks.md, eighth pass).
+    the next one, then 30 s for requests in flight). Counted from creation, a generation served
+    for hours was deleted by the second of two quick publishes while the API still read it (at
+    real size: 684 requests failed with a missing part file in one round of three publishes,
+    docs/benchmarks.md, eighth pass).
+
+    Not covered: an API that refused the newer generations (validation failed) and still serves an
+    older one loses it once that is neither current nor previous and superseded past the grace;
+    the pipeline cannot see what an API serves.
 
     Deleting ``shadow/<generation>`` is safe for the live tables: frozen parts are hard links.
     """

@@ -146,7 +146,14 @@ def repair_derived(client, db: str, day: dt.date) -> None:
     log.warning("%s: the previous commit was torn; rebuilding its month grain and the all-time totals", day)
     for table in MONTH_GRAIN:
         rebuild_month(client, db, table, day.replace(day=1))
-    # A repair killed before: its staging table (a server has no other sweep for this key).
+    rebuild_alltime(client, db)
+
+
+def rebuild_alltime(client, db: str) -> None:
+    """``project_alltime`` re-summed from ``project_daily`` and swapped in whole: what the commits'
+    deltas keep it equal to (a torn day's repair; the benchmark's derived days, which bypass
+    commits)."""
+    # A rebuild killed before: its staging table (a server has no other sweep for this key).
     drop_stale(client, db, "alltime", min_age_seconds=STALE_STAGING_SECONDS)
     with staging_table(client, db, "project_alltime", "alltime") as staged:
         client.command(f"INSERT INTO {staged} SELECT project, {measures.RESUM} FROM {db}.project_daily "
