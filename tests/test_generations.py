@@ -21,8 +21,8 @@ from pepy_pipeline.warehouse.migrations import migrate
 from pepy_pipeline.warehouse.publish import publish
 from pepy_pipeline.warehouse.sql_files import render, statements
 from pepy_warehouse.connection import connected
-from pepy_warehouse.generation import (GRACE_SECONDS, MANIFEST_DIR, POINTER_NAME, current_manifest, frozen_rows,
-                                       remove_old_generations)
+from pepy_warehouse.generation import (GRACE_SECONDS, MANIFEST_DIR, POINTER_NAME, GenerationError, current_manifest,
+                                       frozen_rows, hold_generation, remove_old_generations)
 from tests.support import api_data
 from tests.support.processes import start_api, stop
 from tests.support.sources import RowsSource
@@ -382,3 +382,46 @@ def test_a_generation_is_kept_for_the_grace_period_after_it_was_superseded_not_a
     assert remove_old_generations(tmp_path) == ["g1_long_served"]  # superseded by g2 past the grace
     assert not (tmp_path / "shadow" / "g1_long_served").exists()
     assert (tmp_path / "shadow" / "g2").is_dir()  # superseded 30 s ago
+
+
+def test_a_generation_a_reader_holds_is_never_removed(tmp_path):
+    forge_generations(tmp_path, {"g1": 3 * GRACE_SECONDS, "g2": 2 * GRACE_SECONDS, "g3": 1.0, "g4": 0.5},
+                      current="g4")
+    hold = hold_generation(tmp_path, "g1")
+    try:
+        assert remove_old_generations(tmp_path) == []  # g1 alone is past the grace, and held
+        assert (tmp_path / "shadow" / "g1").is_dir()
+    finally:
+        hold.close()
+    assert remove_old_generations(tmp_path) == ["g1"]
+    with pytest.raises(GenerationError, match="removed"):
+        hold_generation(tmp_path, "g1")
+
+
+def test_an_api_that_refused_the_newer_generations_keeps_the_one_it_serves(home):
+    """The API refuses the generations published after the one it serves (they do not match their
+    manifests): that one stops being current or previous, and is superseded past the grace; the
+    pipeline must still leave it, since every request reads it. Once the API is gone, it goes."""
+    warehouse = home / "warehouse"
+    reader = FrozenGenerationReader(warehouse, refresh_seconds=3600, warm_up=False)
+    try:
+        served_name = reader.snapshot().token
+        total = reader.query("SELECT sum(downloads) FROM __DB__.project_daily")[0][0]
+        original = current_manifest(warehouse)
+
+        def one_row_more(manifest):
+            manifest["tables"]["project_daily"]["rows"] += 1
+
+        for name in ("grefused_1", "grefused_2"):
+            point_at_forged(warehouse, original, name, one_row_more)
+            reader.refresh()
+            assert name in reader.refused
+        for name, age in ((served_name, 3 * GRACE_SECONDS), ("grefused_1", 2 * GRACE_SECONDS)):
+            os.utime(warehouse / MANIFEST_DIR / f"{name}.json", (time.time() - age, time.time() - age))
+
+        assert served_name not in remove_old_generations(warehouse)
+        assert (warehouse / "shadow" / served_name).is_dir()
+        assert reader.query("SELECT sum(downloads) FROM __DB__.project_daily")[0][0] == total
+    finally:
+        reader.close()
+    assert served_name in remove_old_generations(warehouse)

@@ -36,6 +36,7 @@ from pepy_warehouse.generation import (
     attach_generation,
     current_manifest,
     detach_generation,
+    hold_generation,
     pointer_path,
     validate_attached,
 )
@@ -192,6 +193,9 @@ class FrozenGenerationReader(Reader):
         self._fill_pool(lambda: clickhouse_connect.get_client(
             interface="chdb", path=str(self._engine_dir / "data"), chdb_options={"config-file": str(config)}))
         self._retiring: list[tuple[float, str]] = []
+        #: Each attached generation's claim (hold_generation), released when it is detached: the
+        #: pipeline never removes a generation this process still reads.
+        self._holds: dict[str, object] = {}
         self.refused: list[str] = []
         self.refresh()
 
@@ -216,6 +220,7 @@ class FrozenGenerationReader(Reader):
         database = "gen_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
         started = time.perf_counter()
         try:
+            self._holds[database] = hold_generation(self._warehouse_dir, name)
             with self.client() as client:
                 attach_generation(client, manifest, database, self._engine_dir / "links" / name)
                 validate_attached(client, manifest, database)
@@ -229,6 +234,7 @@ class FrozenGenerationReader(Reader):
             log.error("refused generation %s, still serving %s: %s", name, self._snapshot.token, error)
             with contextlib.suppress(Exception), self.client() as client:
                 detach_generation(client, database)
+            self._release(database)
             if isinstance(error, GenerationError):
                 return
             raise
@@ -262,12 +268,20 @@ class FrozenGenerationReader(Reader):
             with self.client() as client:
                 detach_generation(client, database)
             shutil.rmtree(self._engine_dir / "links" / database.removeprefix("gen_"), ignore_errors=True)
+            self._release(database)
         if len(keep) < len(self._retiring):
             self.release_memory()
         self._retiring = keep
 
+    def _release(self, database: str) -> None:
+        hold = self._holds.pop(database, None)
+        if hold is not None:
+            hold.close()
+
     def close(self) -> None:
         super().close()
+        for database in list(self._holds):
+            self._release(database)
         shutil.rmtree(self._engine_dir, ignore_errors=True)
 
 
