@@ -62,8 +62,12 @@ BACKGROUND_READ_SETTINGS = {"max_threads": 1, "os_thread_priority": 10}
 #: ``use_statistics`` off too: our tables define no column statistics, yet the planner looked for
 #: them in every part of the table on every query (2.7-4.2 ms of a 180-day dimension query at real
 #: size; p50 14.7 -> 12.5 ms, measured interleaved).
+#: ``query_plan_enable_optimizations`` off: the planner's optimisation passes cost more than they
+#: save on questions this small (one project, a granule or two per part; the same parts and marks
+#: are selected without them, a few more bytes are read without PREWHERE): p50 4-12% lower on every
+#: question measured at real size, answers equal (benchmarks/bench_query_settings.py, ninth pass).
 QUERY_SETTINGS = {"compile_expressions": 0, "compile_aggregate_expressions": 0, "compile_sort_description": 0,
-                  "use_statistics": 0}
+                  "use_statistics": 0, "query_plan_enable_optimizations": 0}
 
 
 class NoDataError(RuntimeError):
