@@ -50,7 +50,8 @@ from pathlib import Path
 from pepy_pipeline.warehouse.publish import publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 home, database, action, loops = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
-warehouse = ClickHouseWarehouse(dsn=f"chdb://{home / 'warehouse'}", database=database)
+# writer_session as the code location sets it (PEPY_WRITER_SESSION): a publish is a writer of its own.
+warehouse = ClickHouseWarehouse(dsn=f"chdb://{home / 'warehouse'}", database=database, writer_session=True)
 out = {}
 with warehouse.connect() as client:
     if action == "publish":

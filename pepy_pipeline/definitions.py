@@ -48,7 +48,7 @@ def build_resources(settings=None, *, secrets_from_env: bool = False) -> dict:
     return {
         "warehouse": ClickHouseWarehouse(
             dsn=_secret(settings, "warehouse_dsn", secrets_from_env), database=settings.database,
-            writer_nice=settings.writer_nice,
+            writer_nice=settings.writer_nice, writer_session=settings.writer_session,
             **{f"volume_{name}": getattr(settings, f"volume_{name}")
                for name in ("fail_below", "warn_below", "warn_above", "fail_above")}),
         "source": DownloadSourceResource(

@@ -38,6 +38,9 @@ class PipelineSettings(WarehouseSettings):
     volume_fail_above: float = 3.0
     #: Embedded: the writer's nice value, so the API on the same cores answers first (0: off).
     writer_nice: int = 10
+    #: Embedded: a writer without a terminal runs in a session of its own, its autogroup at
+    #: writer_nice (where the kernel shares CPU by session first, nice alone did not yield).
+    writer_session: bool = True
     #: Cap of the one-off opening-balance query (it scans every partition before the first day).
     bigquery_balance_maximum_bytes_billed: int = 100 * 10**12
 

@@ -4,6 +4,7 @@ chDB allows one open directory per process, so API servers and Dagster run in su
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from pepy_warehouse.connection import connected
 from pepy_pipeline.warehouse.migrations import migrate
 
 DATABASE = "pepy"
+# A writer opened in this process (or in Dagster processes the tests start) must not move into a
+# session of its own: pytest would leave its caller's process group (a CI timeout kills that).
+os.environ.setdefault("PEPY_WRITER_SESSION", "false")
 
 
 @pytest.fixture

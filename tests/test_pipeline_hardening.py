@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -180,8 +181,6 @@ def test_an_embedded_writer_runs_below_the_api_cpu_priority(warehouse_dir):
     """A publish at real size took a core from the API's requests; every thread of a writer's
     process (chDB's pools included) is lowered, and ``writer_nice=0`` leaves them alone.
     Checked in a child process: lowering is one-way for an unprivileged process."""
-    from pathlib import Path
-
     script = """
 import json, os, sys
 from pathlib import Path
@@ -204,3 +203,35 @@ print(json.dumps(niceness))
     lowered = niceness(10)
     assert len(lowered) > 3 and min(lowered.values()) >= max(10, base), lowered
     assert sorted(set(niceness(0).values()))[-1] == base
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="the kernel does not group tasks by session")
+def test_an_embedded_writer_without_a_terminal_yields_across_sessions(warehouse_dir):
+    """Where the kernel shares CPU between sessions first, nice counts only within one: a publisher
+    at nice 10 in another session than the API took a third of both cores. A writer without a
+    terminal moves into a session of its own and lowers that session's share; with
+    ``writer_session`` off it stays where it was started."""
+    script = """
+import json, os, sys
+from pathlib import Path
+from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+warehouse = ClickHouseWarehouse(dsn=sys.argv[1], database="pepy", writer_session=sys.argv[2] == "on")
+with warehouse.connect():
+    pass
+print(json.dumps({"pid": os.getpid(), "sid": os.getsid(0), "autogroup": Path("/proc/self/autogroup").read_text()}))
+"""
+    # The writer runs as the child of a session leader without a terminal, as under a service manager.
+    wrapper = "import os, subprocess, sys; os.setsid(); sys.exit(subprocess.call(sys.argv[1:]))"
+    root = Path(__file__).resolve().parents[1]
+
+    def writer(session: str) -> dict:
+        done = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-c", script,
+                               f"chdb://{warehouse_dir / 'warehouse'}", session],
+                              cwd=root, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    moved = writer("on")
+    assert moved["sid"] == moved["pid"] and moved["autogroup"].split("nice")[1].strip() == "10", moved
+    stayed = writer("off")
+    assert stayed["sid"] != stayed["pid"] and stayed["autogroup"].split("nice")[1].strip() == "0", stayed

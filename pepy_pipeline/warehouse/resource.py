@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 
 from dagster import ConfigurableResource
@@ -10,12 +11,13 @@ from pydantic import Field
 
 from pepy_pipeline.warehouse.day_checks import VolumeBands
 from pepy_pipeline.warehouse.migrations import migrate
-from pepy_pipeline.warehouse.priority import lower_cpu_priority
+from pepy_pipeline.warehouse.priority import lower_cpu_priority, lower_session_priority
 from pepy_pipeline.warehouse.staging import drop_stale
 from pepy_warehouse.connection import connected, embedded_path, is_embedded
 from pepy_warehouse.generation import remove_old_generations
 from pepy_warehouse.locks import embedded_writer_lock
 
+log = logging.getLogger(__name__)
 #: Longest single statement we run (a big day's rollups on a server): the client's timeouts fit it.
 STATEMENT_TIMEOUT_SECONDS = 3600
 
@@ -38,6 +40,11 @@ class ClickHouseWarehouse(ConfigurableResource):
     writer_nice: int = Field(default=10, ge=0, le=19, description=(
         "embedded: the writer's process runs at this nice value, below the API on the same cores "
         "(0: unchanged). A publish at real size otherwise took a core from the API's requests"))
+    writer_session: bool = Field(default=False, description=(
+        "embedded: a writer without a terminal moves into a session of its own whose autogroup runs "
+        "at writer_nice (nice counts only within a session where the kernel groups by session). "
+        "On in the code location and the CLI; off by default for in-process use (tests, notebooks), "
+        "where leaving the caller's session would surprise it"))
 
     @property
     def embedded(self) -> bool:
@@ -58,6 +65,8 @@ class ClickHouseWarehouse(ConfigurableResource):
         writer lock meanwhile and first removes what killed writers left behind."""
         with contextlib.ExitStack() as stack:
             if self.embedded:
+                if self.writer_session:
+                    log.info("writer priority: %s", lower_session_priority(self.writer_nice))
                 lower_cpu_priority(self.writer_nice)
                 stack.enter_context(embedded_writer_lock(self.data_path, what, report=report))
             client = stack.enter_context(connected(self.dsn, **self._timeouts()))
