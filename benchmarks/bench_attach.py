@@ -85,7 +85,7 @@ def questions(reader, projects: list[str], last: dt.date) -> list[float]:
 
 def old_name_pass(reader) -> None:
     """What the previous code did with the names on every swap, in Python under the GIL."""
-    from pepy_api.store.snapshot import TOTALS_SQL
+    from pepy_warehouse.totals import TOTALS_SQL
 
     with reader.client() as client:
         table = client.query_arrow(TOTALS_SQL.replace("__DB__", reader.snapshot().database),

@@ -24,7 +24,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+
 from pepy_warehouse.identifiers import identifier
+from pepy_warehouse.totals import TOTALS_FILE, TOTALS_SQL
 
 #: What readers need: the rollups (daily and month-grain), the all-time sums, the opening balance,
 #: recent sums, version days.
@@ -72,11 +75,13 @@ def freeze_generation(client, database: str, warehouse_dir: Path, facts: dict) -
         rows = frozen_rows(frozen)
         tables[table] = {"uuid": table_uuid, "engine": engine_full, "columns": [list(c) for c in columns],
                          "rows": rows}
+    shadow = warehouse_dir / "shadow" / name
     manifest = {
         "generation": name,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "shadow_path": str(warehouse_dir / "shadow" / name) + "/",
+        "shadow_path": str(shadow) + "/",
         "tables": tables,
+        "totals": {"file": TOTALS_FILE, "rows": write_totals(client, db, shadow / TOTALS_FILE)},
         **facts,
     }
     directory = warehouse_dir / MANIFEST_DIR
@@ -86,6 +91,36 @@ def freeze_generation(client, database: str, warehouse_dir: Path, facts: dict) -
     _write_atomically(directory / POINTER_NAME, name)
     remove_old_generations(warehouse_dir)
     return Generation(name, manifest_path, manifest)
+
+
+def write_totals(client, database: str, path: Path) -> int:
+    """Every project's totals (:data:`TOTALS_SQL`) over ``database`` as an Arrow file; the caller
+    holds the mutexes under which the tables just frozen cannot change. Returns the rows written."""
+    table = client.query_arrow(TOTALS_SQL.replace("__DB__", identifier(database)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    os.replace(tmp, path)
+    return table.num_rows
+
+
+def read_totals(manifest: dict) -> pa.Table | None:
+    """The generation's totals, memory-mapped (None for a generation published before they were
+    written: the reader then runs the query). Raises :class:`GenerationError` unless the file
+    holds the rows its manifest says."""
+    totals = manifest.get("totals")
+    if totals is None:
+        return None
+    path = Path(manifest["shadow_path"]) / totals["file"]
+    try:
+        table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+    except (OSError, pa.ArrowInvalid) as error:
+        raise GenerationError(f"generation {manifest['generation']}: totals unreadable at {path}: {error}") from None
+    if table.num_rows != totals["rows"]:
+        raise GenerationError(f"generation {manifest['generation']} does not match its manifest: totals: "
+                              f"{table.num_rows} rows in {path.name}, manifest says {totals['rows']}")
+    return table
 
 
 def _complete_table_skeleton(frozen: Path, live: Path) -> None:

@@ -22,7 +22,9 @@ from pepy_pipeline.warehouse.publish import publish
 from pepy_pipeline.warehouse.sql_files import render, statements
 from pepy_warehouse.connection import connected
 from pepy_warehouse.generation import (GRACE_SECONDS, MANIFEST_DIR, POINTER_NAME, GenerationError, current_manifest,
-                                       frozen_rows, hold_generation, remove_old_generations)
+                                       frozen_rows, hold_generation, read_totals,
+                                       remove_old_generations)
+from pepy_warehouse.totals import TOTALS_SQL
 from tests.support import api_data
 from tests.support.processes import start_api, stop
 from tests.support.sources import RowsSource
@@ -77,7 +79,11 @@ def test_a_generation_that_does_not_match_its_manifest_is_refused_and_the_previo
             def parts_missing(manifest):
                 manifest["shadow_path"] = str(warehouse / "shadow" / "gone") + "/"
 
-            for name, change in (("gforged_rows", one_row_more), ("gforged_parts", parts_missing)):
+            def totals_short(manifest):
+                manifest["totals"]["rows"] += 1
+
+            for name, change in (("gforged_rows", one_row_more), ("gforged_parts", parts_missing),
+                                 ("gforged_totals", totals_short)):
                 point_at_forged(warehouse, original, name, change)
                 wait_for(lambda: f"refused generation {name}" in (home / "api.log").read_text())
                 assert served(http) == before  # the previous generation is still served, whole
@@ -437,5 +443,33 @@ def test_the_api_skips_the_planners_optimisations_yet_reads_by_the_primary_key(h
             "EXPLAIN indexes = 1 SELECT date, sum(downloads) FROM __DB__.project_daily "
             "WHERE project = {project:String} GROUP BY date", {"project": "pepy"}))
         assert "Condition: (project in" in plan.split("PrimaryKey", 1)[1], plan
+    finally:
+        reader.close()
+
+
+def test_a_generation_carries_every_projects_totals_and_the_api_serves_them_as_written(home):
+    """The publish writes the totals query's result into the generation; the API maps that file
+    instead of running the query at every swap, and a generation from before the file still
+    serves the same totals through the query."""
+    warehouse = home / "warehouse"
+    manifest = current_manifest(warehouse)
+    written = read_totals(manifest)
+    with connected(f"chdb://{warehouse}") as client:
+        queried = client.query_arrow(TOTALS_SQL.replace("__DB__", "pepy"))
+    assert written.num_rows == manifest["totals"]["rows"] > 1
+    assert written.to_pylist() == queried.to_pylist()
+
+    reader = FrozenGenerationReader(warehouse, refresh_seconds=3600, warm_up=False)
+    try:
+        def served() -> dict:
+            totals = reader.snapshot().totals
+            return {row["project"]: tuple(totals[row["project"]]) for row in written.to_pylist()
+                    if row["project"] != "__all__"}
+        from_file = served()
+        assert from_file == {row["project"]: tuple(list(row.values())[1:]) for row in written.to_pylist()
+                             if row["project"] != "__all__"}
+        point_at_forged(warehouse, manifest, "gwithout_totals", lambda m: m.pop("totals"))
+        reader.refresh()
+        assert reader.snapshot().token == "gwithout_totals" and served() == from_file
     finally:
         reader.close()

@@ -28,7 +28,7 @@ import clickhouse_connect
 import pyarrow as pa
 
 from pepy_api.store.memory import release_unused_memory
-from pepy_api.store.snapshot import TOTALS_SQL, Snapshot, build_snapshot, names_array
+from pepy_api.store.snapshot import Snapshot, build_snapshot, names_array
 from pepy_api.store.warmup import warm_up_generation
 from pepy_warehouse.connection import embedded_path, is_embedded, open_client
 from pepy_warehouse.generation import (
@@ -38,9 +38,11 @@ from pepy_warehouse.generation import (
     detach_generation,
     hold_generation,
     pointer_path,
+    read_totals,
     validate_attached,
 )
 from pepy_warehouse.identifiers import identifier
+from pepy_warehouse.totals import TOTALS_SQL
 from pepy_api.engine_dirs import new_engine_dir
 
 log = logging.getLogger("pepy_api")
@@ -152,12 +154,16 @@ class Reader:
             client.close()
         self._clients.clear()
 
-    def _read_snapshot(self, token: str, database: str, first, last, published_at=None) -> Snapshot:
-        with self.client() as client:
-            # Arrow: the counts arrive as int64 arrays, not 6.5 million Python ints at 720 k projects.
-            table = client.query_arrow(TOTALS_SQL.replace("__DB__", identifier(database)),
-                                       settings=self.totals_settings)
-        columns = totals_columns(table)
+    def _read_snapshot(self, token: str, database: str, first, last, published_at=None,
+                       totals: pa.Table | None = None) -> Snapshot:
+        """The snapshot of ``database``, from ``totals`` (the generation's own copy) if given,
+        else from the totals query."""
+        if totals is None:
+            with self.client() as client:
+                # Arrow: the counts arrive as int64 arrays, not 6.5 million Python ints at 720 k projects.
+                totals = client.query_arrow(TOTALS_SQL.replace("__DB__", identifier(database)),
+                                            settings=self.totals_settings)
+        columns = totals_columns(totals)
         return build_snapshot(token, database, columns, first, last, published_at)
 
 
@@ -223,16 +229,25 @@ class FrozenGenerationReader(Reader):
         name = manifest["generation"]
         database = "gen_" + re.sub(r"[^A-Za-z0-9_]", "_", name)
         started = time.perf_counter()
+        phases = {}  # milliseconds per step, for the log line an operator reads after a swap
+
+        def lap(phase: str) -> None:
+            phases[phase] = (time.perf_counter() - started) * 1000 - sum(phases.values())
+
         try:
             self._holds[database] = hold_generation(self._warehouse_dir, name)
             with self.client() as client:
                 attach_generation(client, manifest, database, self._engine_dir / "links" / name)
                 validate_attached(client, manifest, database)
+                lap("attach")
                 if self.warm_up:
                     self._warm(client, name, database, manifest["tables"])
+                lap("warm-up")
             snapshot = self._read_snapshot(name, database, _day(manifest.get("first_complete_day")),
                                            _day(manifest.get("last_complete_day")),
-                                           dt.datetime.fromisoformat(manifest["created_at"]).timestamp())
+                                           dt.datetime.fromisoformat(manifest["created_at"]).timestamp(),
+                                           totals=read_totals(manifest))
+            lap("totals")
         except Exception as error:  # noqa: BLE001 - any failure: keep serving the previous generation
             self.refused.append(name)
             log.error("refused generation %s, still serving %s: %s", name, self._snapshot.token, error)
@@ -247,8 +262,9 @@ class FrozenGenerationReader(Reader):
         if previous:
             self._retiring.append((time.monotonic(), previous))
         self.release_memory()  # the totals read's working memory
-        log.info("serving generation %s (data to %s) after %.0f ms", name, snapshot.last_complete_day,
-                 (time.perf_counter() - started) * 1000)
+        lap("release")
+        log.info("serving generation %s (data to %s) after %.0f ms (%s)", name, snapshot.last_complete_day,
+                 (time.perf_counter() - started) * 1000, ", ".join(f"{k} {v:.0f}" for k, v in phases.items()))
 
     def _warm(self, client, name: str, database: str, tables) -> None:
         """Load the generation's marks and indexes; on any failure serve it cold (the first
@@ -259,8 +275,10 @@ class FrozenGenerationReader(Reader):
             log.warning("generation %s served without a warm-up: %s", name, error)
 
     def release_memory(self) -> None:
+        releasing = time.perf_counter()
         with self.client() as client:
             release_unused_memory(client)
+        log.debug("memory released in %.0f ms", (time.perf_counter() - releasing) * 1000)
 
     def _detach_retired(self, older_than: float = RETIRE_AFTER_SECONDS) -> None:
         now = time.monotonic()
@@ -269,8 +287,10 @@ class FrozenGenerationReader(Reader):
             if now - retired_at < older_than:
                 keep.append((retired_at, database))
                 continue
+            detaching = time.perf_counter()
             with self.client() as client:
                 detach_generation(client, database)
+            log.info("detached %s in %.0f ms", database, (time.perf_counter() - detaching) * 1000)
             shutil.rmtree(self._engine_dir / "links" / database.removeprefix("gen_"), ignore_errors=True)
             self._release(database)
         if len(keep) < len(self._retiring):

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+
 class Totals(NamedTuple):
     #: All-time: the opening balance plus every loaded day (pepy.tech's total_downloads).
     total: int
@@ -41,26 +42,6 @@ class Totals(NamedTuple):
     opening_balance: int
 
 
-#: SQL producing one row per project in :class:`Totals` order (``__DB__`` = the served database).
-TOTALS_SQL = """
-SELECT project,
-       sum(total) + sum(balance), sum(total_wm) + sum(balance_wm),
-       sum(d), sum(w), sum(m), sum(dp), sum(wp), sum(mp), sum(balance)
-FROM (
-    SELECT project, downloads AS total, downloads_without_mirrors AS total_wm, 0 AS balance, 0 AS balance_wm,
-           0 AS d, 0 AS w, 0 AS m, 0 AS dp, 0 AS wp, 0 AS mp
-    FROM __DB__.project_alltime
-    UNION ALL
-    SELECT project, 0, 0, downloads, downloads_without_mirrors, 0, 0, 0, 0, 0, 0 FROM __DB__.opening_balance
-    UNION ALL
-    SELECT project, 0, 0, 0, 0, last_day, last_week, last_month, last_day_pypistats, last_week_pypistats,
-           last_month_pypistats
-    FROM __DB__.project_recent
-)
-GROUP BY project
-HAVING sum(total) + sum(balance) > 0 OR project = '__all__'
-ORDER BY project
-"""
 ALL = "__all__"
 
 
@@ -201,7 +182,7 @@ class Snapshot:
 
 def build_snapshot(token: str, database: str, columns: dict[str, Sequence], first_complete_day: dt.date | None,
                    last_complete_day: dt.date | None, published_at: float | None = None) -> Snapshot:
-    """``columns``: the result of :data:`TOTALS_SQL` by column (project first, then the Totals
+    """``columns``: the result of ``pepy_warehouse.totals.TOTALS_SQL`` by column (project first, then the Totals
     fields in order): the names as an Arrow string array (or any sequence of str), the counts
     as arrays or lists."""
     keys = list(columns)
