@@ -99,14 +99,17 @@ def write_totals(client, database: str, path: Path) -> int:
     table = client.query_arrow(TOTALS_SQL.replace("__DB__", identifier(database)))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+    # LZ4: 30 MB instead of 67 at 720 k projects, for ~25 ms more when the API reads it (zstd:
+    # 18 MB, ~70 ms more), in every generation kept.
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
         writer.write_table(table)
     os.replace(tmp, path)
     return table.num_rows
 
 
 def read_totals(manifest: dict) -> pa.Table | None:
-    """The generation's totals, memory-mapped (None for a generation published before they were
+    """The generation's totals, read from its file (None for a generation published before they were
     written: the reader then runs the query). Raises :class:`GenerationError` unless the file
     holds the rows its manifest says."""
     totals = manifest.get("totals")
