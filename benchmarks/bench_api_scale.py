@@ -45,13 +45,12 @@ from benchmarks.bench_api import MIX, endpoint_paths, percentile, run_wrk, zipf_
 from tests.support.processes import free_port, start, stop, wait_http  # noqa: E402
 
 WAREHOUSE_SCRIPT = """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 from pepy_pipeline.warehouse.publish import publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 home, database, action, loops = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 # As the code location sets them (PEPY_WRITER_SESSION, PEPY_WRITER_NICE): a publish is a writer of its own.
-import os
 warehouse = ClickHouseWarehouse(dsn=f"chdb://{home / 'warehouse'}", database=database, writer_session=True,
                                 writer_nice=int(os.environ.get("PEPY_WRITER_NICE", "10")))
 out = {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as dt
+import json
 import random
 import statistics
 import sys
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_api import largest_and_zipf  # noqa: E402
 from pepy_api.store import queries  # noqa: E402
 from pepy_api.store.reader import FrozenGenerationReader  # noqa: E402
-from pepy_warehouse.generation import current_manifest  # noqa: E402
+from pepy_warehouse.generation import MANIFEST_DIR, current_manifest  # noqa: E402
 
 
 class Heartbeat:
@@ -85,11 +86,10 @@ def questions(reader, projects: list[str], last: dt.date) -> list[float]:
 
 def old_name_pass(reader) -> None:
     """What the previous code did with the names on every swap, in Python under the GIL."""
-    from pepy_warehouse.totals import TOTALS_SQL
+    from pepy_warehouse.totals import query_totals
 
     with reader.client() as client:
-        table = client.query_arrow(TOTALS_SQL.replace("__DB__", reader.snapshot().database),
-                                   settings=reader.totals_settings)
+        table = query_totals(client, reader.snapshot().database, reader.totals_settings)
     names = table.column(0)
     text: list[str] = []
     for start in range(0, len(names), 20_000):
@@ -127,10 +127,14 @@ def main() -> None:
             for warm in (False, True) if round_ % 2 == 0 else (True, False):
                 forged = copy.deepcopy(manifest)
                 forged["generation"] = f"{manifest['generation']}_bench{round_}{int(warm)}"
+                # Its own manifest file: the reader holds each generation it attaches by it.
+                forged_path = warehouse_dir / MANIFEST_DIR / f"{forged['generation']}.json"
+                forged_path.write_text(json.dumps(forged))
                 reader.warm_up = warm
                 started = time.perf_counter()
                 with Heartbeat() as beat:
                     reader._attach(forged)  # what a refresh does when CURRENT names a new generation
+                assert reader.snapshot().token == forged["generation"], reader.refused
                 attach_s = time.perf_counter() - started
                 first = questions(reader, projects, last)
                 again = questions(reader, projects, last)
@@ -139,6 +143,7 @@ def main() -> None:
                       f"{statistics.median(first):.1f} / {max(first):.1f} | "
                       f"{statistics.median(again):.1f} / {max(again):.1f} |", flush=True)
                 reader._detach_retired(older_than=0)
+                forged_path.unlink()
     finally:
         reader.close()
 

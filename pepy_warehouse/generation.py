@@ -27,7 +27,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pepy_warehouse.identifiers import identifier
-from pepy_warehouse.totals import TOTALS_FILE, TOTALS_SQL
+from pepy_warehouse.totals import TOTALS_FILE, TOTALS_VERSION, query_totals
 
 #: What readers need: the rollups (daily and month-grain), the all-time sums, the opening balance,
 #: recent sums, version days.
@@ -81,7 +81,8 @@ def freeze_generation(client, database: str, warehouse_dir: Path, facts: dict) -
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "shadow_path": str(shadow) + "/",
         "tables": tables,
-        "totals": {"file": TOTALS_FILE, "rows": write_totals(client, db, shadow / TOTALS_FILE)},
+        "totals": {"file": TOTALS_FILE, "rows": write_totals(client, db, shadow / TOTALS_FILE),
+                   "query": TOTALS_VERSION},
         **facts,
     }
     directory = warehouse_dir / MANIFEST_DIR
@@ -94,9 +95,10 @@ def freeze_generation(client, database: str, warehouse_dir: Path, facts: dict) -
 
 
 def write_totals(client, database: str, path: Path) -> int:
-    """Every project's totals (:data:`TOTALS_SQL`) over ``database`` as an Arrow file; the caller
-    holds the mutexes under which the tables just frozen cannot change. Returns the rows written."""
-    table = client.query_arrow(TOTALS_SQL.replace("__DB__", identifier(database)))
+    """Every project's totals over ``database`` as an Arrow file. The caller holds the ``publish``
+    and ``commit`` mutexes, under which no writer changes the tables just frozen (merges keep
+    their sums). Returns the rows written."""
+    table = query_totals(client, database)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     # LZ4: 30 MB instead of 67 at 720 k projects, for ~25 ms more when the API reads it (zstd:
@@ -110,14 +112,15 @@ def write_totals(client, database: str, path: Path) -> int:
 
 def read_totals(manifest: dict) -> pa.Table | None:
     """The generation's totals, read from its file (None for a generation published before they were
-    written: the reader then runs the query). Raises :class:`GenerationError` unless the file
+    written, or by another version of the query: the reader then runs the query). Raises :class:`GenerationError` unless the file
     holds the rows its manifest says."""
     totals = manifest.get("totals")
-    if totals is None:
+    if totals is None or totals.get("query") != TOTALS_VERSION:  # before the file, or another query's
         return None
     path = Path(manifest["shadow_path"]) / totals["file"]
     try:
-        table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+        with pa.memory_map(str(path)) as source:  # one thread: a swap is background work
+            table = pa.ipc.open_file(source, options=pa.ipc.IpcReadOptions(use_threads=False)).read_all()
     except (OSError, pa.ArrowInvalid) as error:
         raise GenerationError(f"generation {manifest['generation']}: totals unreadable at {path}: {error}") from None
     if table.num_rows != totals["rows"]:
@@ -237,9 +240,17 @@ def hold_generation(warehouse_dir: Path, name: str):
         raise GenerationError(f"generation {name} was removed") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        if os.fstat(handle.fileno()).st_nlink == 0:  # removed between the open and the lock
+            raise GenerationError(f"generation {name} was removed")
     except BlockingIOError:
         handle.close()
         raise GenerationError(f"generation {name} is being removed") from None
+    except OSError as error:  # a filesystem without flock: refuse rather than read unprotected
+        handle.close()
+        raise GenerationError(f"generation {name} cannot be held: {error}") from None
+    except GenerationError:
+        handle.close()
+        raise
     return handle
 
 
@@ -254,6 +265,8 @@ def _remove_unless_held(warehouse_dir: Path, manifest: Path) -> bool:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False  # a reader has it attached: see hold_generation
+        except OSError:  # no flock here: keep it (disk) rather than risk a reader's (answers)
+            return False
         shutil.rmtree(warehouse_dir / "shadow" / manifest.stem, ignore_errors=True)
         manifest.unlink(missing_ok=True)
     return True

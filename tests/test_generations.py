@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from pepy_api.store.reader import FrozenGenerationReader
@@ -24,7 +26,7 @@ from pepy_warehouse.connection import connected
 from pepy_warehouse.generation import (GRACE_SECONDS, MANIFEST_DIR, POINTER_NAME, GenerationError, current_manifest,
                                        frozen_rows, hold_generation, read_totals,
                                        remove_old_generations)
-from pepy_warehouse.totals import TOTALS_SQL
+from pepy_warehouse.totals import query_totals
 from tests.support import api_data
 from tests.support.processes import start_api, stop
 from tests.support.sources import RowsSource
@@ -448,28 +450,36 @@ def test_the_api_skips_the_planners_optimisations_yet_reads_by_the_primary_key(h
 
 
 def test_a_generation_carries_every_projects_totals_and_the_api_serves_them_as_written(home):
-    """The publish writes the totals query's result into the generation; the API maps that file
-    instead of running the query at every swap, and a generation from before the file still
-    serves the same totals through the query."""
+    """The publish writes the totals query's result into the generation; the API serves that file
+    instead of running the query at every swap. A generation from before the file, or whose file
+    another version of the query wrote, is served from the query instead."""
     warehouse = home / "warehouse"
     manifest = current_manifest(warehouse)
     written = read_totals(manifest)
     with connected(f"chdb://{warehouse}") as client:
-        queried = client.query_arrow(TOTALS_SQL.replace("__DB__", "pepy"))
+        queried = query_totals(client, "pepy")
     assert written.num_rows == manifest["totals"]["rows"] > 1
     assert written.to_pylist() == queried.to_pylist()
 
+    # A file that says otherwise (every total doubled) shows that the file is what is served.
+    doubled = written.set_column(1, written.field(1), pc.multiply(written.column(1), 2))
+    with pa.OSFile(str(Path(manifest["shadow_path"]) / "doubled.arrow"), "wb") as sink, \
+            pa.ipc.new_file(sink, doubled.schema) as writer:
+        writer.write_table(doubled)
+    expected = {row["project"]: list(row.values())[1] for row in written.to_pylist() if row["project"] != "__all__"}
     reader = FrozenGenerationReader(warehouse, refresh_seconds=3600, warm_up=False)
     try:
-        def served() -> dict:
-            totals = reader.snapshot().totals
-            return {row["project"]: tuple(totals[row["project"]]) for row in written.to_pylist()
-                    if row["project"] != "__all__"}
-        from_file = served()
-        assert from_file == {row["project"]: tuple(list(row.values())[1:]) for row in written.to_pylist()
-                             if row["project"] != "__all__"}
-        point_at_forged(warehouse, manifest, "gwithout_totals", lambda m: m.pop("totals"))
-        reader.refresh()
-        assert reader.snapshot().token == "gwithout_totals" and served() == from_file
+        def served_totals() -> dict:
+            return {project: reader.snapshot().totals[project].total for project in expected}
+
+        assert served_totals() == expected
+        for name, change, factor in (
+                ("gdoubled", lambda m: m["totals"].update(file="doubled.arrow"), 2),
+                ("gother_query", lambda m: m["totals"].update(file="doubled.arrow", query="another"), 1),
+                ("gwithout_totals", lambda m: m.pop("totals"), 1)):
+            point_at_forged(warehouse, manifest, name, change)
+            reader.refresh()
+            assert reader.snapshot().token == name
+            assert served_totals() == {project: total * factor for project, total in expected.items()}, name
     finally:
         reader.close()

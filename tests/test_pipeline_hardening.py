@@ -231,6 +231,9 @@ print(json.dumps({"pid": os.getpid(), "sid": os.getsid(0), "autogroup": Path("/p
         assert done.returncode == 0, done.stderr[-2000:]
         return json.loads(done.stdout.strip().splitlines()[-1])
 
+    # The code location and the CLI take it from PEPY_WRITER_SESSION (on unless set).
+    assert build_resources(PipelineSettings(writer_session=True))["warehouse"].writer_session
+    assert not build_resources(PipelineSettings(writer_session=False))["warehouse"].writer_session
     moved = writer("on")
     assert moved["sid"] == moved["pid"] and moved["autogroup"].split("nice")[1].strip() == "10", moved
     stayed = writer("off")

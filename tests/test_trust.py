@@ -234,8 +234,8 @@ def test_opening_balance_makes_totals_all_time_and_never_double_counts(client, w
     balance = dict(client.query(f"SELECT project, downloads FROM {DATABASE}.opening_balance").result_rows)
     loaded = dict(client.query(f"SELECT project, sum(downloads) FROM {DATABASE}.downloads_daily GROUP BY project"
                                ).result_rows)
-    from pepy_warehouse.totals import TOTALS_SQL
-    totals = {r[0]: r[1] for r in client.query(TOTALS_SQL.replace("__DB__", DATABASE)).result_rows}
+    from pepy_warehouse.totals import query_totals
+    totals = {row["project"]: list(row.values())[1] for row in query_totals(client, DATABASE).to_pylist()}
     for project in list(loaded)[:20]:
         assert totals[project] == loaded[project] + balance.get(project, 0)
 

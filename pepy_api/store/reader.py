@@ -42,7 +42,7 @@ from pepy_warehouse.generation import (
     validate_attached,
 )
 from pepy_warehouse.identifiers import identifier
-from pepy_warehouse.totals import TOTALS_SQL
+from pepy_warehouse.totals import query_totals
 from pepy_api.engine_dirs import new_engine_dir
 
 log = logging.getLogger("pepy_api")
@@ -53,8 +53,9 @@ POOL_SIZE = 8
 RETIRE_AFTER_SECONDS = 30.0
 #: How often freed memory is given back to the system (and after every swap and detach).
 RELEASE_MEMORY_EVERY_SECONDS = 30.0
-#: The embedded engine reads a new generation's totals on one thread at nice 10 (the engine sets
-#: it only where it may restore it: with CAP_SYS_NICE), leaving the cores to requests.
+#: The embedded engine warms a new generation up (and reads its totals, for a generation without a
+#: totals file) on one thread at nice 10 (the engine sets it only where it may restore it: with
+#: CAP_SYS_NICE), leaving the cores to requests.
 BACKGROUND_READ_SETTINGS = {"max_threads": 1, "os_thread_priority": 10}
 #: The embedded engine runs every API query interpreted. It compiles an expression it has seen a
 #: few times (JIT, LLVM); an API query takes milliseconds, and the compile it triggers now and then
@@ -160,9 +161,7 @@ class Reader:
         else from the totals query."""
         if totals is None:
             with self.client() as client:
-                # Arrow: the counts arrive as int64 arrays, not 6.5 million Python ints at 720 k projects.
-                totals = client.query_arrow(TOTALS_SQL.replace("__DB__", identifier(database)),
-                                            settings=self.totals_settings)
+                totals = query_totals(client, database, self.totals_settings)
         columns = totals_columns(totals)
         return build_snapshot(token, database, columns, first, last, published_at)
 
@@ -303,9 +302,16 @@ class FrozenGenerationReader(Reader):
             hold.close()
 
     def close(self) -> None:
-        super().close()
-        for database in list(self._holds):
-            self._release(database)
+        self._stopping.set()
+        # An attach in progress finishes first (its hold is then released below), up to a bound.
+        locked = self._refresh_lock.acquire(timeout=60)
+        try:
+            super().close()
+            for database in list(self._holds):
+                self._release(database)
+        finally:
+            if locked:
+                self._refresh_lock.release()
         shutil.rmtree(self._engine_dir, ignore_errors=True)
 
 

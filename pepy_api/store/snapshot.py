@@ -8,7 +8,7 @@ order, and rank arrays. A dict of tuples held ~500 bytes per project (1.6 GB of 
 projects, two snapshots alive during a swap); this holds ~100. A name is found by bisection.
 
 Nothing here loops over the projects in Python: the names stay in the Arrow array the totals
-query returned and become text one at a time, when looked at. Turning 720 k names into a list of
+arrived in (the generation's totals file, or the totals query) and become text one at a time, when looked at. Turning 720 k names into a list of
 str, then checking the order in Python, held the GIL for ~100-300 ms of every swap (in 5 ms turns
 that every request thread waited on); the Arrow kernels used instead release it.
 """
@@ -24,7 +24,6 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
 
 
 class Totals(NamedTuple):
