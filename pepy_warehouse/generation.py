@@ -101,17 +101,17 @@ def write_totals(client, database: str, path: Path) -> int:
     table = query_totals(client, database)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    # LZ4: 30 MB instead of 67 at 720 k projects, for ~25 ms more when the API reads it (zstd:
-    # 18 MB, ~70 ms more), in every generation kept.
-    options = pa.ipc.IpcWriteOptions(compression="lz4")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
+    # Uncompressed: the API maps it and reads the arrays in place (file-backed pages, no copy).
+    # LZ4 (30 MB instead of 67 at 720 k projects) cost the API a 67 MB copy and ~25 ms per swap,
+    # and its swap rounds and RSS after them came out worse (docs/benchmarks.md, ninth pass).
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     os.replace(tmp, path)
     return table.num_rows
 
 
 def read_totals(manifest: dict) -> pa.Table | None:
-    """The generation's totals, read from its file (None for a generation published before they were
+    """The generation's totals, memory-mapped (None for a generation published before they were
     written, or by another version of the query: the reader then runs the query). Raises :class:`GenerationError` unless the file
     holds the rows its manifest says."""
     totals = manifest.get("totals")
