@@ -86,7 +86,10 @@ class Hammer(threading.Thread):
 def test_daemon_backfill_serialised_on_embedded_warehouse_while_api_serves(tmp_path, dagster_yaml):
     home, dagster_home = tmp_path / "home", copy_instance_config(tmp_path / "dagster_home", dagster_yaml)
     env = {"PEPY_HOME": str(home), "DAGSTER_HOME": str(dagster_home), "PEPY_START_DATE": "2026-09-01",
-           "PEPY_SAMPLE_PROJECTS": "80", "PEPY_SAMPLE_ROWS_PER_DAY": "4000", "PEPY_BACKFILL_DAYS_PER_RUN": "2"}
+           "PEPY_SAMPLE_PROJECTS": "80", "PEPY_SAMPLE_ROWS_PER_DAY": "4000", "PEPY_BACKFILL_DAYS_PER_RUN": "2",
+           # As deployed: each run's writer moves into a session of its own (tests/conftest.py
+           # turns it off for the test process itself).
+           "PEPY_WRITER_SESSION": "true"}
     initial = run_cli(["load", *INITIAL], env)
     assert initial.returncode == 0, initial.stderr[-3000:]
     limit = __import__("subprocess").run([str(VENV_BIN / "dagster"), "instance", "concurrency", "set", "warehouse", "1"],
