@@ -51,7 +51,8 @@ from pepy_pipeline.warehouse.publish import publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 home, database, action, loops = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 # As the code location sets them (PEPY_WRITER_SESSION, PEPY_WRITER_NICE): a publish is a writer of its own.
-warehouse = ClickHouseWarehouse(dsn=f"chdb://{home / 'warehouse'}", database=database, writer_session=True,
+warehouse = ClickHouseWarehouse(dsn=f"chdb://{home / 'warehouse'}", database=database,
+                                writer_session=os.environ.get("PEPY_WRITER_SESSION", "true") == "true",
                                 writer_nice=int(os.environ.get("PEPY_WRITER_NICE", "10")))
 out = {}
 with warehouse.connect() as client:
