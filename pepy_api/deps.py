@@ -1,4 +1,8 @@
-"""Request dependencies in one place: the reader, the snapshot, validated project names, dates."""
+"""Request dependencies in one place: the reader, the snapshot, validated project names, dates.
+
+Every dependency here is ``async``: none blocks (a lookup in memory, a regex), and FastAPI runs a
+plain ``def`` dependency in its thread pool, one hand-off per dependency and request. Only
+endpoints that query the engine stay plain ``def`` (the engine call blocks)."""
 
 from __future__ import annotations
 
@@ -26,11 +30,11 @@ class BoundReader:
         return self._reader.query(sql, parameters, self._snapshot)
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     return request.app.state.settings
 
 
-def get_snapshot(request: Request) -> Snapshot:
+async def get_snapshot(request: Request) -> Snapshot:
     """The snapshot the caching middleware keyed this request on (so the ETag matches)."""
     snap = getattr(request.state, "snapshot", None) or request.app.state.reader.snapshot()
     if not snap.has_data:
@@ -41,7 +45,7 @@ def get_snapshot(request: Request) -> Snapshot:
 SnapshotDep = Annotated[Snapshot, Depends(get_snapshot)]
 
 
-def get_reader(request: Request, snap: SnapshotDep) -> BoundReader:
+async def get_reader(request: Request, snap: SnapshotDep) -> BoundReader:
     return BoundReader(request.app.state.reader, snap)
 
 
@@ -68,12 +72,12 @@ def _resolve(raw: str, snap: Snapshot, allow_all: bool) -> KnownProject:
     return KnownProject(name, totals)
 
 
-def project_dep(project: Annotated[str, Path(description="Project name, any PEP 503 spelling")],
+async def project_dep(project: Annotated[str, Path(description="Project name, any PEP 503 spelling")],
                 snap: SnapshotDep) -> KnownProject:
     return _resolve(project, snap, allow_all=False)
 
 
-def package_dep(package: Annotated[str, Path(description="Package name, or `__all__` for every package")],
+async def package_dep(package: Annotated[str, Path(description="Package name, or `__all__` for every package")],
                 snap: SnapshotDep) -> KnownProject:
     return _resolve(package, snap, allow_all=True)
 
@@ -107,7 +111,7 @@ def _range(snap: Snapshot, settings: ApiSettings, start_date, end_date, default_
     return DateRange(start, end)
 
 
-def date_range(snap: SnapshotDep, settings: SettingsDep, start_date: StartDate = None,
+async def date_range(snap: SnapshotDep, settings: SettingsDep, start_date: StartDate = None,
                end_date: EndDate = None) -> DateRange:
     """An inclusive date range, defaulting to the complete daily history; too long or reversed is a 400."""
     return _range(snap, settings, start_date, end_date, None)
@@ -117,7 +121,7 @@ def date_range(snap: SnapshotDep, settings: SettingsDep, start_date: StartDate =
 PYPISTATS_DEFAULT_DAYS = 180
 
 
-def pypistats_range(snap: SnapshotDep, settings: SettingsDep, start_date: StartDate = None,
+async def pypistats_range(snap: SnapshotDep, settings: SettingsDep, start_date: StartDate = None,
                     end_date: EndDate = None) -> DateRange:
     """pypistats.org's default: with no dates, the 180 days up to the last complete day."""
     return _range(snap, settings, start_date, end_date, PYPISTATS_DEFAULT_DAYS)

@@ -36,6 +36,7 @@ def test_versions_sort_naturally_with_invalid_ones_last():
 
 
 def test_pypistats_default_range_is_180_days_even_over_long_history():
+    import asyncio
     import datetime as dt
 
     from pepy_api.deps import pypistats_range
@@ -44,7 +45,7 @@ def test_pypistats_default_range_is_180_days_even_over_long_history():
 
     snap = Snapshot(token="t", database="db", last_complete_day=dt.date(2026, 11, 1),
                     first_complete_day=dt.date(2010, 1, 1))
-    dates = pypistats_range(snap, ApiSettings(max_range_days=400))
+    dates = asyncio.run(pypistats_range(snap, ApiSettings(max_range_days=400)))
     assert (dates.start, dates.end) == (dt.date(2026, 5, 6), dt.date(2026, 11, 1))
     assert (dates.end - dates.start).days + 1 == 180
 

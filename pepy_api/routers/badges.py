@@ -29,13 +29,13 @@ def _colour(value: str) -> str:
 
 
 @router.get("/badge/{project}", responses=SVG, summary="All-time downloads badge")
-def badge_total(project: ProjectDep):
+async def badge_total(project: ProjectDep):
     return svg_response(render_badge("downloads", format_downloads(project.totals.total),
                                      right_colour=resolve_colour("brightgreen")))
 
 
 @router.get("/badge/{project}/{period}", responses=SVG, summary="Monthly or weekly downloads badge")
-def badge_period(project: ProjectDep,
+async def badge_period(project: ProjectDep,
                  period: Annotated[str, Path(pattern="(?i)^(month|week)$", description="month or week"), AsciiOnly]):
     period = period.lower()
     if period not in ("month", "week"):
@@ -45,7 +45,7 @@ def badge_period(project: ProjectDep,
 
 
 @router.get("/personalized-badge/{project}", responses=SVG, summary="Badge with chosen period, units, colours, text")
-def personalized_badge(
+async def personalized_badge(
     project: ProjectDep,
     period: Annotated[str, Query(pattern="(?i)^(total|month|week)$"), AsciiOnly] = "total",
     units: Annotated[str, Query(pattern="(?i)^(international_system|abbreviation|none)$"),

@@ -101,5 +101,5 @@ def pro_country_downloads(project: ProjectDep, snap: SnapshotDep, reader: Reader
 
 
 @router.get("/health-check", summary="Liveness", tags=["service"], response_model=Health)
-def health_check():
+async def health_check():
     return {"status": "healthy"}
