@@ -73,12 +73,12 @@ def _resolve(raw: str, snap: Snapshot, allow_all: bool) -> KnownProject:
 
 
 async def project_dep(project: Annotated[str, Path(description="Project name, any PEP 503 spelling")],
-                snap: SnapshotDep) -> KnownProject:
+                      snap: SnapshotDep) -> KnownProject:
     return _resolve(project, snap, allow_all=False)
 
 
 async def package_dep(package: Annotated[str, Path(description="Package name, or `__all__` for every package")],
-                snap: SnapshotDep) -> KnownProject:
+                      snap: SnapshotDep) -> KnownProject:
     return _resolve(package, snap, allow_all=True)
 
 
@@ -112,7 +112,7 @@ def _range(snap: Snapshot, settings: ApiSettings, start_date, end_date, default_
 
 
 async def date_range(snap: SnapshotDep, settings: SettingsDep, start_date: StartDate = None,
-               end_date: EndDate = None) -> DateRange:
+                     end_date: EndDate = None) -> DateRange:
     """An inclusive date range, defaulting to the complete daily history; too long or reversed is a 400."""
     return _range(snap, settings, start_date, end_date, None)
 
@@ -122,7 +122,7 @@ PYPISTATS_DEFAULT_DAYS = 180
 
 
 async def pypistats_range(snap: SnapshotDep, settings: SettingsDep, start_date: StartDate = None,
-                    end_date: EndDate = None) -> DateRange:
+                          end_date: EndDate = None) -> DateRange:
     """pypistats.org's default: with no dates, the 180 days up to the last complete day."""
     return _range(snap, settings, start_date, end_date, PYPISTATS_DEFAULT_DAYS)
 

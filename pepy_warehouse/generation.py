@@ -112,8 +112,8 @@ def write_totals(client, database: str, path: Path) -> int:
 
 def read_totals(manifest: dict) -> pa.Table | None:
     """The generation's totals, memory-mapped (None for a generation published before they were
-    written, or by another version of the query: the reader then runs the query). Raises :class:`GenerationError` unless the file
-    holds the rows its manifest says."""
+    written, or by another version of the query: the reader then runs the query). Raises
+    :class:`GenerationError` unless the file holds the rows its manifest says."""
     totals = manifest.get("totals")
     if totals is None or totals.get("query") != TOTALS_VERSION:  # before the file, or another query's
         return None

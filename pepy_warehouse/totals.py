@@ -4,8 +4,7 @@ The pipeline runs it once per publish and writes the result into the generation
 (``totals.arrow``, see :mod:`pepy_warehouse.generation`); the API maps that file instead of
 running the query itself at every swap (at 720 k projects the query was ~0.7 s of the ~1 s a
 swap spent on totals while idle, and that step took 3.6-3.8 s while serving: ninth pass). The API
-still runs it against a ClickHouse server, and against a
-generation published before the file existed.
+still runs it against a ClickHouse server, and for a generation published before the file existed.
 """
 
 from __future__ import annotations

@@ -52,6 +52,11 @@ def point_at_forged(warehouse, original: dict, name: str, change) -> None:
     (directory / f"{POINTER_NAME}.tmp").rename(directory / POINTER_NAME)
 
 
+def one_row_more(manifest: dict) -> None:
+    """A manifest change the reader must refuse: one row more than is frozen."""
+    manifest["tables"]["project_daily"]["rows"] += 1
+
+
 def served(http) -> tuple[str, int]:
     response = http.get("/v1/projects/pepy")
     assert response.status_code == 200
@@ -74,9 +79,6 @@ def test_a_generation_that_does_not_match_its_manifest_is_refused_and_the_previo
         with httpx.Client(base_url=base, timeout=10) as http:
             before = served(http)
             original = current_manifest(warehouse)
-
-            def one_row_more(manifest):
-                manifest["tables"]["project_daily"]["rows"] += 1
 
             def parts_missing(manifest):
                 manifest["shadow_path"] = str(warehouse / "shadow" / "gone") + "/"
@@ -416,9 +418,6 @@ def test_an_api_that_refused_the_newer_generations_keeps_the_one_it_serves(home)
         served_name = reader.snapshot().token
         total = reader.query("SELECT sum(downloads) FROM __DB__.project_daily")[0][0]
         original = current_manifest(warehouse)
-
-        def one_row_more(manifest):
-            manifest["tables"]["project_daily"]["rows"] += 1
 
         for name in ("grefused_1", "grefused_2"):
             point_at_forged(warehouse, original, name, one_row_more)

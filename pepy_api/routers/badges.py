@@ -35,8 +35,10 @@ async def badge_total(project: ProjectDep):
 
 
 @router.get("/badge/{project}/{period}", responses=SVG, summary="Monthly or weekly downloads badge")
-async def badge_period(project: ProjectDep,
-                 period: Annotated[str, Path(pattern="(?i)^(month|week)$", description="month or week"), AsciiOnly]):
+async def badge_period(
+    project: ProjectDep,
+    period: Annotated[str, Path(pattern="(?i)^(month|week)$", description="month or week"), AsciiOnly],
+):
     period = period.lower()
     if period not in ("month", "week"):
         raise ApiError(400, "unknown badge period: use month or week")

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/packages", tags=["pypistats.org compatible"], re
 @router.get("/{package}/recent", summary="Downloads in the last day, week and month (without mirrors)",
             response_model=Recent)
 async def recent(package: PackageDep,
-           period: Annotated[str | None, Query(pattern="(?i)^(day|week|month)$"), AsciiOnly] = None):
+                 period: Annotated[str | None, Query(pattern="(?i)^(day|week|month)$"), AsciiOnly] = None):
     t = package.totals
     data = {"last_day": t.last_day_pypistats, "last_week": t.last_week_pypistats,
             "last_month": t.last_month_pypistats}

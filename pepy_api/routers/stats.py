@@ -141,10 +141,12 @@ def versions(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep, dates: R
 
 @router.get("/projects", summary="Top projects by all-time downloads, optionally by name prefix",
             response_model=TopProjects, responses=ERROR_RESPONSES)
-async def top_projects(snap: SnapshotDep,
-                 prefix: Annotated[str | None, Query(max_length=512, description="name prefix, any PEP 503 spelling")] = None,
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 20,
-                 offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
+async def top_projects(
+    snap: SnapshotDep,
+    prefix: Annotated[str | None, Query(max_length=512, description="name prefix, any PEP 503 spelling")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+):
     wanted = None
     if prefix:
         try:
@@ -166,9 +168,9 @@ async def top_projects(snap: SnapshotDep,
 @router.get("/projects/{project}/shields", summary="shields.io endpoint badge JSON (public, like badges)",
             response_model=ShieldsEndpoint, responses=PUBLIC_ERROR_RESPONSES)
 async def shields_endpoint(project: ProjectDep,
-                     period: Annotated[str, Query(pattern="(?i)^(total|month|week)$"), AsciiOnly] = "total",
-                     units: Annotated[str, Query(pattern="(?i)^(international_system|abbreviation|none)$"),
-                                      AsciiOnly] = "international_system"):
+                           period: Annotated[str, Query(pattern="(?i)^(total|month|week)$"), AsciiOnly] = "total",
+                           units: Annotated[str, Query(pattern="(?i)^(international_system|abbreviation|none)$"),
+                                            AsciiOnly] = "international_system"):
     """Use with `https://img.shields.io/endpoint?url=<this URL>`."""
     value = period_downloads(project.totals, period.lower())
     return {"schemaVersion": 1, "label": PERIOD_LABELS[period.lower()],

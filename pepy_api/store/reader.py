@@ -260,7 +260,7 @@ class FrozenGenerationReader(Reader):
         self._snapshot = snapshot
         if previous:
             self._retiring.append((time.monotonic(), previous))
-        self.release_memory()  # the totals read's working memory
+        self.release_memory()  # the attach's working memory (and the totals query's, without a totals file)
         lap("release")
         log.info("serving generation %s (data to %s) after %.0f ms (%s)", name, snapshot.last_complete_day,
                  (time.perf_counter() - started) * 1000, ", ".join(f"{k} {v:.0f}" for k, v in phases.items()))
