@@ -127,8 +127,8 @@ def test_pypistats_overall_follows_pypistats_arithmetic(api):
     assert {d: n for d, n in got["without_mirrors"].items() if n} == expected["without_mirrors"]
     # Worked by hand: D1 keeps 7 (bandersnatch, NULL python) + 5 (2.7) of 16, drops 'garbage' (4).
     assert got["with_mirrors"]["2018-05-01"] == 12 and got["without_mirrors"]["2018-05-01"] == 5
-    # D2: the NULL-installer row counts with mirrors only.
-    assert got["with_mirrors"]["2018-05-02"] == 15 and got["without_mirrors"]["2018-05-02"] == 9
+    # D2: the NULL-installer row (6) counts with mirrors only; the NULL-Python row (2) counts in both.
+    assert got["with_mirrors"]["2018-05-02"] == 17 and got["without_mirrors"]["2018-05-02"] == 11
     # D3: Python 10.1 is dropped everywhere.
     assert got["with_mirrors"]["2018-05-03"] == 3
     only = api.get("/api/packages/flask-login/overall?mirrors=false").json()["data"]
@@ -142,11 +142,17 @@ def test_pypistats_python_and_system_series(api):
     assert body["data"] == pypistats_reference.series(rows, "python_minor")
     major = api.get("/api/packages/Flask_Login/python_major").json()["data"]
     assert major == pypistats_reference.series(rows, "python_major")
-    assert {r["category"] for r in major} == {"2", "3"}
+    assert {r["category"] for r in major} == {"2", "3", "null"}
     assert api.get("/api/packages/flask-login/system").json()["data"] == pypistats_reference.series(rows, "system")
     assert api.get("/api/packages/flask-login/system?os=OTHER").json()["data"] == []
+    # A category asked for in any case gives that category's rows, 'null' included.
+    linux = [r for r in pypistats_reference.series(rows, "system") if r["category"] == "Linux"]
+    assert linux and api.get("/api/packages/flask-login/system?os=linux").json()["data"] == linux
+    assert any(r["category"] == "null" for r in api.get("/api/packages/flask-login/system").json()["data"])
+    nulls = [r for r in pypistats_reference.series(rows, "python_minor") if r["category"] == "null"]
+    assert nulls and api.get("/api/packages/flask-login/python_minor?version=NULL").json()["data"] == nulls
     ranged = api.get("/api/packages/flask-login/system", params={"start_date": "2018-05-02", "end_date": "2018-05-02"})
-    assert [r["date"] for r in ranged.json()["data"]] == ["2018-05-02"]
+    assert {r["date"] for r in ranged.json()["data"]} == {"2018-05-02"}
 
 
 def test_pypistats_default_is_the_last_180_days(api):

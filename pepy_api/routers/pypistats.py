@@ -4,7 +4,6 @@ days by default, any range on request, the known bugs fixed."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -44,28 +43,28 @@ def overall(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep, mi
     return {"data": data, "package": package.name, "type": "overall_downloads"}
 
 
-def _category_series(reader, package, dates, dimension: str, wanted: str | None, normalise) -> list[dict]:
-    merged: dict[tuple[str, dt.date], int] = {}  # dates stay dates: orjson writes them as ISO text
-    for day, value, downloads in queries.dimension_downloads(
-        reader, package.name, dimension, dates.start, dates.end, measure="pypistats_without_mirrors"
-    ):
-        category = normalise(value)
-        if wanted is not None and category.lower() != wanted.lower():
-            continue
-        key = (category, day)
-        merged[key] = merged.get(key, 0) + downloads
-    return [{"category": c, "date": d, "downloads": n} for (c, d), n in sorted(merged.items())]
+def _category_series(reader, package, dates, dimension: str, wanted: str | None,
+                     null_values: tuple[str, ...]) -> list[dict]:
+    rows = queries.category_downloads(reader, package.name, dimension, dates.start, dates.end,
+                                      "pypistats_without_mirrors", null_values)
+    if wanted is not None:
+        wanted = wanted.lower()
+        rows = [row for row in rows if row[0].lower() == wanted]
+    # Dates stay dates: orjson writes them as ISO text.
+    return [{"category": c, "date": d, "downloads": n} for c, d, n in rows]
 
 
-def _python_category(value: str) -> str:
-    return "null" if value in ("", "invalid") else value
+#: Stored values pypistats.org reports as the category "null": upstream NULL ('') and, for Python
+#: versions, one that could not be parsed.
+PYTHON_NULLS = ("", "invalid")
+SYSTEM_NULLS = ("",)
 
 
 @router.get("/{package}/python_major", summary="Daily downloads by Python major version",
             response_model=PythonMajor)
 def python_major(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep,
                  version: Annotated[str | None, Query(max_length=20, description="e.g. 3, or null")] = None):
-    data = _category_series(reader, package, dates, "python_major", version, _python_category)
+    data = _category_series(reader, package, dates, "python_major", version, PYTHON_NULLS)
     return {"data": data, "package": package.name, "type": "python_major_downloads"}
 
 
@@ -73,12 +72,12 @@ def python_major(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDe
             response_model=PythonMinor)
 def python_minor(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep,
                  version: Annotated[str | None, Query(max_length=20, description="e.g. 3.12, or null")] = None):
-    data = _category_series(reader, package, dates, "python_minor", version, _python_category)
+    data = _category_series(reader, package, dates, "python_minor", version, PYTHON_NULLS)
     return {"data": data, "package": package.name, "type": "python_minor_downloads"}
 
 
 @router.get("/{package}/system", summary="Daily downloads by operating system", response_model=System)
 def system(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep,
            os: Annotated[str | None, Query(max_length=20, description="Darwin, Linux, Windows, other or null")] = None):
-    data = _category_series(reader, package, dates, "pypistats_system", os, lambda v: v or "null")
+    data = _category_series(reader, package, dates, "pypistats_system", os, SYSTEM_NULLS)
     return {"data": data, "package": package.name, "type": "system_downloads"}

@@ -98,6 +98,21 @@ def dimension_downloads(reader: Reader, project: str, dimension: str, start: dt.
     )
 
 
+def category_downloads(reader: Reader, project: str, dimension: str, start: dt.date, end: dt.date,
+                       measure: str, null_values: tuple[str, ...]) -> list[tuple[str, dt.date, int]]:
+    """pypistats.org's series: (category, day, downloads) ordered by category then day, where the
+    values in ``null_values`` are merged into the category ``'null'``. Merged and sorted by the
+    engine: done in Python it cost ~1 ms of a 180-day ``python_minor`` answer (~2,000 rows)."""
+    return reader.query(
+        f"SELECT if(value IN {{nulls:Array(String)}}, 'null', value) AS category, date, sum({MEASURES[measure]}) AS n "
+        "FROM __DB__.project_dimension_daily "
+        "WHERE project = {project:String} AND dimension = {dimension:String} "
+        "AND date BETWEEN {start:Date} AND {end:Date} "
+        "GROUP BY category, date HAVING n > 0 ORDER BY category, date",
+        {"project": project, "dimension": dimension, "start": start, "end": end, "nulls": list(null_values)},
+    )
+
+
 def version_breakdown(reader: Reader, project: str, start: dt.date, end: dt.date,
                       measure: str = "all", granularity: str = "day") -> list[tuple[dt.date, str, int]]:
     if granularity == "month":

@@ -31,6 +31,8 @@ ROWS = {
         {"project": "flask-login", "version": "0.6.10", "downloads": 9, "system": "Darwin", "python": "3.11.4"},
         # pypistats.org's edge cases: an unknown installer, a two-digit major, a Python with no minor.
         {"project": "flask-login", "version": "0.6.10", "downloads": 6, "installer": None, "python": "3.9.2"},
+        # Upstream NULL Python and system on a counted row: pypistats.org's category "null".
+        {"project": "flask-login", "version": "0.6.10", "downloads": 2, "python": None, "system": None},
     ],
     D3: [
         {"project": "pepy", "version": "1.0", "downloads": 20},

@@ -1,0 +1,158 @@
+"""Experiment: do compact parts (every column in one file) make a part cheaper to open?
+
+    .venv/bin/python benchmarks/bench_part_format.py --warehouse /work/bench-data/real \
+        [--tables project_daily,project_dimension_daily] [--since 2026-06-01] [--engine DIR]
+
+Each part a question opens costs ~0.65 ms whatever it holds (fifth pass), and smaller granules
+did not lower it (``bench_granules.py``). A wide part keeps each column in files of its own, so a
+question about one project opens, reads and decompresses a block of every column it needs in every
+part. A compact part keeps all columns in one file. This copies the served tables' rows since
+``--since`` twice, in an engine of its own (kept: a re-run reuses the copies): as wide parts and as
+compact parts (``min_bytes_for_wide_part`` / ``min_rows_for_wide_part`` out of reach), every
+partition merged to one part like compaction leaves a closed month. Then it asks the API's 30- and
+180-day questions about the 20 largest and 60 Zipf-drawn projects, the two variants back to back in
+random order with the API's query settings, answers checked equal. Prints p50/p90/p99 per variant,
+the engine's own counters per question, and each copy's size on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_api import largest_and_zipf, percentile  # noqa: E402
+from benchmarks.bench_granules import QUESTIONS, engine  # noqa: E402
+from pepy_api.store.reader import QUERY_SETTINGS  # noqa: E402
+from pepy_warehouse.generation import attach_generation, current_manifest, detach_generation  # noqa: E402
+
+#: Variant name -> table settings added ("served": the generation's own table, for reference).
+FORMATS = {
+    "served": "",
+    "wide": "",
+    "compact": ", min_bytes_for_wide_part = 1000000000000000, min_rows_for_wide_part = 1000000000000000",
+    "g1024b8k": ", index_granularity = 1024, min_compress_block_size = 8192, max_compress_block_size = 65536",
+}
+#: The served tables' codecs by column type (migration 005). An attached generation's DDL names
+#: none (each compressed block records its own), and a copy without them would be LZ4.
+CODECS = {" Date": " Date CODEC(Delta, ZSTD(3))", " Int64": " Int64 CODEC(T64, ZSTD(3))",
+          " String": " String CODEC(ZSTD(3))"}
+
+
+def with_served_codecs(ddl: str) -> str:
+    lines = []
+    for line in ddl.splitlines():
+        stripped = line.rstrip(",")
+        for kind, coded in CODECS.items():
+            if line.lstrip().startswith("`") and stripped.endswith(kind):
+                line = stripped.removesuffix(kind) + coded + ("," if line.endswith(",") else "")
+                break
+        lines.append(line)
+    return "\n".join(lines)
+COUNTERS = ("SelectedParts", "SelectedMarks", "SelectedRows", "FileOpen", "ReadBufferFromFileDescriptorReadBytes",
+            "CompressedReadBufferBlocks", "OpenedFileCacheMisses", "OpenedFileCacheHits")
+
+
+def build(client, table: str, part_format: str, since: dt.date) -> str:
+    """exp.<table>_<format>: the generation's rows of ``table`` since ``since``, built once
+    (``served``: the generation's table itself)."""
+    if part_format == "served":
+        return f"gen.{table}"
+    client.command("CREATE DATABASE IF NOT EXISTS exp")
+    name = f"exp.{table}_{part_format}"
+    if client.query(f"EXISTS TABLE {name}").result_rows[0][0]:
+        return name
+    ddl = client.query(f"SHOW CREATE TABLE gen.{table}").result_rows[0][0]
+    client.command(f"DROP TABLE IF EXISTS {name}_build")
+    ddl = with_served_codecs(ddl.split("SETTINGS")[0].replace(f"gen.{table}", f"{name}_build", 1))
+    # The engine takes the last of a repeated setting: a variant's granule size wins.
+    client.command(ddl + " SETTINGS index_granularity = 8192" + FORMATS[part_format])
+    started = time.perf_counter()
+    client.command(f"INSERT INTO {name}_build SELECT * FROM gen.{table} WHERE date >= {{since:Date}}",
+                   parameters={"since": since})
+    client.command(f"OPTIMIZE TABLE {name}_build FINAL")
+    client.command(f"RENAME TABLE {name}_build TO {name}")
+    print(f"built {name} in {time.perf_counter() - started:.0f} s", flush=True)
+    return name
+
+
+def events(client) -> dict:
+    rows = client.query("SELECT event, value FROM system.events WHERE event IN {names:Array(String)}",
+                        parameters={"names": list(COUNTERS)}).result_rows
+    return dict(rows)
+
+
+def counters(client, question: str, parameters: dict) -> dict:
+    """The engine's counters for one question: system.events before and after (no query log here)."""
+    before = events(client)
+    client.query(question, parameters=parameters, settings=QUERY_SETTINGS)
+    after = events(client)
+    return {name: after.get(name, 0) - before.get(name, 0) for name in COUNTERS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--warehouse", type=Path, required=True, help="benchmark home (chDB under <home>/warehouse)")
+    parser.add_argument("--tables", default="project_daily,project_dimension_daily")
+    parser.add_argument("--since", type=dt.date.fromisoformat, default=dt.date(2026, 6, 1))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--engine", type=Path, help="the experiment's engine (default: <warehouse>/exp-format)")
+    args = parser.parse_args()
+    home = args.engine or args.warehouse / "exp-format"
+    shutil.rmtree(home / "links", ignore_errors=True)
+    client = engine(home)
+    if "gen" in {row[0] for row in client.query("SHOW DATABASES").result_rows}:
+        detach_generation(client, "gen")
+    attach_generation(client, current_manifest(args.warehouse / "warehouse"), "gen", home / "links")
+    tables = {table: [build(client, table, f, args.since) for f in args.formats.split(",")] for table in args.tables.split(",")}
+    ranked = [row[0] for row in client.query(
+        "SELECT project FROM gen.project_alltime WHERE project != '__all__' GROUP BY project "
+        "ORDER BY sum(downloads) DESC LIMIT 300000").result_rows]
+    projects = largest_and_zipf(ranked, 20, 60, 4000, random.Random(args.seed))
+    last = client.query("SELECT max(date) FROM gen.project_daily").result_rows[0][0]
+    for days in (30, 180):
+        times: dict[str, list[float]] = {}
+        for round_ in range(args.rounds + 1):  # round 0 warms the caches and is not counted
+            for project in projects:
+                parameters = {"project": project, "s": last - dt.timedelta(days=days - 1), "e": last}
+                for table, copies in tables.items():
+                    answers = []
+                    for name in random.sample(copies, len(copies)):
+                        started = time.perf_counter()
+                        answers.append(client.query(QUESTIONS[table].format(table=name), parameters=parameters,
+                                                    settings=QUERY_SETTINGS).result_rows)
+                        if round_:
+                            times.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+                    assert all(answer == answers[0] for answer in answers), (project, table)
+        for name, values in sorted(times.items()):
+            print(f"{days:3d} days {name:40s} p50 {statistics.median(values):6.2f}  p90 "
+                  f"{percentile(values, 90):6.2f}  p99 {percentile(values, 99):6.2f} ms", flush=True)
+        # What the engine did for one mid-sized project's question, per variant.
+        parameters = {"project": projects[30], "s": last - dt.timedelta(days=days - 1), "e": last}
+        for table, copies in tables.items():
+            for name in copies:
+                print(f"{days:3d} days {name:40s} "
+                      f"{counters(client, QUESTIONS[table].format(table=name), parameters)}", flush=True)
+    for table, copies in tables.items():
+        for name in copies:
+            database, _, short = name.partition(".")
+            size = client.query(
+                "SELECT count(), sum(rows), formatReadableSize(sum(bytes_on_disk)), any(part_type) "
+                "FROM system.parts WHERE database = {d:String} AND table = {t:String} AND active "
+                "AND (database = 'exp' OR partition >= {since:String})",
+                parameters={"d": database, "t": short, "since": args.since.strftime("%Y%m")}).result_rows[0]
+            print(f"{name}: {size[0]} parts, {size[1]:,} rows, {size[2]} on disk, {size[3]} parts")
+
+
+if __name__ == "__main__":
+    main()
