@@ -1,17 +1,18 @@
-"""Closed months of the rollups are compacted to one part per table (again after a reload), the open month is kept
-in a few parts, and no answer changes (issue 8: an API read pays for every part it opens, and only
-a writer merges parts)."""
+"""Closed months of the rollups are compacted to one part per table (again after a reload), an open month once it
+holds more parts than its table may keep, and no answer changes (issue 8: an API read pays for
+every part it opens, and only a writer merges parts)."""
 
 import datetime as dt
 
 import pytest
 
 from pepy_pipeline.schedules import LOOKBACK_DAYS
+from pepy_pipeline.warehouse import compaction
 from pepy_pipeline.warehouse.compaction import (
     CLOSED_AFTER_DAYS,
     COMPACTED_TABLES,
-    OPEN_MONTH_MAX_PARTS,
     compact_months,
+    open_month_max_parts,
     partitions_to_compact,
 )
 from pepy_pipeline.warehouse.day_load import load_day
@@ -53,7 +54,15 @@ def answers(client) -> list:
     return [*seen, version_day_cells(client)]
 
 
-def test_a_closed_month_is_compacted_once_and_its_answers_do_not_change(client):
+@pytest.fixture
+def open_months_left_alone(monkeypatch):
+    """The closed-month tests load a few days into open months too: their open months may keep
+    any number of parts here, so only what closing a month does is seen."""
+    monkeypatch.setattr(compaction, "OPEN_MONTH_MAX_PARTS", {})
+    monkeypatch.setattr(compaction, "OPEN_MONTH_DEFAULT_MAX_PARTS", 100)
+
+
+def test_a_closed_month_is_compacted_once_and_its_answers_do_not_change(client, open_months_left_alone):
     hold_background_merges(client, COMPACTED_TABLES)  # every commit leaves its part, as a short-lived writer does
     for day in DAYS[:-1]:
         load(client, day)
@@ -74,7 +83,7 @@ def test_a_closed_month_is_compacted_once_and_its_answers_do_not_change(client):
     assert compact_months(client, DATABASE) == []  # once
 
 
-def test_a_reload_in_a_compacted_month_is_compacted_again_and_counted_once(client):
+def test_a_reload_in_a_compacted_month_is_compacted_again_and_counted_once(client, open_months_left_alone):
     hold_background_merges(client, COMPACTED_TABLES)
     for day in DAYS:
         load(client, day)
@@ -102,7 +111,8 @@ def test_no_scheduled_reload_lands_in_a_compacted_month():
     assert CLOSED_AFTER_DAYS >= LOOKBACK_DAYS
 
 
-def test_a_month_that_cannot_be_compacted_is_reported_and_the_publish_goes_on(client, warehouse_dir):
+def test_a_month_that_cannot_be_compacted_is_reported_and_the_publish_goes_on(client, warehouse_dir,
+                                                                             open_months_left_alone):
     for day in DAYS:
         load(client, day)
     stop_merges(client, COMPACTED_TABLES)  # the engine refuses every OPTIMIZE of these tables
@@ -117,15 +127,31 @@ def test_a_month_that_cannot_be_compacted_is_reported_and_the_publish_goes_on(cl
     assert rollups_match_facts(client, DAYS)
 
 
-def test_the_open_month_is_merged_once_it_holds_more_than_a_few_parts(client):
+def test_an_open_month_is_merged_once_it_holds_more_parts_than_its_table_may_keep(client):
     hold_background_merges(client, COMPACTED_TABLES)
-    february = [FEB_1 + dt.timedelta(days=n) for n in range(OPEN_MONTH_MAX_PARTS + 1)]
-    for day in february[:-1]:
+    limit = open_month_max_parts("project_dimension_daily")
+    assert limit > 1 and all(open_month_max_parts(t) == 1 for t in COMPACTED_TABLES if t != "project_dimension_daily")
+    february = [FEB_1 + dt.timedelta(days=n) for n in range(limit + 1)]
+    load(client, february[0])
+    assert partitions_to_compact(client, DATABASE) == []  # one part each: nothing to merge
+    load(client, february[1])
+    # Two parts: the tables that keep their open month in one part are due, the dimensions not yet.
+    in_one_part = sorted(t for t in COMPACTED_TABLES if t != "project_dimension_daily")
+    assert sorted(t for t, m, _ in partitions_to_compact(client, DATABASE)) == in_one_part
+    before = answers(client)
+
+    done = compact_months(client, DATABASE)
+
+    assert sorted((c.table, c.month) for c in done) == [(t, "202502") for t in in_one_part], done
+    assert all(c.error is None for c in done), done
+    assert month_parts(client, "202502")["project_dimension_daily"] == 2
+    assert answers(client) == before
+    for day in february[2:-1]:
         load(client, day)
-    assert partitions_to_compact(client, DATABASE) == []  # a few parts: left as they are
-    load(client, february[-1])
-    assert sorted((t, m) for t, m, _ in partitions_to_compact(client, DATABASE)) == \
-        sorted((t, "202502") for t in COMPACTED_TABLES)
+    assert month_parts(client, "202502")["project_dimension_daily"] == limit
+    assert sorted(t for t, m, _ in partitions_to_compact(client, DATABASE)) == in_one_part
+    load(client, february[-1])  # one more than the dimensions may keep
+    assert sorted(t for t, m, _ in partitions_to_compact(client, DATABASE)) == sorted(COMPACTED_TABLES)
     before = answers(client)
 
     done = compact_months(client, DATABASE)
@@ -200,7 +226,7 @@ class EngineMergesMeanwhile:
         return self._client.command(sql, **kwargs)
 
 
-def test_a_month_the_engine_merged_meanwhile_is_left_alone(client):
+def test_a_month_the_engine_merged_meanwhile_is_left_alone(client, open_months_left_alone):
     """After waiting for the engine's merges compaction counts the parts again: a month they
     already merged is not rewritten a second time (OPTIMIZE FINAL of one part rewrites it)."""
     hold_background_merges(client, COMPACTED_TABLES)

@@ -10,14 +10,16 @@ of the open month, 7.7 ms over one), and a generation freezes the parts as they 
 
 So a month closed ``CLOSED_AFTER_DAYS`` days ago is merged to one part per table, and a month not
 closed yet (the current one and, in a month's first days, the one before) whenever it holds more
-than ``OPEN_MONTH_MAX_PARTS`` parts with rows (``OPTIMIZE ... FINAL``: the sums fold, the answers
-do not change). Each is a rewrite of the month as it stands: a closed month once more (and again
-if a day of it is reloaded), an open one every ~4 loads. Measured at real size over a full month:
-~11 s for ``project_daily``, ~140 s for ``project_version_daily``, 63-81 s for
-``project_version_days`` and 9-10 minutes for ``project_dimension_daily``; so near a month's end
-a publish may be followed by ~13 minutes of merging. It runs after the publish (a day's data is
-never held back by it) and the publish is repeated when it compacted something (~3 s), within
-``BUDGET_SECONDS``.
+parts with rows than its table may keep open (``open_month_max_parts``; ``OPTIMIZE ... FINAL``: the
+sums fold, the answers do not change). Each is a rewrite of the month as it stands: a closed month
+once more (and again if a day of it is reloaded), an open one whenever it passes its limit.
+Measured at real size over a full month: ~11 s for ``project_daily``, ~140 s for
+``project_version_daily``, 63-81 s for ``project_version_days`` and 9-10 minutes for
+``project_dimension_daily``. So every table but the dimensions keeps its open month in one part
+(a rewrite after every run that committed to it), and the dimensions are rewritten past 4 parts
+(every other daily run: it commits two days); near a month's end a publish may be followed by
+~13 minutes of merging. It runs after the publish (a day's data is never held back by it) and the
+publish is repeated when it compacted something (~3 s), within ``BUDGET_SECONDS``.
 """
 
 from __future__ import annotations
@@ -42,8 +44,14 @@ CLOSED_AFTER_DAYS = 7
 #: background merges outlast it is left for the next publish: a first run over a long history, or
 #: a slow moment, never holds a day's run for hours.
 BUDGET_SECONDS = 30 * 60
-#: The open month is merged to one part when it holds more parts with rows than this.
-OPEN_MONTH_MAX_PARTS = 4
+#: Parts with rows an open month of these tables may keep before it is merged to one. The open
+#: month's parts are what a steady-state question pays for (at real size, runs S/U against M in
+#: docs/benchmarks.md: 30 days of version sums 10.5 -> 12.9 ms p99 with the month in 4 parts
+#: instead of one); a rewrite of ``project_dimension_daily``'s month to date costs up to 10 minutes,
+#: so it waits for a few parts.
+OPEN_MONTH_MAX_PARTS = {"project_dimension_daily": 4}
+#: ... and of every other compacted table (their month to date rewrites in seconds to ~2 minutes).
+OPEN_MONTH_DEFAULT_MAX_PARTS = 1
 
 
 @dataclass(frozen=True)
@@ -70,9 +78,13 @@ def first_open_month(client, database: str) -> str | None:
     return closed_before(newest[0][0])
 
 
-def parts_allowed(month: str, open_from: str | None) -> int:
-    """Parts with rows a month may keep: one once closed, a few while open."""
-    return 1 if open_from is not None and month < open_from else OPEN_MONTH_MAX_PARTS
+def open_month_max_parts(table: str) -> int:
+    return OPEN_MONTH_MAX_PARTS.get(table, OPEN_MONTH_DEFAULT_MAX_PARTS)
+
+
+def parts_allowed(table: str, month: str, open_from: str | None) -> int:
+    """Parts with rows a month of ``table`` may keep: one once closed, its table's limit while open."""
+    return 1 if open_from is not None and month < open_from else open_month_max_parts(table)
 
 
 def partitions_to_compact(client, database: str, open_from: str | None = None) -> list[tuple[str, str, int]]:
@@ -87,12 +99,12 @@ def partitions_to_compact(client, database: str, open_from: str | None = None) -
         "WHERE database = {db:String} AND active AND table IN {tables:Array(String)} "
         "GROUP BY table, partition_id HAVING parts > 1 ORDER BY partition_id, table",
         parameters={"db": database, "tables": list(COMPACTED_TABLES)},
-    ).result_rows if parts > parts_allowed(month, open_from)]
+    ).result_rows if parts > parts_allowed(table, month, open_from)]
 
 
 def compact_months(client, database: str, budget_seconds: float = BUDGET_SECONDS) -> list[Compacted]:
     """Merge to one part per table every closed month held in several parts with rows, and every
-    open month held in more than ``OPEN_MONTH_MAX_PARTS``, within the budget. A month that cannot
+    open month held in more than its table may keep (``open_month_max_parts``), within the budget. A month that cannot
     be merged now is reported with its error and left as it is: compaction only
     makes reads faster, so it never stops the publish that follows it."""
     db = identifier(database)
@@ -108,7 +120,7 @@ def compact_months(client, database: str, budget_seconds: float = BUDGET_SECONDS
             if not (len(month) == 6 and month.isdigit()):  # read from system.parts: a month partition
                 raise ValueError(f"unexpected partition id {month!r}")
             wait_for_merges(client, database, table, month, deadline)
-            if parts_with_rows(client, database, table, month) <= parts_allowed(month, open_from):
+            if parts_with_rows(client, database, table, month) <= parts_allowed(table, month, open_from):
                 continue  # the engine's own merges finished the job meanwhile
             # Throw rather than return quietly when it merged nothing.
             client.command(f"OPTIMIZE TABLE {db}.{identifier(table)} PARTITION ID '{month}' FINAL",
