@@ -9,7 +9,7 @@ chDB's own connection and through clickhouse-connect; the 180-day ``system`` que
 that does not exist, as raw Native bytes and as Python rows; and the ``python_minor`` / ``system``
 series as the API builds them now (``queries.category_downloads``: the engine folds NULL and
 unparsable values into ``null``, merges and sorts) against the Python merge it replaced (kept here
-as the reference), answers checked equal. Prints p50/p90/p99 per step.
+as the reference), answers checked equal for each project asked. Prints p50/p90/p99 per step.
 """
 
 from __future__ import annotations

@@ -1,18 +1,20 @@
-"""Experiment: do compact parts (every column in one file) make a part cheaper to open?
+"""Experiment: does a part's format make it cheaper to open? (Compact parts and small granules
+save ~7-8% of a 180-day question; not built: docs/benchmarks.md, tenth pass.)
 
     .venv/bin/python benchmarks/bench_part_format.py --warehouse /work/bench-data/real \
-        [--tables project_daily,project_dimension_daily] [--since 2026-06-01] [--engine DIR]
+        [--tables project_daily,project_dimension_daily] [--formats served,wide,compact,g1024b8k] \
+        [--since 2026-06-01] [--rounds 3] [--engine DIR]
 
-Each part a question opens costs ~0.65 ms whatever it holds (fifth pass), and smaller granules
-did not lower it (``bench_granules.py``). A wide part keeps each column in files of its own, so a
-question about one project opens, reads and decompresses a block of every column it needs in every
-part. A compact part keeps all columns in one file. This copies the served tables' rows since
-``--since`` twice, in an engine of its own (kept: a re-run reuses the copies): as wide parts and as
-compact parts (``min_bytes_for_wide_part`` / ``min_rows_for_wide_part`` out of reach), every
-partition merged to one part like compaction leaves a closed month. Then it asks the API's 30- and
-180-day questions about the 20 largest and 60 Zipf-drawn projects, the two variants back to back in
-random order with the API's query settings, answers checked equal. Prints p50/p90/p99 per variant,
-the engine's own counters per question, and each copy's size on disk.
+Each part a question opens costs ~0.5-0.65 ms whatever it holds (fifth and tenth passes), and
+smaller granules alone did not lower it (``bench_granules.py``). This copies the served tables'
+rows since ``--since``, with the served codecs, into one table per format in an engine of its own
+(kept: a re-run reuses the copies), every partition merged to one part like compaction leaves a
+closed month: ``wide`` (as served), ``compact`` (every column in one file:
+``min_bytes_for_wide_part`` / ``min_rows_for_wide_part`` out of reach), ``g1024b8k`` (1,024-row
+granules, 8-64 KiB compression blocks); ``served`` asks the generation's table itself. Then it
+asks the API's 30- and 180-day questions about the 20 largest and 60 Zipf-drawn projects, the
+variants back to back in random order with the API's query settings, answers checked equal.
+Prints p50/p90/p99 per variant, the engine's counters for one question, and each copy's size.
 """
 
 from __future__ import annotations

@@ -54,8 +54,9 @@ def _category_series(reader, package, dates, dimension: str, wanted: str | None,
     return [{"category": c, "date": d, "downloads": n} for c, d, n in rows]
 
 
-#: Stored values pypistats.org reports as the category "null": upstream NULL ('') and, for Python
-#: versions, one that could not be parsed.
+#: Stored values reported as the category "null": upstream NULL (''); for Python also 'invalid'
+#: (unparsable), which pypistats' measures count as nothing (warehouse/measures.py drops such rows),
+#: folded in as before should it ever carry downloads.
 PYTHON_NULLS = ("", "invalid")
 SYSTEM_NULLS = ("",)
 

@@ -102,7 +102,8 @@ def category_downloads(reader: Reader, project: str, dimension: str, start: dt.d
                        measure: str, null_values: tuple[str, ...]) -> list[tuple[str, dt.date, int]]:
     """pypistats.org's series: (category, day, downloads) ordered by category then day, where the
     values in ``null_values`` are merged into the category ``'null'``. Merged and sorted by the
-    engine: done in Python it cost ~1 ms of a 180-day ``python_minor`` answer (~2,000 rows)."""
+    engine (done in Python: 10.33 against 9.71 ms p50 for a 180-day ``python_minor`` answer at real
+    size, ~2,000 rows for the largest; no difference for ``system``'s ~900)."""
     return reader.query(
         f"SELECT if(value IN {{nulls:Array(String)}}, 'null', value) AS category, date, sum({MEASURES[measure]}) AS n "
         "FROM __DB__.project_dimension_daily "

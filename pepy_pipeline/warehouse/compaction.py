@@ -1,5 +1,5 @@
 """Merges each closed month of the rollups to one part per table, and each open month to one part
-whenever it holds more than a few.
+whenever it holds more parts than its table may keep open.
 
 Every commit adds its delta to its month as a part, and only a writer's process merges parts (in
 the embedded engine, merges run only while a load or publish holds it open), so a month keeps
@@ -17,8 +17,8 @@ Measured at real size over a full month: ~11 s for ``project_daily``, ~140 s for
 ``project_version_daily``, 63-81 s for ``project_version_days`` and 9-10 minutes for
 ``project_dimension_daily``. So every table but the dimensions keeps its open month in one part
 (a rewrite after every run that committed to it), and the dimensions are rewritten past 4 parts
-(every other daily run: it commits two days); near a month's end a publish may be followed by
-~13 minutes of merging. It runs after the publish (a day's data is never held back by it) and the
+(every 2-4 daily runs: a run commits yesterday, and reloads the day before when upstream changed
+it); near a month's end a publish may be followed by ~15 minutes of merging. It runs after the publish (a day's data is never held back by it) and the
 publish is repeated when it compacted something (~3 s), within ``BUDGET_SECONDS``.
 """
 
@@ -46,8 +46,8 @@ CLOSED_AFTER_DAYS = 7
 BUDGET_SECONDS = 30 * 60
 #: Parts with rows an open month of these tables may keep before it is merged to one. The open
 #: month's parts are what a steady-state question pays for (at real size, runs S/U against M in
-#: docs/benchmarks.md: 30 days of version sums 10.5 -> 12.9 ms p99 with the month in 4 parts
-#: instead of one); a rewrite of ``project_dimension_daily``'s month to date costs up to 10 minutes,
+#: docs/benchmarks.md: 30 days of version sums 10.5 ms p99 with the month in one part, 12.9 and
+#: 10.4 ms in two runs with it in 4); a rewrite of ``project_dimension_daily``'s month to date costs up to 10 minutes,
 #: so it waits for a few parts.
 OPEN_MONTH_MAX_PARTS = {"project_dimension_daily": 4}
 #: ... and of every other compacted table (their month to date rewrites in seconds to ~2 minutes).
