@@ -129,29 +129,30 @@ def test_a_month_that_cannot_be_compacted_is_reported_and_the_publish_goes_on(cl
 
 def test_an_open_month_is_merged_once_it_holds_more_parts_than_its_table_may_keep(client):
     hold_background_merges(client, COMPACTED_TABLES)
-    limit = open_month_max_parts("project_dimension_daily")
-    assert limit > 1 and all(open_month_max_parts(t) == 1 for t in COMPACTED_TABLES if t != "project_dimension_daily")
-    february = [FEB_1 + dt.timedelta(days=n) for n in range(limit + 1)]
-    load(client, february[0])
-    assert partitions_to_compact(client, DATABASE) == []  # one part each: nothing to merge
-    load(client, february[1])
-    # Two parts: the tables that keep their open month in one part are due, the dimensions not yet.
-    in_one_part = sorted(t for t in COMPACTED_TABLES if t != "project_dimension_daily")
-    assert sorted(t for t, m, _ in partitions_to_compact(client, DATABASE)) == in_one_part
+    others = sorted(t for t in COMPACTED_TABLES if t != "project_dimension_daily")
+    assert {open_month_max_parts(t) for t in others} == {2} and open_month_max_parts("project_dimension_daily") == 4
+    february = [FEB_1 + dt.timedelta(days=n) for n in range(5)]
+
+    def due() -> list[str]:
+        return sorted(t for t, m, _ in partitions_to_compact(client, DATABASE))
+
+    for day in february[:2]:
+        load(client, day)
+    assert due() == []  # two parts each: no more than any table may keep
+    load(client, february[2])
+    assert due() == others  # three: past the limit of all but the dimensions
     before = answers(client)
 
     done = compact_months(client, DATABASE)
 
-    assert sorted((c.table, c.month) for c in done) == [(t, "202502") for t in in_one_part], done
+    assert sorted((c.table, c.month) for c in done) == [(t, "202502") for t in others], done
     assert all(c.error is None for c in done), done
-    assert month_parts(client, "202502")["project_dimension_daily"] == 2
+    assert month_parts(client, "202502") == {**{t: 1 for t in others}, "project_dimension_daily": 3}
     assert answers(client) == before
-    for day in february[2:-1]:
-        load(client, day)
-    assert month_parts(client, "202502")["project_dimension_daily"] == limit
-    assert sorted(t for t, m, _ in partitions_to_compact(client, DATABASE)) == in_one_part
-    load(client, february[-1])  # one more than the dimensions may keep
-    assert sorted(t for t, m, _ in partitions_to_compact(client, DATABASE)) == sorted(COMPACTED_TABLES)
+    load(client, february[3])
+    assert due() == []  # the others in two parts, the dimensions in four
+    load(client, february[4])
+    assert due() == sorted(COMPACTED_TABLES)  # the others in three, the dimensions in five
     before = answers(client)
 
     done = compact_months(client, DATABASE)

@@ -15,11 +15,12 @@ sums fold, the answers do not change). Each is a rewrite of the month as it stan
 once more (and again if a day of it is reloaded), an open one whenever it passes its limit.
 Measured at real size over a full month: ~11 s for ``project_daily``, ~140 s for
 ``project_version_daily``, 63-81 s for ``project_version_days`` and 9-10 minutes for
-``project_dimension_daily``. So every table but the dimensions keeps its open month in one part
-(a rewrite after every run that committed to it), and the dimensions are rewritten past 4 parts
-(every 2-4 daily runs: a run commits yesterday, and reloads the day before when upstream changed
-it); near a month's end a publish may be followed by ~15 minutes of merging. It runs after the publish (a day's data is never held back by it) and the
-publish is repeated when it compacted something (~3 s), within ``BUDGET_SECONDS``.
+``project_dimension_daily``. So every table but the dimensions keeps its open month in at most
+two parts (rewritten after every run that committed two days, every other run that committed
+one), and the dimensions are rewritten past 4 parts (every 2-4 daily runs: a run commits
+yesterday, and reloads the day before when upstream changed it); near a month's end a publish may
+be followed by ~15 minutes of merging. It runs after the publish (a day's data is never held back
+by it) and the publish is repeated when it compacted something (~3 s), within ``BUDGET_SECONDS``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,11 @@ BUDGET_SECONDS = 30 * 60
 #: 10.4 ms in two runs with it in 4); a rewrite of ``project_dimension_daily``'s month to date costs up to 10 minutes,
 #: so it waits for a few parts.
 OPEN_MONTH_MAX_PARTS = {"project_dimension_daily": 4}
-#: ... and of every other compacted table (their month to date rewrites in seconds to ~2 minutes).
-OPEN_MONTH_DEFAULT_MAX_PARTS = 1
+#: ... and of every other compacted table (their month to date rewrites in 3-51 s each at real size
+#: in mid-December: 87 s for the five after a day's run; about twice that near a month's end). Two:
+#: a question over an open month in two parts cost the same as over one, in 3-5 parts 0.6-1.6 ms
+#: more at the median and up to 3 ms at p99 (benchmarks/bench_open_month_parts.py).
+OPEN_MONTH_DEFAULT_MAX_PARTS = 2
 
 
 @dataclass(frozen=True)
