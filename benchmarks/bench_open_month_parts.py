@@ -9,10 +9,11 @@ one run hold the same rows in different parts: before, the open month in the par
 left; after, merged. This attaches each named generation (kept under ``<warehouse>/serving``) the
 way the API does, in an engine of its own, and asks the API's own questions (``pepy_api.store.
 queries``: v1's 30 days of daily sums, ``summary``'s top versions over 30 days, ``overall``'s 180
-days, the 180-day ``system`` series, v2's version days, versions by month over all history) about
-the 20 largest and 60 Zipf-drawn projects, the generations of a pair back to back in random order
-with the API's settings, answers checked equal. Prints p50/p99 per question and generation, with
-the parts each generation holds in the open month.
+days, the 180-day ``system`` series, v2's version days, versions by month over all history), each
+pair about windows ending on its own newest day, for the 20 largest and 60 Zipf-drawn projects,
+pairs and the generations of a pair back to back in random order (``--seed``) with the API's
+settings, answers checked equal. Prints p50/p99 per question and generation, with the parts each
+generation holds in its open months.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Attached:
                                  settings=QUERY_SETTINGS).result_rows
 
 
-def questions(last: dt.date) -> dict:
+def questions(first: dt.date, last: dt.date) -> dict:
     v2_start, _ = v2_window(last)
     return {
         "v1 (30 days)": lambda r, p: queries.daily_downloads(r, p, last - dt.timedelta(days=29), last),
@@ -59,8 +60,7 @@ def questions(last: dt.date) -> dict:
         "system (180 days)": lambda r, p: queries.category_downloads(
             r, p, "pypistats_system", last - dt.timedelta(days=179), last, "pypistats_without_mirrors", ("",)),
         "v2 (version days)": lambda r, p: queries.version_days_json(r, p, v2_start, last),
-        "versions by month (all)": lambda r, p: queries.version_breakdown(r, p, dt.date(2025, 11, 1), last,
-                                                                          "all", "month"),
+        "versions by month (all)": lambda r, p: queries.version_breakdown(r, p, first, last, "all", "month"),
     }
 
 
@@ -82,31 +82,38 @@ def main() -> None:
         database = "g_" + name.replace("-", "_")
         attach_generation(client, manifest, database, home / "links" / name)
         readers[name] = Attached(client, database)
-        open_month = client.query(
-            "SELECT table, countIf(rows > 0) FROM system.parts WHERE database = {db:String} AND active "
-            "AND partition_id = (SELECT max(partition_id) FROM system.parts WHERE database = {db:String} "
-            "AND table = 'project_daily') GROUP BY table ORDER BY table", parameters={"db": database}).result_rows
-        print(f"{name}: open month parts {dict(open_month)}", flush=True)
-    first = readers[pairs[0][0]]
-    ranked = [row[0] for row in first.query(
+        newest = client.query(
+            "SELECT partition_id, table, countIf(rows > 0), min(min_date), max(max_date) FROM system.parts "
+            "WHERE database = {db:String} AND active AND partition_id >= (SELECT toString(toYYYYMM(max(date) - 7)) "
+            f"FROM {database}.project_daily) GROUP BY partition_id, table ORDER BY partition_id, table",
+            parameters={"db": database}).result_rows
+        print(f"{name}: parts with rows in the open months (partition, table, parts, dates) {newest}", flush=True)
+    rng = random.Random(args.seed)
+    ranked = [row[0] for row in readers[pairs[0][0]].query(
         "SELECT project FROM __DB__.project_alltime WHERE project != '__all__' GROUP BY project "
         "ORDER BY sum(downloads) DESC LIMIT 300000")]
-    projects = largest_and_zipf(ranked, 20, 60, 4000, random.Random(args.seed))
-    last = first.query("SELECT max(date) FROM __DB__.project_daily")[0][0]
-    asks = questions(last)
+    projects = largest_and_zipf(ranked, 20, 60, 4000, rng)
+    # Each pair is asked about its own days (its newest day ends every window): a pair's two
+    # generations hold the same rows, so the same newest day.
+    asks = {}
+    for pair in pairs:
+        ends = {name: readers[name].query("SELECT min(date), max(date) FROM __DB__.project_daily")[0] for name in pair}
+        assert len(set(ends.values())) == 1, ends
+        asks[pair] = questions(*ends[pair[0]])
     times: dict[tuple, list[float]] = {}
     for round_ in range(args.rounds + 1):  # round 0 warms up and is not counted
         for project in projects:
-            for question, ask in asks.items():
-                for pair in pairs:
+            for question in asks[pairs[0]]:
+                for pair in rng.sample(pairs, len(pairs)):
+                    ask = asks[pair][question]
                     answers = []
-                    for name in random.sample(pair, 2):
+                    for name in rng.sample(pair, 2):
                         started = time.perf_counter()
                         answers.append(ask(readers[name], project))
                         if round_:
                             times.setdefault((question, name), []).append((time.perf_counter() - started) * 1000)
                     assert answers[0] == answers[1], (project, question, pair)
-    for question in asks:
+    for question in asks[pairs[0]]:
         for pair in pairs:
             cells = [f"{name} p50 {statistics.median(times[question, name]):6.2f} p99 "
                      f"{percentile(times[question, name], 99):6.2f}" for name in pair]

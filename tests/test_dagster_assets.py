@@ -59,7 +59,7 @@ def test_a_range_run_loads_every_day_passes_checks_and_publishes(dsn, warehouse_
         facts[0].metadata)
     published = [e.materialization for e in events if e.asset_key == AssetKey("serving_tables")]
     # At the run's end, after compaction: October is open and holds a part per day, more than the
-    # tables that keep their open month in two parts may keep (the dimensions may keep these 4).
+    # tables that keep their open month in one part may keep (the dimensions may keep these 4).
     assert published and (LAST - FIRST).days + 1 <= open_month_max_parts("project_dimension_daily")
     # [] if the run's engine merged them first (merges are not held here: test_compaction checks
     # the per-table limits themselves).

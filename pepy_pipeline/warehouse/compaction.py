@@ -15,11 +15,10 @@ sums fold, the answers do not change). Each is a rewrite of the month as it stan
 once more (and again if a day of it is reloaded), an open one whenever it passes its limit.
 Measured at real size over a full month: ~11 s for ``project_daily``, ~140 s for
 ``project_version_daily``, 63-81 s for ``project_version_days`` and 9-10 minutes for
-``project_dimension_daily``. So every table but the dimensions keeps its open month in at most
-two parts (rewritten after every run that committed two days, every other run that committed
-one), and the dimensions are rewritten past 4 parts (every 2-4 daily runs: a run commits
+``project_dimension_daily``. So every table but the dimensions keeps its open month in one part
+(rewritten after every run that committed to it), and the dimensions are rewritten past 4 parts (every 2-4 daily runs: a run commits
 yesterday, and reloads the day before when upstream changed it); near a month's end a publish may
-be followed by ~15 minutes of merging. It runs after the publish (a day's data is never held back
+be followed by ~15 minutes of merging (dimensions included). It runs after the publish (a day's data is never held back
 by it) and the publish is repeated when it compacted something (~3 s), within ``BUDGET_SECONDS``.
 """
 
@@ -45,17 +44,16 @@ CLOSED_AFTER_DAYS = 7
 #: background merges outlast it is left for the next publish: a first run over a long history, or
 #: a slow moment, never holds a day's run for hours.
 BUDGET_SECONDS = 30 * 60
-#: Parts with rows an open month of these tables may keep before it is merged to one. The open
-#: month's parts are what a steady-state question pays for (at real size, runs S/U against M in
-#: docs/benchmarks.md: 30 days of version sums 10.5 ms p99 with the month in one part, 12.9 and
-#: 10.4 ms in two runs with it in 4); a rewrite of ``project_dimension_daily``'s month to date costs up to 10 minutes,
-#: so it waits for a few parts.
+#: Parts with rows an open month of these tables may keep before it is merged to one: a rewrite of
+#: ``project_dimension_daily``'s month to date costs up to 10 minutes at real size, so it waits
+#: for a few parts.
 OPEN_MONTH_MAX_PARTS = {"project_dimension_daily": 4}
-#: ... and of every other compacted table (their month to date rewrites in 3-51 s each at real size
-#: in mid-December: 87 s for the five after a day's run; about twice that near a month's end). Two:
-#: a question over an open month in two parts cost the same as over one, in 3-5 parts 0.6-1.6 ms
-#: more at the median and up to 3 ms at p99 (benchmarks/bench_open_month_parts.py).
-OPEN_MONTH_DEFAULT_MAX_PARTS = 2
+#: ... and of every other compacted table: one. Their month to date rewrites in 3-51 s each at real
+#: size in mid-December (87 s for the five after a one-day run), ~6 minutes for the five near a
+#: month's end (the full-month figures above). At real size a question over an open month in 2 parts
+#: cost 0.3-0.9 ms more at the median than over one, in 3-5 parts 0.6-1.5 ms more (interleaved,
+#: same rows: benchmarks/bench_open_month_parts.py).
+OPEN_MONTH_DEFAULT_MAX_PARTS = 1
 
 
 @dataclass(frozen=True)
