@@ -21,20 +21,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import random
-import shutil
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_api import largest_and_zipf, percentile  # noqa: E402
-from benchmarks.bench_granules import QUESTIONS, engine  # noqa: E402
+from benchmarks.copies import QUESTIONS, attach_current, copy_table, sample_projects, time_copies  # noqa: E402
 from pepy_api.store.reader import QUERY_SETTINGS  # noqa: E402
-from pepy_warehouse.generation import attach_generation, current_manifest, detach_generation  # noqa: E402
 
 #: Variant name -> table settings added ("served": the generation's own table, for reference).
 FORMATS = {
@@ -64,26 +58,13 @@ COUNTERS = ("SelectedParts", "SelectedMarks", "SelectedRows", "FileOpen", "ReadB
 
 
 def build(client, table: str, part_format: str, since: dt.date) -> str:
-    """exp.<table>_<format>: the generation's rows of ``table`` since ``since``, built once
-    (``served``: the generation's table itself)."""
+    """exp.<table>_<format>: the generation's rows of ``table`` since ``since`` with the served
+    codecs, built once (``served``: the generation's table itself)."""
     if part_format == "served":
         return f"gen.{table}"
-    client.command("CREATE DATABASE IF NOT EXISTS exp")
-    name = f"exp.{table}_{part_format}"
-    if client.query(f"EXISTS TABLE {name}").result_rows[0][0]:
-        return name
-    ddl = client.query(f"SHOW CREATE TABLE gen.{table}").result_rows[0][0]
-    client.command(f"DROP TABLE IF EXISTS {name}_build")
-    ddl = with_served_codecs(ddl.split("SETTINGS")[0].replace(f"gen.{table}", f"{name}_build", 1))
     # The engine takes the last of a repeated setting: a variant's granule size wins.
-    client.command(ddl + " SETTINGS index_granularity = 8192" + FORMATS[part_format])
-    started = time.perf_counter()
-    client.command(f"INSERT INTO {name}_build SELECT * FROM gen.{table} WHERE date >= {{since:Date}}",
-                   parameters={"since": since})
-    client.command(f"OPTIMIZE TABLE {name}_build FINAL")
-    client.command(f"RENAME TABLE {name}_build TO {name}")
-    print(f"built {name} in {time.perf_counter() - started:.0f} s", flush=True)
-    return name
+    return copy_table(client, table, f"exp.{table}_{part_format}", "index_granularity = 8192" + FORMATS[part_format],
+                      since, with_served_codecs)
 
 
 def events(client) -> dict:
@@ -110,35 +91,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--engine", type=Path, help="the experiment's engine (default: <warehouse>/exp-format)")
     args = parser.parse_args()
-    home = args.engine or args.warehouse / "exp-format"
-    shutil.rmtree(home / "links", ignore_errors=True)
-    client = engine(home)
-    if "gen" in {row[0] for row in client.query("SHOW DATABASES").result_rows}:
-        detach_generation(client, "gen")
-    attach_generation(client, current_manifest(args.warehouse / "warehouse"), "gen", home / "links")
-    tables = {table: [build(client, table, f, args.since) for f in args.formats.split(",")] for table in args.tables.split(",")}
-    ranked = [row[0] for row in client.query(
-        "SELECT project FROM gen.project_alltime WHERE project != '__all__' GROUP BY project "
-        "ORDER BY sum(downloads) DESC LIMIT 300000").result_rows]
-    projects = largest_and_zipf(ranked, 20, 60, 4000, random.Random(args.seed))
-    last = client.query("SELECT max(date) FROM gen.project_daily").result_rows[0][0]
+    client = attach_current(args.engine or args.warehouse / "exp-format", args.warehouse)
+    tables = {table: [build(client, table, f, args.since) for f in args.formats.split(",")]
+              for table in args.tables.split(",")}
+    projects, last = sample_projects(client, args.seed)
     for days in (30, 180):
-        times: dict[str, list[float]] = {}
-        for round_ in range(args.rounds + 1):  # round 0 warms the caches and is not counted
-            for project in projects:
-                parameters = {"project": project, "s": last - dt.timedelta(days=days - 1), "e": last}
-                for table, copies in tables.items():
-                    answers = []
-                    for name in random.sample(copies, len(copies)):
-                        started = time.perf_counter()
-                        answers.append(client.query(QUESTIONS[table].format(table=name), parameters=parameters,
-                                                    settings=QUERY_SETTINGS).result_rows)
-                        if round_:
-                            times.setdefault(name, []).append((time.perf_counter() - started) * 1000)
-                    assert all(answer == answers[0] for answer in answers), (project, table)
-        for name, values in sorted(times.items()):
-            print(f"{days:3d} days {name:40s} p50 {statistics.median(values):6.2f}  p90 "
-                  f"{percentile(values, 90):6.2f}  p99 {percentile(values, 99):6.2f} ms", flush=True)
+        time_copies(client, tables, projects, last, days, args.rounds)
         # What the engine did for one mid-sized project's question, per variant.
         parameters = {"project": projects[30], "s": last - dt.timedelta(days=days - 1), "e": last}
         for table, copies in tables.items():

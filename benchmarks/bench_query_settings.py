@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_api import largest_and_zipf, percentile  # noqa: E402
-from benchmarks.bench_granules import engine  # noqa: E402
+from benchmarks.copies import engine  # noqa: E402
 from pepy_api.store import queries  # noqa: E402
 from pepy_api.store.reader import QUERY_SETTINGS  # noqa: E402
 from pepy_warehouse.generation import attach_generation, current_manifest, detach_generation  # noqa: E402

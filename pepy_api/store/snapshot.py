@@ -8,9 +8,10 @@ order, and rank arrays. A dict of tuples held ~500 bytes per project (1.6 GB of 
 projects, two snapshots alive during a swap); this holds ~100. A name is found by bisection.
 
 Nothing here loops over the projects in Python: the names stay in the Arrow array the totals
-arrived in (the generation's totals file, or the totals query) and become text one at a time, when looked at. Turning 720 k names into a list of
-str, then checking the order in Python, held the GIL for ~100-300 ms of every swap (in 5 ms turns
-that every request thread waited on); the Arrow kernels used instead release it.
+arrived in (the generation's totals file, or the totals query) and become text one at a time, when
+looked at. Turning 720 k names into a list of str, then checking the order in Python, held the GIL
+for ~100-300 ms of every swap (in 5 ms turns that every request thread waited on); the Arrow
+kernels used instead release it.
 """
 
 from __future__ import annotations
@@ -181,9 +182,9 @@ class Snapshot:
 
 def build_snapshot(token: str, database: str, columns: dict[str, Sequence], first_complete_day: dt.date | None,
                    last_complete_day: dt.date | None, published_at: float | None = None) -> Snapshot:
-    """``columns``: the result of ``pepy_warehouse.totals.TOTALS_SQL`` by column (project first, then the Totals
-    fields in order): the names as an Arrow string array (or any sequence of str), the counts
-    as arrays or lists."""
+    """``columns``: the result of ``pepy_warehouse.totals.TOTALS_SQL`` by column (project first,
+    then the Totals fields in order): the names as an Arrow string array (or any sequence of str),
+    the counts as arrays or lists."""
     keys = list(columns)
     names = names_array(columns[keys[0]])
     values = np.column_stack([np.asarray(columns[k], dtype=np.int64) for k in keys[1:]]) if len(names) else \

@@ -16,10 +16,11 @@ once more (and again if a day of it is reloaded), an open one whenever it passes
 Measured at real size over a full month: ~11 s for ``project_daily``, ~140 s for
 ``project_version_daily``, 63-81 s for ``project_version_days`` and 9-10 minutes for
 ``project_dimension_daily``. So every table but the dimensions keeps its open month in one part
-(rewritten after every run that committed to it), and the dimensions are rewritten past 4 parts (every 2-4 daily runs: a run commits
-yesterday, and reloads the day before when upstream changed it); near a month's end a publish may
-be followed by ~15 minutes of merging (dimensions included). It runs after the publish (a day's data is never held back
-by it) and the publish is repeated when it compacted something (~3 s), within ``BUDGET_SECONDS``.
+(rewritten after every run that committed to it), and the dimensions are rewritten past 4 parts
+(every 2-4 daily runs: a run commits yesterday, and reloads the day before when upstream changed
+it); near a month's end a publish may be followed by ~15 minutes of merging (dimensions included).
+It runs after the publish (a day's data is never held back by it) and the publish is repeated when
+it compacted something (~3 s), within ``BUDGET_SECONDS``.
 """
 
 from __future__ import annotations
@@ -106,8 +107,8 @@ def partitions_to_compact(client, database: str, open_from: str | None = None) -
 
 def compact_months(client, database: str, budget_seconds: float = BUDGET_SECONDS) -> list[Compacted]:
     """Merge to one part per table every closed month held in several parts with rows, and every
-    open month held in more than its table may keep (``open_month_max_parts``), within the budget. A month that cannot
-    be merged now is reported with its error and left as it is: compaction only
+    open month held in more than its table may keep (``open_month_max_parts``), within the budget.
+    A month that cannot be merged now is reported with its error and left as it is: compaction only
     makes reads faster, so it never stops the publish that follows it."""
     db = identifier(database)
     deadline = time.monotonic() + budget_seconds
