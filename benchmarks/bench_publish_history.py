@@ -1,7 +1,13 @@
 """Publish cost against the length of history (issue 8: a publish with 13 months of history may
-cost at most 1.5x one with 1 month), measured in one run on one engine at the same day.
+cost at most 1.5x one with 1 month), measured in one run on one engine at the same day; or, with
+``--days``, against the day of the month the newest day is (late / early month, also <= 1.5x).
 
     .venv/bin/python benchmarks/bench_publish_history.py --warehouse /work/bench-data/real [--months 2]
+    .venv/bin/python benchmarks/bench_publish_history.py --warehouse /work/bench-data/real --days 2026-11-28,2026-12-01
+
+With ``--days`` two probe databases are built, each holding every month up to its day's month and
+the load log up to its day (so that day is the newest committed, and the recent sums end there),
+and the two are published alternately the same way.
 
 Builds a database ``publish_probe`` in the benchmark warehouse holding only the newest ``--months``
 month partitions of ``pepy`` (``ATTACH PARTITION ... FROM``: hard links, no copy; the all-time
@@ -16,6 +22,7 @@ API serves the warehouse: for a few seconds at a time it would serve the probe.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import statistics
 import sys
 import time
@@ -29,22 +36,26 @@ from pepy_pipeline.warehouse.publish import publish  # noqa: E402
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse  # noqa: E402
 
 #: Served tables partitioned by month: the probe gets only the newest months of these.
-MONTHLY = ("project_daily", "project_version_daily", "project_dimension_daily", "project_version_days")
+MONTHLY = ("project_daily", "project_version_daily", "project_dimension_daily", "project_version_days",
+           "project_version_monthly", "project_dimension_monthly")
 #: Unpartitioned served tables, copied whole (their size does not depend on the history's length).
 WHOLE = ("project_alltime", "opening_balance")
 PROBE = "publish_probe"
 
 
-def build_probe(client, source: str, months: list[str]) -> None:
-    client.command(f"DROP DATABASE IF EXISTS {PROBE} SYNC")
-    migrate(client, PROBE)
+def build_probe(client, source: str, months: list[str], probe: str = PROBE, newest: dt.date | None = None) -> None:
+    """``probe``: ``source``'s ``months`` (hard links), its whole tables, and its load log of those
+    months up to ``newest`` when given."""
+    client.command(f"DROP DATABASE IF EXISTS {probe} SYNC")
+    migrate(client, probe)
     for table in MONTHLY:
         for month in months:
-            client.command(f"ALTER TABLE {PROBE}.{table} ATTACH PARTITION {month} FROM {source}.{table}")
+            client.command(f"ALTER TABLE {probe}.{table} ATTACH PARTITION {month} FROM {source}.{table}")
     for table in WHOLE:
-        client.command(f"INSERT INTO {PROBE}.{table} SELECT * FROM {source}.{table}")
-    client.command(f"INSERT INTO {PROBE}.load_log SELECT * FROM {source}.load_log "
-                   "WHERE toString(toYYYYMM(date)) IN {months:Array(String)}", parameters={"months": months})
+        client.command(f"INSERT INTO {probe}.{table} SELECT * FROM {source}.{table}")
+    client.command(f"INSERT INTO {probe}.load_log SELECT * FROM {source}.load_log "
+                   "WHERE toString(toYYYYMM(date)) IN {months:Array(String)} AND date <= {newest:Date}",
+                   parameters={"months": months, "newest": newest or dt.date(2999, 12, 31)})
 
 
 def wait_for_merges(client, timeout_s: float = 600) -> None:
@@ -62,52 +73,79 @@ def history(client, database: str) -> tuple[int, dict[str, int]]:
     return days, parts
 
 
+def timed_publishes(client, warehouse, databases: list[str], rounds: int, home: str) -> dict[str, list[float]]:
+    """Each database published once untimed (the first publish of a database pays for clearing old
+    generations and a cold cache), then ``rounds`` times each, alternating which goes first, after
+    the engine's merges. ``home`` is published last, also when a step fails, so the warehouse's
+    ``CURRENT`` generation is its again afterwards."""
+    seconds = {database: [] for database in databases}
+    last_published = None
+    try:
+        for database in databases:
+            last_published = None
+            publish(client, database, warehouse.data_path)
+            last_published = database
+        for round_ in range(rounds):
+            order = databases if round_ % 2 == 0 else databases[::-1]
+            for database in order:
+                wait_for_merges(client)
+                last_published = None
+                started = time.perf_counter()
+                publish(client, database, warehouse.data_path)
+                seconds[database].append(time.perf_counter() - started)
+                last_published = database
+    finally:
+        if last_published != home:
+            publish(client, home, warehouse.data_path)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warehouse", type=Path, required=True, help="benchmark home (chDB under <home>/warehouse)")
     parser.add_argument("--database", default="pepy")
     parser.add_argument("--months", type=int, default=2, help="newest month partitions the short history keeps")
+    parser.add_argument("--days", help="two newest days to compare (late,early month), each with all history before")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     warehouse = ClickHouseWarehouse(dsn=f"chdb://{args.warehouse / 'warehouse'}", database=args.database)
     with warehouse.connect() as client:
-        months = [row[0] for row in client.query(
-            f"SELECT DISTINCT partition FROM system.parts WHERE database = {{db:String}} AND table = 'project_daily' "
-            f"AND active ORDER BY partition DESC LIMIT {args.months}", parameters={"db": args.database}).result_rows]
-        seconds = {args.database: [], PROBE: []}
-        last_published = None
+        all_months = [row[0] for row in client.query(
+            "SELECT DISTINCT partition FROM system.parts WHERE database = {db:String} AND table = 'project_daily' "
+            "AND active ORDER BY partition DESC", parameters={"db": args.database}).result_rows]
+        if args.days:
+            days = [dt.date.fromisoformat(day) for day in args.days.split(",")]
+            probes = {f"{PROBE}_{i}": (day, [m for m in all_months if m <= f"{day:%Y%m}"]) for i, day in enumerate(days)}
+        else:
+            probes = {PROBE: (None, all_months[:args.months])}
         try:
             started = time.perf_counter()
-            build_probe(client, args.database, months)
+            for probe, (day, months) in probes.items():
+                build_probe(client, args.database, months, probe, day)
             built_s = time.perf_counter() - started
-            for database in (PROBE, args.database):  # warm-up, untimed
-                last_published = None
-                publish(client, database, warehouse.data_path)
-                last_published = database
-            for round_ in range(args.rounds):
-                order = (PROBE, args.database) if round_ % 2 == 0 else (args.database, PROBE)
-                for database in order:
-                    wait_for_merges(client)
-                    last_published = None
-                    started = time.perf_counter()
-                    publish(client, database, warehouse.data_path)
-                    seconds[database].append(time.perf_counter() - started)
-                    last_published = database
+            databases = list(probes) if args.days else [PROBE, args.database]
+            seconds = timed_publishes(client, warehouse, databases, args.rounds, args.database)
             shapes = {database: history(client, database) for database in seconds}
         finally:
-            if last_published != args.database:  # CURRENT must be the real database's again
-                publish(client, args.database, warehouse.data_path)
-            client.command(f"DROP DATABASE IF EXISTS {PROBE} SYNC")
-    print(f"## Publish against history length ({time.strftime('%Y-%m-%d %H:%M')}; probe built in {built_s:.1f} s)\n")
-    print("| history | days | served parts (daily / version daily / dimension daily / version days) | publishes s | median s |")
+            for probe in probes:
+                client.command(f"DROP DATABASE IF EXISTS {probe} SYNC")
+    what = "the newest day's place in its month" if args.days else "history length"
+    print(f"## Publish against {what} ({time.strftime('%Y-%m-%d %H:%M')}; probes built in {built_s:.1f} s)\n")
+    print(f"| history | days | served parts ({' / '.join(MONTHLY)}) | publishes s | median s |")
     print("| --- | ---: | --- | --- | ---: |")
     for database, times in seconds.items():
-        days, parts = shapes[database]
-        label = "all" if database == args.database else f"newest {args.months} month(s) ({', '.join(sorted(months))})"
-        print(f"| {label} | {days} | {' / '.join(str(parts.get(t, 0)) for t in MONTHLY)} | "
+        days_loaded, parts = shapes[database]
+        if database == args.database:
+            label = "all"
+        elif args.days:
+            label = f"newest day {probes[database][0]}, {len(probes[database][1])} months"
+        else:
+            label = f"newest {args.months} month(s) ({', '.join(sorted(probes[PROBE][1]))})"
+        print(f"| {label} | {days_loaded} | {' / '.join(str(parts.get(t, 0)) for t in MONTHLY)} | "
               f"{', '.join(f'{s:.2f}' for s in times)} | {statistics.median(times):.2f} |")
-    ratio = statistics.median(seconds[args.database]) / statistics.median(seconds[PROBE])
-    print(f"\n* long / short history publish ratio (medians): **{ratio:.2f}**")
+    first, second = seconds if args.days else (args.database, PROBE)
+    ratio = statistics.median(seconds[first]) / statistics.median(seconds[second])
+    print(f"\n* {'first / second day' if args.days else 'long / short history'} publish ratio (medians): **{ratio:.2f}**")
 
 
 if __name__ == "__main__":
