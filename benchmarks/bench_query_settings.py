@@ -33,11 +33,15 @@ from pepy_api.store import queries  # noqa: E402
 from pepy_api.store.reader import QUERY_SETTINGS  # noqa: E402
 from pepy_warehouse.generation import attach_generation, current_manifest, detach_generation  # noqa: E402
 
-#: The API's settings as they were when this was measured (the engine's planner on): the baseline.
-BASELINE = {**QUERY_SETTINGS, "query_plan_enable_optimizations": 1}
-#: One more setting each, on top of the baseline (the first became the API's own: ninth pass).
+#: The API's settings: the baseline (until the ninth pass it had the engine's planner passes on).
+BASELINE = QUERY_SETTINGS
+#: One more setting each, on top of the baseline. The ninth pass measured these on the planner's
+#: baseline, and the API took the first; ``planner_on`` is that old baseline, ``one_thread`` the
+#: eleventh pass's question (a query of one project's rows on 2 cores: one stream, no threads).
 VARIANTS = {
     "baseline": {},
+    "planner_on": {"query_plan_enable_optimizations": 1},
+    "one_thread": {"max_threads": 1},
     "plan_optimizations_off": {"query_plan_enable_optimizations": 0},
     "no_prewhere": {"optimize_move_to_prewhere": 0},
     "aggregation_in_order": {"optimize_aggregation_in_order": 1},
@@ -74,6 +78,9 @@ def questions(last: dt.date, first: dt.date) -> dict:
     return {
         "v1 (30 days)": lambda r, p: queries.daily_downloads(r, p, last - dt.timedelta(days=29), last),
         "overall (180 days)": lambda r, p: queries.overall_downloads(r, p, last - dt.timedelta(days=179), last),
+        "python_minor (180 days)": lambda r, p: queries.category_downloads(
+            r, p, "python_minor", last - dt.timedelta(days=179), last, "pypistats_without_mirrors",
+            ("", "invalid")),
         "system (180 days)": lambda r, p: queries.dimension_downloads(
             r, p, "pypistats_system", last - dt.timedelta(days=179), last, "pypistats_without_mirrors"),
         "v2 (version days)": lambda r, p: queries.version_days_json(r, p, v2_start, last),
