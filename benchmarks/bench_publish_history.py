@@ -1,22 +1,25 @@
 """Publish cost against the length of history (issue 8: a publish with 13 months of history may
-cost at most 1.5x one with 1 month), measured in one run on one engine at the same day; or, with
-``--days``, against the day of the month the newest day is (late / early month, also <= 1.5x).
+cost at most 1.5x one with 1 month), or against the newest day's place in its month (late / early
+month, also <= 1.5x), measured in one run on one engine.
 
     .venv/bin/python benchmarks/bench_publish_history.py --warehouse /work/bench-data/real [--months 2]
     .venv/bin/python benchmarks/bench_publish_history.py --warehouse /work/bench-data/real --days 2026-11-28,2026-12-01
 
-With ``--days`` two probe databases are built, each holding every month up to its day's month and
-the load log up to its day (so that day is the newest committed, and the recent sums end there),
-and the two are published alternately the same way.
+Builds probe databases in the benchmark warehouse from ``pepy``'s month partitions (``ATTACH
+PARTITION ... FROM``: hard links, no copy), its all-time sums and opening balance, and the load log
+of what they hold:
 
-Builds a database ``publish_probe`` in the benchmark warehouse holding only the newest ``--months``
-month partitions of ``pepy`` (``ATTACH PARTITION ... FROM``: hard links, no copy; the all-time
-sums, opening balance and those months' load log copied), publishes each once untimed (the first
-publish of a database pays for clearing old generations and a cold cache), then times publishes of
-the two databases in rounds, alternating which goes first, after waiting for the engine's merges
-to finish. ``pepy`` is published last, also when a step fails, so the warehouse's ``CURRENT``
-generation is ``pepy``'s again afterwards; the probe database is dropped. Do not run it while an
-API serves the warehouse: for a few seconds at a time it would serve the probe.
+* by default ``publish_probe`` with only the newest ``--months`` months, timed against ``pepy``;
+* with ``--days`` (two days; ``--months`` ignored) one probe per day holding every month before
+  the day's month and, of that month, only the days up to it (inserted, its month-grain rows
+  rebuilt from them, then compacted as a load run would leave an open month), the load log up to
+  the day: that day is the newest committed, as on the morning it was published.
+
+Publishes each database once untimed (the first publish of a database pays for clearing old
+generations and a cold cache), then times publishes in rounds, alternating which goes first, after
+waiting for the engine's merges to finish. ``pepy`` is published last, also when a step fails, so
+the warehouse's ``CURRENT`` generation is ``pepy``'s again afterwards; the probes are dropped. Do
+not run it while an API serves the warehouse: for a few seconds at a time it would serve a probe.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pepy_pipeline.warehouse.commit import COMMIT_INSERT_SETTINGS  # noqa: E402
+from pepy_pipeline.warehouse.compaction import compact_months  # noqa: E402
 from pepy_pipeline.warehouse.migrations import migrate  # noqa: E402
+from pepy_pipeline.warehouse.month_grain import MONTH_GRAIN, rebuild_month  # noqa: E402
 from pepy_pipeline.warehouse.publish import publish  # noqa: E402
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse  # noqa: E402
 
@@ -44,18 +50,28 @@ PROBE = "publish_probe"
 
 
 def build_probe(client, source: str, months: list[str], probe: str = PROBE, newest: dt.date | None = None) -> None:
-    """``probe``: ``source``'s ``months`` (hard links), its whole tables, and its load log of those
-    months up to ``newest`` when given."""
+    """``probe``: ``source``'s ``months`` (hard links) and whole tables, and the load log of those
+    months; with ``newest``, of its month only the days up to it, compacted like an open month."""
     client.command(f"DROP DATABASE IF EXISTS {probe} SYNC")
     migrate(client, probe)
+    partial = f"{newest:%Y%m}" if newest else None
     for table in MONTHLY:
         for month in months:
-            client.command(f"ALTER TABLE {probe}.{table} ATTACH PARTITION {month} FROM {source}.{table}")
+            if month != partial:
+                client.command(f"ALTER TABLE {probe}.{table} ATTACH PARTITION {month} FROM {source}.{table}")
+            elif table not in MONTH_GRAIN:
+                client.command(f"INSERT INTO {probe}.{table} SELECT * FROM {source}.{table} "
+                               "WHERE toYYYYMM(date) = {m:UInt32} AND date <= {newest:Date}",
+                               parameters={"m": int(partial), "newest": newest}, settings=COMMIT_INSERT_SETTINGS)
     for table in WHOLE:
         client.command(f"INSERT INTO {probe}.{table} SELECT * FROM {source}.{table}")
     client.command(f"INSERT INTO {probe}.load_log SELECT * FROM {source}.load_log "
                    "WHERE toString(toYYYYMM(date)) IN {months:Array(String)} AND date <= {newest:Date}",
                    parameters={"months": months, "newest": newest or dt.date(2999, 12, 31)})
+    if newest:
+        for table in MONTH_GRAIN:
+            rebuild_month(client, probe, table, newest.replace(day=1))
+        compact_months(client, probe)
 
 
 def wait_for_merges(client, timeout_s: float = 600) -> None:
@@ -115,6 +131,8 @@ def main() -> None:
             "AND active ORDER BY partition DESC", parameters={"db": args.database}).result_rows]
         if args.days:
             days = [dt.date.fromisoformat(day) for day in args.days.split(",")]
+            if len(days) != 2:
+                parser.error("--days takes two days, e.g. 2026-11-28,2026-12-01")
             probes = {f"{PROBE}_{i}": (day, [m for m in all_months if m <= f"{day:%Y%m}"]) for i, day in enumerate(days)}
         else:
             probes = {PROBE: (None, all_months[:args.months])}
@@ -133,17 +151,19 @@ def main() -> None:
     print(f"## Publish against {what} ({time.strftime('%Y-%m-%d %H:%M')}; probes built in {built_s:.1f} s)\n")
     print(f"| history | days | served parts ({' / '.join(MONTHLY)}) | publishes s | median s |")
     print("| --- | ---: | --- | --- | ---: |")
+    def label(database: str) -> str:
+        if database == args.database:
+            return "all"
+        day, months = probes[database]
+        if day:
+            return f"newest day {day} ({len(months) - 1} whole months before it)"
+        return f"newest {args.months} month(s) ({', '.join(sorted(months))})"
+
     for database, times in seconds.items():
         days_loaded, parts = shapes[database]
-        if database == args.database:
-            label = "all"
-        elif args.days:
-            label = f"newest day {probes[database][0]}, {len(probes[database][1])} months"
-        else:
-            label = f"newest {args.months} month(s) ({', '.join(sorted(probes[PROBE][1]))})"
-        print(f"| {label} | {days_loaded} | {' / '.join(str(parts.get(t, 0)) for t in MONTHLY)} | "
+        print(f"| {label(database)} | {days_loaded} | {' / '.join(str(parts.get(t, 0)) for t in MONTHLY)} | "
               f"{', '.join(f'{s:.2f}' for s in times)} | {statistics.median(times):.2f} |")
-    first, second = seconds if args.days else (args.database, PROBE)
+    first, second = list(probes) if args.days else [args.database, PROBE]
     ratio = statistics.median(seconds[first]) / statistics.median(seconds[second])
     print(f"\n* {'first / second day' if args.days else 'long / short history'} publish ratio (medians): **{ratio:.2f}**")
 

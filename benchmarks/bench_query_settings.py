@@ -36,13 +36,13 @@ from pepy_warehouse.generation import attach_generation, current_manifest, detac
 #: The API's settings: the baseline (until the ninth pass it had the engine's planner passes on).
 BASELINE = QUERY_SETTINGS
 #: One more setting each, on top of the baseline. The ninth pass measured these on the planner's
-#: baseline, and the API took the first; ``planner_on`` is that old baseline, ``one_thread`` the
-#: eleventh pass's question (a query of one project's rows on 2 cores: one stream, no threads).
+#: baseline and the API took its planner passes off (``query_plan_enable_optimizations = 0``,
+#: since dropped from here as the baseline's own); ``planner_on`` is that old baseline, and
+#: ``one_thread`` the eleventh pass's question (one project's rows on 2 cores: one stream).
 VARIANTS = {
     "baseline": {},
     "planner_on": {"query_plan_enable_optimizations": 1},
     "one_thread": {"max_threads": 1},
-    "plan_optimizations_off": {"query_plan_enable_optimizations": 0},
     "no_prewhere": {"optimize_move_to_prewhere": 0},
     "aggregation_in_order": {"optimize_aggregation_in_order": 1},
     "no_read_in_order": {"optimize_read_in_order": 0},
@@ -56,7 +56,6 @@ VARIANTS = {
     "no_profile_events": {"log_profile_events": 0, "log_query_threads": 0, "log_queries": 0},
     "no_multiple_prewhere_steps": {"enable_multiple_prewhere_read_steps": 0},
     "no_merge_filters": {"query_plan_merge_filters": 0},
-    "plan_off_no_prewhere": {"query_plan_enable_optimizations": 0, "optimize_move_to_prewhere": 0},
 }
 MISSING = "no-such-project-for-the-benchmark"
 
@@ -81,8 +80,8 @@ def questions(last: dt.date, first: dt.date) -> dict:
         "python_minor (180 days)": lambda r, p: queries.category_downloads(
             r, p, "python_minor", last - dt.timedelta(days=179), last, "pypistats_without_mirrors",
             ("", "invalid")),
-        "system (180 days)": lambda r, p: queries.dimension_downloads(
-            r, p, "pypistats_system", last - dt.timedelta(days=179), last, "pypistats_without_mirrors"),
+        "system (180 days)": lambda r, p: queries.category_downloads(
+            r, p, "pypistats_system", last - dt.timedelta(days=179), last, "pypistats_without_mirrors", ("",)),
         "v2 (version days)": lambda r, p: queries.version_days_json(r, p, v2_start, last),
         "versions by month (all)": lambda r, p: queries.version_breakdown(r, p, first, last, granularity="month"),
     }

@@ -1,5 +1,6 @@
-"""What closed months kept by year (docs/benchmarks.md, tenth pass: "tiers with a watermark") would
-save a question, measured before building them. They were not built: see the eleventh pass.
+"""What closed months kept by year (docs/benchmarks.md, tenth pass: "tiers with a watermark") save a
+question, measured on copies of the served tables. The design was built, measured with this, and
+not committed: see the eleventh pass.
 
     .venv/bin/python benchmarks/bench_tiers.py --warehouse /work/bench-data/real [--rounds 4]
 
@@ -17,6 +18,9 @@ with the API's settings, answers checked equal:
 * ``copy only``: the copy up to W alone (what the copy's parts cost, without the newest month);
 * ``one table``: the one-table variant read with one filter (``closed = 1 AND date <= W OR
   closed = 0 AND date > W``): the tiers without a second read.
+
+The copies are built once and kept: after new days are loaded, delete ``<warehouse>/exp-tiers``
+(a stale copy is refused before anything is timed).
 """
 
 from __future__ import annotations
@@ -71,13 +75,26 @@ def build(client, name: str, statements: list[str]) -> None:
     print(f"built exp.{name} in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+def replaced(text: str, old: str, new: str) -> str:
+    """``text`` with ``old`` replaced, refusing if it is not there (a DDL formatted otherwise)."""
+    if old not in text:
+        raise ValueError(f"{old!r} not found in {text!r}")
+    return text.replace(old, new, 1)
+
+
 def build_copies(client, through: dt.date) -> None:
+    """Each table's rows up to ``through``, partitioned by year."""
     for table, column in COPIES.items():
         served = client.query(f"SHOW CREATE TABLE gen.{table}").result_rows[0][0]
-        ddl = served.split("SETTINGS")[0].replace(f"gen.{table}", "{build}", 1).replace(
-            f"PARTITION BY toYYYYMM({column})", f"PARTITION BY toYear({column})")
+        ddl = replaced(replaced(served.split("SETTINGS")[0], f"gen.{table}", "{build}"),
+                       f"PARTITION BY toYYYYMM({column})", f"PARTITION BY toYear({column})")
         build(client, f"{table}_closed", [ddl, f"INSERT INTO {{build}} SELECT * FROM gen.{table} "
                                                f"WHERE {column} <= '{through}'"])
+
+
+def build_one_table(client) -> None:
+    """``project_daily`` with every month (``closed = 0``) and the copy's years (``closed = 1``). A
+    row's ``closed`` never sums with another's: the two tiers are in different partitions."""
     columns = f"date, project, {MEASURES}"
     build(client, "project_daily_flagged", [
         "CREATE TABLE {build} (date Date CODEC(Delta(2), ZSTD(3)), project String CODEC(ZSTD(3)), closed UInt8, "
@@ -87,22 +104,39 @@ def build_copies(client, through: dt.date) -> None:
         f"INSERT INTO {{build}} ({columns}, closed) SELECT {columns}, 1 FROM exp.project_daily_closed"])
 
 
+def refuse_stale_copies(client, through: dt.date) -> None:
+    """Kept copies must hold the current generation's rows up to ``through`` (and the one-table
+    variant all of them): a copy built before new days were loaded would time other data."""
+    for table, column in COPIES.items():
+        copy, served = (client.query(f"SELECT count(), max({column}) FROM {name} WHERE {column} <= '{through}'")
+                        .result_rows[0] for name in (f"exp.{table}_closed", f"gen.{table}"))
+        if copy != served:
+            raise SystemExit(f"exp.{table}_closed is stale ({copy} against {served}): delete exp-tiers and run again")
+    flagged = client.query("SELECT count() FROM exp.project_daily_flagged WHERE closed = 0").result_rows[0][0]
+    if flagged != client.query("SELECT count() FROM gen.project_daily").result_rows[0][0]:
+        raise SystemExit("exp.project_daily_flagged is stale: delete exp-tiers and run again")
+
+
 def tiered(sql: str) -> str:
-    """An API month-grain question rewritten to read each copied table as copy-then-monthly."""
+    """An API month-grain question rewritten to read each copied table as copy-then-monthly;
+    refuses a question it finds no copied table in (it would time the served SQL twice)."""
+    rewritten = sql
     for table, column in COPIES.items():
         marker = f"FROM __DB__.{table} "
-        if marker not in sql:
+        if marker not in rewritten:
             continue
-        head, tail = sql.split(marker, 1)
+        head, tail = rewritten.split(marker, 1)
         where, rest = tail.split(" GROUP BY", 1)
         select = head[head.rindex("SELECT") + len("SELECT"):]
         source = (f"(SELECT * FROM exp.{table}_closed {where} AND {column} <= {{closed_through:Date}} "
                   f"UNION ALL SELECT * FROM __DB__.{table} {where} AND {column} > {{closed_through:Date}}) ")
-        sql = head[:head.rindex("SELECT")] + "SELECT" + select + "FROM " + source + "GROUP BY" + rest
-    return sql
+        rewritten = head[:head.rindex("SELECT")] + "SELECT" + select + "FROM " + source + "GROUP BY" + rest
+    if rewritten == sql:
+        raise ValueError(f"no copied table in {sql!r}")
+    return rewritten
 
 
-class Asked:
+class TieredReader:
     """``pepy_api.store.queries`` over ``gen``, as served or through the copies."""
 
     def __init__(self, client, through: dt.date, tier: bool) -> None:
@@ -132,6 +166,8 @@ def main() -> None:
     through = (last - dt.timedelta(days=CLOSED_AFTER_DAYS)).replace(day=1) - dt.timedelta(days=1)
     print(f"history {first}..{last}; copies through {through}", flush=True)
     build_copies(client, through)
+    build_one_table(client)
+    refuse_stale_copies(client, through)
     rng = random.Random(args.seed)
     times: dict[tuple[str, str], list[float]] = {}
 
@@ -150,7 +186,7 @@ def main() -> None:
         "installer by month (all)": lambda r, p: queries.dimension_downloads(r, p, "installer", first, last, "all",
                                                                              "month"),
     }
-    readers = {"served": Asked(client, through, False), "union": Asked(client, through, True)}
+    readers = {"served": TieredReader(client, through, False), "union": TieredReader(client, through, True)}
     for round_ in range(args.rounds + 1):
         if round_ == 1:
             times.clear()  # the first round warms the caches
