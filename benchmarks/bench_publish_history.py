@@ -71,7 +71,14 @@ def build_probe(client, source: str, months: list[str], probe: str = PROBE, newe
     if newest:
         for table in MONTH_GRAIN:
             rebuild_month(client, probe, table, newest.replace(day=1))
-        compact_months(client, probe)
+        for done in compact_months(client, probe):
+            print(f"  {probe}: compacted {done.table} {done.month} ({done.parts_before} parts) in {done.seconds:.0f} s",
+                  flush=True)
+            if done.error:
+                raise RuntimeError(f"{probe}: {done.table} {done.month} not compacted: {done.error}")
+        committed = client.query(f"SELECT max(date) FROM {probe}.load_log FINAL WHERE state = 'committed'").result_rows
+        if committed[0][0] != newest:
+            raise RuntimeError(f"{probe}: newest committed day {committed[0][0]}, not {newest}")
 
 
 def wait_for_merges(client, timeout_s: float = 600) -> None:

@@ -93,8 +93,9 @@ def build_copies(client, through: dt.date) -> None:
 
 
 def build_one_table(client) -> None:
-    """``project_daily`` with every month (``closed = 0``) and the copy's years (``closed = 1``). A
-    row's ``closed`` never sums with another's: the two tiers are in different partitions."""
+    """``project_daily`` with every month (``closed = 0``) and the copy's years (``closed = 1``).
+    ``closed`` is not a key column, so the table would sum it if two rows of one (project, date)
+    folded: none do, each tier's rows are unique and the tiers are in different partitions."""
     columns = f"date, project, {MEASURES}"
     build(client, "project_daily_flagged", [
         "CREATE TABLE {build} (date Date CODEC(Delta(2), ZSTD(3)), project String CODEC(ZSTD(3)), closed UInt8, "
@@ -105,16 +106,27 @@ def build_one_table(client) -> None:
 
 
 def refuse_stale_copies(client, through: dt.date) -> None:
-    """Kept copies must hold the current generation's rows up to ``through`` (and the one-table
-    variant all of them): a copy built before new days were loaded would time other data."""
+    """Kept copies must hold the current generation's rows up to ``through``: a copy built before
+    new days were loaded would time other data. Compared by rows, downloads and newest day, each
+    read with FINAL."""
+    def shape(table: str, column: str, where: str) -> tuple:
+        return tuple(client.query(f"SELECT count(), sum(downloads), max({column}) FROM {table} FINAL "
+                                  f"WHERE {where}").result_rows[0])
+
     for table, column in COPIES.items():
-        copy, served = (client.query(f"SELECT count(), max({column}) FROM {name} WHERE {column} <= '{through}'")
-                        .result_rows[0] for name in (f"exp.{table}_closed", f"gen.{table}"))
-        if copy != served:
-            raise SystemExit(f"exp.{table}_closed is stale ({copy} against {served}): delete exp-tiers and run again")
-    flagged = client.query("SELECT count() FROM exp.project_daily_flagged WHERE closed = 0").result_rows[0][0]
-    if flagged != client.query("SELECT count() FROM gen.project_daily").result_rows[0][0]:
-        raise SystemExit("exp.project_daily_flagged is stale: delete exp-tiers and run again")
+        if shape(f"exp.{table}_closed", column, "1") != shape(f"gen.{table}", column, f"{column} <= '{through}'"):
+            raise SystemExit(f"exp.{table}_closed is stale: delete exp-tiers and run again")
+
+
+def refuse_stale_one_table(client) -> None:
+    """The one-table variant must hold every served month and the copy's rows: compared by
+    downloads and days, which merges do not change. Not with FINAL: it folds a day's row of one
+    tier into the other's (same sort key, other partition) and would double it."""
+    for closed, source in ((0, "gen.project_daily"), (1, "exp.project_daily_closed")):
+        question = "SELECT sum(downloads), min(date), max(date) FROM {} WHERE {}"
+        ours = client.query(question.format("exp.project_daily_flagged", f"closed = {closed}")).result_rows[0]
+        if ours != client.query(question.format(source, "1")).result_rows[0]:
+            raise SystemExit("exp.project_daily_flagged is stale: delete exp-tiers and run again")
 
 
 def tiered(sql: str) -> str:
@@ -166,8 +178,9 @@ def main() -> None:
     through = (last - dt.timedelta(days=CLOSED_AFTER_DAYS)).replace(day=1) - dt.timedelta(days=1)
     print(f"history {first}..{last}; copies through {through}", flush=True)
     build_copies(client, through)
-    build_one_table(client)
     refuse_stale_copies(client, through)
+    build_one_table(client)
+    refuse_stale_one_table(client)
     rng = random.Random(args.seed)
     times: dict[tuple[str, str], list[float]] = {}
 

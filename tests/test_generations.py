@@ -262,7 +262,7 @@ def test_memory_the_engine_kept_after_a_large_read_is_given_back(tmp_path):
         )
         assert probe.returncode == 0, probe.stderr[-3000:]
         figures = json.loads(probe.stdout.strip().splitlines()[-1])
-        if figures["purge_error"] or not figures["madvise"]:
+        if attempt == 0 and (figures["purge_error"] or not figures["madvise"]):
             pytest.skip(f"this environment cannot show memory given back: {figures}")
         assert figures["kept"] > 200, f"the read did not allocate: the test shows nothing ({figures})"
         assert figures["unreleased"] > 200, f"the memory went back without a release: the test shows nothing ({figures})"
@@ -272,6 +272,21 @@ def test_memory_the_engine_kept_after_a_large_read_is_given_back(tmp_path):
                 warnings.warn(f"memory given back only in a second process; the first saw {runs[0]}")
             return
     raise AssertionError(f"memory not given back, in two processes: {runs}")
+
+
+def test_the_api_reader_releases_its_engines_memory_too(home, monkeypatch):
+    """The reader's periodic release must reach its own engine (the memory test above checks what a
+    release given the engine frees): without the client only pyarrow's and glibc's pools go back."""
+    from pepy_api.store import reader as reader_module
+
+    given = []
+    reader = FrozenGenerationReader(home / "warehouse", refresh_seconds=3600)
+    try:
+        monkeypatch.setattr(reader_module, "release_unused_memory", lambda client=None: given.append(client))
+        reader.release_memory()
+    finally:
+        reader.close()
+    assert given and given[0] is not None
 
 
 def test_days_written_before_the_json_pieces_existed_answer_the_same_from_a_generation(tmp_path):
