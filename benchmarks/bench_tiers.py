@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_api import percentile  # noqa: E402
-from benchmarks.copies import attach_current, sample_projects  # noqa: E402
+from benchmarks.copies import attach_current, build_once, sample_projects  # noqa: E402
 from pepy_api.store import queries  # noqa: E402
 from pepy_api.store.reader import QUERY_SETTINGS  # noqa: E402
 from pepy_pipeline.warehouse.compaction import CLOSED_AFTER_DAYS  # noqa: E402
@@ -61,20 +61,6 @@ COPY_ONLY = (f"SELECT date, sum(downloads) FROM exp.project_daily_closed WHERE {
              "GROUP BY date ORDER BY date")
 
 
-def build(client, name: str, statements: list[str]) -> None:
-    """``exp.<name>`` from ``statements`` run against ``exp.<name>_build``, once."""
-    client.command("CREATE DATABASE IF NOT EXISTS exp")
-    if client.query(f"EXISTS TABLE exp.{name}").result_rows[0][0]:
-        return
-    client.command(f"DROP TABLE IF EXISTS exp.{name}_build")
-    started = time.perf_counter()
-    for statement in statements:
-        client.command(statement.replace("{build}", f"exp.{name}_build"))
-    client.command(f"OPTIMIZE TABLE exp.{name}_build FINAL")
-    client.command(f"RENAME TABLE exp.{name}_build TO exp.{name}")
-    print(f"built exp.{name} in {time.perf_counter() - started:.0f} s", flush=True)
-
-
 def replaced(text: str, old: str, new: str) -> str:
     """``text`` with ``old`` replaced, refusing if it is not there (a DDL formatted otherwise)."""
     if old not in text:
@@ -88,7 +74,7 @@ def build_copies(client, through: dt.date) -> None:
         served = client.query(f"SHOW CREATE TABLE gen.{table}").result_rows[0][0]
         ddl = replaced(replaced(served.split("SETTINGS")[0], f"gen.{table}", "{build}"),
                        f"PARTITION BY toYYYYMM({column})", f"PARTITION BY toYear({column})")
-        build(client, f"{table}_closed", [ddl, f"INSERT INTO {{build}} SELECT * FROM gen.{table} "
+        build_once(client, f"exp.{table}_closed", [ddl, f"INSERT INTO {{build}} SELECT * FROM gen.{table} "
                                                f"WHERE {column} <= '{through}'"])
 
 
@@ -97,7 +83,7 @@ def build_one_table(client) -> None:
     ``closed`` is not a key column, so the table would sum it if two rows of one (project, date)
     folded: none do, each tier's rows are unique and the tiers are in different partitions."""
     columns = f"date, project, {MEASURES}"
-    build(client, "project_daily_flagged", [
+    build_once(client, "exp.project_daily_flagged", [
         "CREATE TABLE {build} (date Date CODEC(Delta(2), ZSTD(3)), project String CODEC(ZSTD(3)), closed UInt8, "
         + ", ".join(f"{m} Int64 CODEC(T64, ZSTD(3))" for m in MEASURES.split(", "))
         + ") ENGINE = SummingMergeTree PARTITION BY if(closed = 1, toYear(date), toYYYYMM(date)) ORDER BY (project, date)",

@@ -51,27 +51,33 @@ def attach_current(home: Path, warehouse: Path):
     return client
 
 
+def build_once(client, name: str, statements: list[str]) -> str:
+    """``name`` (``exp.<table>``) from ``statements`` (``{build}`` naming the table being built), every
+    partition merged to one part, then renamed into place; built once (kept between runs). A killed
+    build's leftover is dropped first."""
+    client.command("CREATE DATABASE IF NOT EXISTS exp")
+    if client.query(f"EXISTS TABLE {name}").result_rows[0][0]:
+        return name
+    client.command(f"DROP TABLE IF EXISTS {name}_build")
+    started = time.perf_counter()
+    for statement in statements:
+        client.command(statement.replace("{build}", f"{name}_build"))
+    client.command(f"OPTIMIZE TABLE {name}_build FINAL")
+    client.command(f"RENAME TABLE {name}_build TO {name}")
+    print(f"built {name} in {time.perf_counter() - started:.0f} s", flush=True)
+    return name
+
+
 def copy_table(client, table: str, name: str, settings: str, since: dt.date,
                ddl: Callable[[str], str] = lambda text: text) -> str:
     """``name``: the generation's rows of ``table`` since ``since`` with the table ``settings``
     given (and its DDL passed through ``ddl``), every partition merged to one part like compaction
     leaves a closed month; built once (kept between runs)."""
-    client.command("CREATE DATABASE IF NOT EXISTS exp")
-    if client.query(f"EXISTS TABLE {name}").result_rows[0][0]:
-        return name
     served = client.query(f"SHOW CREATE TABLE gen.{table}").result_rows[0][0]
     # The attached table's SETTINGS name its read-only disk: the copy gets only ``settings`` (our
-    # rollups set no other table setting). A killed build's leftover is dropped first.
-    client.command(f"DROP TABLE IF EXISTS {name}_build")
-    client.command(ddl(served.split("SETTINGS")[0].replace(f"gen.{table}", f"{name}_build", 1))
-                   + f" SETTINGS {settings}")
-    started = time.perf_counter()
-    client.command(f"INSERT INTO {name}_build SELECT * FROM gen.{table} WHERE date >= {{since:Date}}",
-                   parameters={"since": since})
-    client.command(f"OPTIMIZE TABLE {name}_build FINAL")
-    client.command(f"RENAME TABLE {name}_build TO {name}")
-    print(f"built {name} in {time.perf_counter() - started:.0f} s", flush=True)
-    return name
+    # rollups set no other table setting).
+    create = ddl(served.split("SETTINGS")[0].replace(f"gen.{table}", "{build}", 1)) + f" SETTINGS {settings}"
+    return build_once(client, name, [create, f"INSERT INTO {{build}} SELECT * FROM gen.{table} WHERE date >= '{since}'"])
 
 
 def sample_projects(client, seed: int) -> tuple[list[str], dt.date]:
