@@ -13,10 +13,14 @@ the API and the constant app (benchmarks/constant_app.py) started by tests/suppo
 * all-history breakdowns of the largest project (start_date = first day of history);
 * prefix search p99 (prefixes of Zipf-sampled names);
 * API process RSS (current and peak) after all of the above;
-* concurrency 16, uncached mix (wrk_uncached.lua), outside a swap and while a separate process
-  publishes a new generation in a loop: p50/p99/max and errors, side by side, in two rounds (the
-  criterion compares two single slowest requests), each followed by the API's RSS once the old
-  generations are detached (its peak is the process's since it started);
+* concurrency 16, uncached mix (wrk_uncached.lua), outside a swap and from the start of a separate
+  process that publishes ``--swap-publishes`` new generations: p50/p99/max and errors, side by side,
+  in two rounds (the criterion compares two single slowest requests), with the times the API
+  started serving each new generation and how many of them fell inside the window (a swap after it
+  would leave the round measuring the writer alone), each followed by the API's RSS once the old
+  generations are detached (its peak is the process's since it started); ``--swap-controls`` adds
+  two controls per round: two windows with nothing happening (the criterion's noise), and the API's
+  own swaps with no writer running (``CURRENT`` pointed at earlier generations still on disk);
 * with ``--postgres``: the PostgreSQL yardstick (bench_postgres.py) on the same rows.
 
 Every warehouse access runs in a child process: an embedded chDB directory is one process's.
@@ -28,20 +32,23 @@ import argparse
 import datetime as dt
 import http.client
 import json
+import os
 import random
 import re
 import statistics
 import subprocess
 import sys
 import textwrap
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_api import MIX, endpoint_paths, percentile, run_wrk, zipf_projects  # noqa: E402
+from pepy_warehouse.generation import current_manifest, pointer_path  # noqa: E402
 from tests.support.processes import free_port, start, stop, wait_http  # noqa: E402
 
 WAREHOUSE_SCRIPT = """
@@ -108,7 +115,7 @@ class LeanClient:
     def get(self, path: str) -> "LeanResponse":
         self._connection.request("GET", path, headers={"Accept-Encoding": "gzip"})  # as browsers ask
         response = self._connection.getresponse()
-        return LeanResponse(response.status, response.read())
+        return LeanResponse(response.status, response.read(), {k.lower(): v for k, v in response.getheaders()})
 
     def __enter__(self) -> "LeanClient":
         return self
@@ -121,6 +128,7 @@ class LeanClient:
 class LeanResponse:
     status_code: int
     content: bytes
+    headers: dict = field(default_factory=dict)
 
 
 def timed_get(http: LeanClient, path: str, tag: str) -> tuple[float, LeanResponse]:
@@ -196,8 +204,6 @@ def rss_mb(pid: int) -> tuple[float, float]:
 
 def wrk_max(url: str, connections: int, seconds: int, paths: Path) -> dict:
     """run_wrk with uncached paths, plus the maximum latency wrk saw."""
-    import os
-
     env = dict(os.environ, PEPY_PATHS=str(paths))
     output = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
                              "-s", str(ROOT / "benchmarks/wrk_uncached.lua"), url],
@@ -224,13 +230,110 @@ def parse_wrk(output: str) -> dict:
             "p99": latency("99"), "errors": errors}
 
 
-def swap_comparison(base: str, home: Path, database: str, paths: Path, seconds: int) -> dict:
+class SwapWatcher(threading.Thread):
+    """When the API starts serving each new generation: a cheap answer's ETag (derived from the
+    served generation) polled every 0.1 s, so a round can show its swaps landed in its window."""
+
+    def __init__(self, base: str, path: str) -> None:
+        super().__init__(daemon=True)
+        self._base, self._path = base, path
+        self.swaps: list[float] = []  # time.monotonic() of each change seen
+        self.stopping = threading.Event()
+
+    def _etag(self, client: "LeanClient") -> str | None:
+        return client.get(self._path).headers.get("etag")
+
+    def run(self) -> None:
+        client = LeanClient(self._base)
+        seen = self._etag(client)
+        while not self.stopping.wait(0.1):
+            etag = self._etag(client)
+            if etag != seen:
+                self.swaps.append(time.monotonic())
+                seen = etag
+
+
+def swap_comparison(base: str, home: Path, database: str, paths: Path, seconds: int, publishes: int,
+                    watch_path: str) -> dict:
+    """The same uncached mix for ``seconds`` outside a swap, then for ``seconds`` from the start of a
+    publisher that publishes ``publishes`` generations; the API's swaps seen inside the second
+    window are counted (a swap after it would leave the round measuring the publisher only)."""
     outside = wrk_max(base, 16, seconds, paths)
-    publisher = warehouse(home, database, "publish", loops=3)
-    time.sleep(1)  # the publisher opens the warehouse; its swaps land inside the window below
+    watcher = SwapWatcher(base, watch_path)
+    watcher.start()
+    started = time.monotonic()
+    publisher = warehouse(home, database, "publish", loops=publishes)
     during = wrk_max(base, 16, seconds, paths)
+    ended = time.monotonic()
     published = finished(publisher)
-    return {"outside": outside, "during": during, "publish_seconds": published["publish_seconds"]}
+    time.sleep(8)  # a swap still under way when the publisher ended
+    watcher.stopping.set()
+    watcher.join()
+    return {"outside": outside, "during": during, "publish_seconds": published["publish_seconds"],
+            "swaps_at": [round(t - started, 1) for t in watcher.swaps],
+            "swaps_inside": sum(started <= t <= ended for t in watcher.swaps), "publishes": publishes}
+
+
+def quiet_comparison(base: str, paths: Path, seconds: int) -> dict:
+    """Two windows back to back with nothing else running: how far apart two slowest requests
+    are on this machine without any swap (the criterion's noise)."""
+    return {"outside": wrk_max(base, 16, seconds, paths), "during": wrk_max(base, 16, seconds, paths)}
+
+
+def kept_generations(home: Path) -> list[str]:
+    """Earlier generations whose manifest and frozen parts are still on disk, newest first."""
+    current = current_manifest(home / "warehouse")
+    names = []
+    for manifest in sorted(pointer_path(home / "warehouse").parent.glob("g*.json"), reverse=True):
+        shadow = json.loads(manifest.read_text()).get("shadow_path", "")
+        if manifest.stem != (current or {}).get("generation") and Path(shadow).is_dir():
+            names.append(manifest.stem)
+    return names
+
+
+def point_current(pointer: Path, name: str) -> None:
+    """Point ``CURRENT`` at ``name`` in one rename, as a publish does."""
+    staged = pointer.with_name(pointer.name + ".bench")
+    staged.write_text(name)
+    os.replace(staged, pointer)
+
+
+def own_swap_comparison(base: str, home: Path, paths: Path, seconds: int, watch_path: str) -> dict:
+    """The API's own share of a swap, without a writer process: ``CURRENT`` pointed at two earlier
+    generations still on disk (a fifth and three fifths into the second window), as a publish
+    points it at a new one; the API attaches, validates, warms up and reads the totals of each.
+    ``CURRENT`` is put back once the API has detached the generation it pointed at before (a
+    generation is attached once at a time), and the API attaches that one again before the
+    next window."""
+    pointer = pointer_path(home / "warehouse")
+    current = pointer.read_text()
+    kept = kept_generations(home)
+    if len(kept) < 2:
+        return {}
+    outside = wrk_max(base, 16, seconds, paths)
+    watcher = SwapWatcher(base, watch_path)
+    watcher.start()
+    started = time.monotonic()
+
+    def point() -> None:
+        for at, name in zip((0.2, 0.6), kept[:2]):
+            time.sleep(max(0.0, started + at * seconds - time.monotonic()))
+            point_current(pointer, name)
+
+    pointing = threading.Thread(target=point)
+    pointing.start()
+    try:
+        during = wrk_max(base, 16, seconds, paths)
+        ended = time.monotonic()
+        pointing.join()
+        watcher.stopping.set()
+        watcher.join()
+        time.sleep(35)  # the generation served before is detached 30 s after it was replaced
+    finally:
+        point_current(pointer, current)
+    time.sleep(10)  # served again
+    return {"outside": outside, "during": during, "swaps_at": [round(t - started, 1) for t in watcher.swaps],
+            "swaps_inside": sum(started <= t <= ended for t in watcher.swaps), "publishes": 2}
 
 
 def main() -> None:
@@ -243,6 +346,12 @@ def main() -> None:
     parser.add_argument("--postgres-days", type=int, default=180, help="days loaded into PostgreSQL (pypistats keeps 180)")
     parser.add_argument("--per-endpoint", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--swap-seconds", type=int, default=30,
+                        help="each concurrency-16 window (long enough for the swaps to land in the second)")
+    parser.add_argument("--swap-publishes", type=int, default=2, help="generations published in each swap window")
+    parser.add_argument("--swap-controls", action="store_true",
+                        help="each swap round also runs two windows with nothing happening and the API's own swaps "
+                             "without a writer (CURRENT pointed at earlier generations still on disk)")
     parser.add_argument("--swap-only", action="store_true", help="only the concurrency-16 swap rounds (and RSS)")
     args = parser.parse_args()
     rng = random.Random(42)
@@ -278,7 +387,14 @@ def main() -> None:
         # of ms between runs on 2 shared cores.
         swaps = []
         for _ in range(2):
-            swaps.append(swap_comparison(base, home, args.database, paths, args.seconds))
+            if args.swap_controls:
+                quiet = quiet_comparison(base, paths, args.swap_seconds)
+                own = own_swap_comparison(base, home, paths, args.swap_seconds, f"/badge/{ranked[0]}")
+                time.sleep(35)  # the generations it attached are detached 30 s after they were replaced
+            swaps.append(swap_comparison(base, home, args.database, paths, args.swap_seconds, args.swap_publishes,
+                                         f"/badge/{ranked[0]}"))
+            if args.swap_controls:
+                swaps[-1].update(quiet=quiet, own=own)
             time.sleep(35)  # the generations swapped out are detached after 30 s
             swaps[-1]["rss_after"] = rss_mb(api.pid)
         ceiling_after = run_wrk(constant_url, 1, args.seconds, None)
@@ -318,8 +434,10 @@ def print_report(facts, args, results, rss, swaps, before, after, client_before,
         print(f"| {name}{extra} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p99'] / unit:.0f}x | {big} | {r['errors']} |")
     for number, swap in enumerate(swaps, 1):
         print(textwrap.dedent(f"""
-            Concurrency 16, uncached mix, {args.seconds} s each, round {number}; publishes during the second
-            window took {', '.join(f'{s:.1f}' for s in swap['publish_seconds'])} s:
+            Concurrency 16, uncached mix, {args.swap_seconds} s each, round {number}; {swap['publishes']} publishes
+            from the second window's start took {', '.join(f'{s:.1f}' for s in swap['publish_seconds'])} s; the API
+            swapped at {', '.join(f'{s:.1f}' for s in swap['swaps_at']) or 'no time'} s, {swap['swaps_inside']} of
+            them inside the window:
 
             | window | requests/s | p50 ms | p99 ms | max ms | max / const p50 | errors |
             | --- | ---: | ---: | ---: | ---: | ---: | ---: |"""))
@@ -327,7 +445,18 @@ def print_report(facts, args, results, rss, swaps, before, after, client_before,
             r = swap[label]
             print(f"| {label} a swap | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.1f} | "
                   f"{r['max'] / unit:.0f}x | {r['errors']} |")
-        print(f"\n* slowest request during a swap minus outside: **{swap['during']['max'] - swap['outside']['max']:+.1f} ms**")
+        for control, title in (("quiet", "nothing happening (the second window against the first)"),
+                               ("own", "the API's own swaps, no writer (CURRENT pointed at earlier generations)")):
+            if swap.get(control):
+                c = swap[control]
+                swapped = (f"; swapped at {', '.join(f'{s:.1f}' for s in c['swaps_at'])} s, {c['swaps_inside']} inside"
+                           if "swaps_at" in c else "")
+                print(f"* {title}: second window's slowest minus the first's **{c['during']['max'] - c['outside']['max']:+.1f} ms**, "
+                      f"p99 {c['during']['p99'] - c['outside']['p99']:+.1f} ms, requests/s {c['outside']['rps']:,.0f} -> "
+                      f"{c['during']['rps']:,.0f}{swapped}")
+        complete = "" if swap["swaps_inside"] >= swap["publishes"] else " (not every swap inside the window)"
+        print(f"\n* slowest request during a swap minus outside: **{swap['during']['max'] - swap['outside']['max']:+.1f} ms**"
+              + complete)
         print(f"* API RSS after the swaps (old generations detached): {swap['rss_after'][0]:,.0f} MB "
               f"(peak {swap['rss_after'][1]:,.0f} MB)")
     if yardstick:

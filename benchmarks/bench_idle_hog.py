@@ -1,0 +1,102 @@
+"""What any work beside the API costs it on this machine, at the lowest priority a writer can take.
+
+    .venv/bin/python benchmarks/bench_idle_hog.py --warehouse /work/bench-data/real [--kinds none,cpu,memory,cpu,memory]
+
+Starts the API over the benchmark warehouse and puts the concurrency-16 uncached mix on it
+(bench_api_scale.py's paths file) in pairs of windows: the first with nothing else running, the
+second beside a "hog" of the given kind, two workers (as a publish's engine runs two threads) in a
+session of their own at autogroup nice 10 and under SCHED_IDLE (a writer cannot yield more):
+
+* ``none``: no hog, the pair's own noise;
+* ``cpu``: a busy loop (no memory traffic);
+* ``memory``: 64 MB arrays copied back and forth (memory bandwidth and the shared cache).
+
+For each pair: requests/s, p99 and slowest request, and the second window's slowest minus the
+first's, the swap criterion's measure. Were the hogs' cost zero, the swap rounds' excess would
+be the API's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_api_scale import wrk_max  # noqa: E402
+from tests.support.processes import free_port, start, stop, wait_http  # noqa: E402
+
+HOG = """
+import os, sys, time
+kind, seconds = sys.argv[1], float(sys.argv[2])
+os.setsid()
+open("/proc/self/autogroup", "w").write("10")
+os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+workers = []
+for _ in range(2):
+    pid = os.fork()
+    if pid == 0:
+        end = time.time() + seconds
+        if kind == "cpu":
+            x = 0
+            while time.time() < end:
+                for i in range(100_000):
+                    x += i
+        else:
+            import numpy as np
+            a = np.ones(64 * 2**20 // 8)
+            b = np.empty_like(a)
+            while time.time() < end:
+                np.copyto(b, a)
+                np.copyto(a, b)
+        os._exit(0)
+    workers.append(pid)
+for pid in workers:
+    os.waitpid(pid, 0)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--warehouse", type=Path, required=True, help="benchmark home (chDB under <home>/warehouse)")
+    parser.add_argument("--kinds", default="none,cpu,memory,cpu,memory")
+    parser.add_argument("--seconds", type=int, default=30)
+    args = parser.parse_args()
+    kinds = args.kinds.split(",")
+    if not set(kinds) <= {"none", "cpu", "memory"}:
+        raise SystemExit(f"unknown kind in {args.kinds}")
+    logs = args.warehouse / "bench-logs"
+    paths = logs / "paths.txt"  # written by bench_api_scale.py
+    port = free_port()
+    api = start([sys.executable, "-m", "pepy_api", "--port", str(port), "--log-level", "warning"],
+                {"PEPY_HOME": str(args.warehouse), "PEPY_DATABASE": "pepy"}, logs / "api_hog.log")
+    rows = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/health-check", api, logs / "api_hog.log", timeout=600)
+        time.sleep(10)  # the first generation's swap settles
+        for kind in kinds:
+            first = wrk_max(base, 16, args.seconds, paths)
+            hog = None if kind == "none" else subprocess.Popen(
+                [sys.executable, "-c", HOG, kind, str(args.seconds)], env=dict(os.environ))
+            second = wrk_max(base, 16, args.seconds, paths)
+            if hog is not None:
+                hog.wait()
+            rows.append((kind, first, second))
+    finally:
+        stop(api)
+    print(f"Concurrency 16, uncached mix, {args.seconds} s windows in pairs; the second beside the hog\n")
+    print("| hog | requests/s | p99 ms | slowest ms | second's slowest minus first's |")
+    print("| --- | --- | --- | --- | ---: |")
+    for kind, first, second in rows:
+        print(f"| {kind} | {first['rps']:,.0f} -> {second['rps']:,.0f} | {first['p99']:.1f} -> {second['p99']:.1f} | "
+              f"{first['max']:.1f} -> {second['max']:.1f} | {second['max'] - first['max']:+.1f} ms |")
+
+
+if __name__ == "__main__":
+    main()
