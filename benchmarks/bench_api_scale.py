@@ -29,6 +29,7 @@ Every warehouse access runs in a child process: an embedded chDB directory is on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import http.client
 import json
@@ -48,7 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_api import MIX, endpoint_paths, percentile, run_wrk, zipf_projects  # noqa: E402
-from pepy_warehouse.generation import current_manifest, pointer_path  # noqa: E402
+from pepy_api.store.reader import RETIRE_AFTER_SECONDS  # noqa: E402
+from pepy_warehouse.generation import current_manifest, point_at, pointer_path  # noqa: E402
 from tests.support.processes import free_port, start, stop, wait_http  # noqa: E402
 
 WAREHOUSE_SCRIPT = """
@@ -232,25 +234,48 @@ def parse_wrk(output: str) -> dict:
 
 class SwapWatcher(threading.Thread):
     """When the API starts serving each new generation: a cheap answer's ETag (derived from the
-    served generation) polled every 0.1 s, so a round can show its swaps landed in its window."""
+    served generation) polled every 0.1 s, so a round can show its swaps landed in its window.
+    It runs through both windows of a round, so both carry its ~10 requests/s."""
 
     def __init__(self, base: str, path: str) -> None:
         super().__init__(daemon=True)
         self._base, self._path = base, path
         self.swaps: list[float] = []  # time.monotonic() of each change seen
+        self.error: Exception | None = None
         self.stopping = threading.Event()
 
-    def _etag(self, client: "LeanClient") -> str | None:
-        return client.get(self._path).headers.get("etag")
-
     def run(self) -> None:
-        client = LeanClient(self._base)
-        seen = self._etag(client)
-        while not self.stopping.wait(0.1):
-            etag = self._etag(client)
-            if etag != seen:
-                self.swaps.append(time.monotonic())
-                seen = etag
+        try:
+            with LeanClient(self._base) as client:
+                seen = client.get(self._path).headers.get("etag")
+                while not self.stopping.wait(0.1):
+                    etag = client.get(self._path).headers.get("etag")
+                    if etag != seen:
+                        self.swaps.append(time.monotonic())
+                        seen = etag
+        except Exception as error:  # noqa: BLE001 - reported with the round, never taken for "no swap"
+            self.error = error
+
+    def seen_in(self, started: float, ended: float) -> dict:
+        if self.error is not None:
+            raise SystemExit(f"the swap watcher failed: {self.error!r}")
+        return {"swaps_at": [round(t - started, 1) for t in self.swaps if t >= started],
+                "swaps_inside": sum(started <= t <= ended for t in self.swaps)}
+
+
+@contextlib.contextmanager
+def watching(base: str, path: str):
+    watcher = SwapWatcher(base, path)
+    watcher.start()
+    try:
+        yield watcher
+    finally:
+        watcher.stopping.set()
+        watcher.join()
+
+
+#: How long after a swap the API still holds the generation it replaced, plus a margin.
+DETACHED_AFTER_SECONDS = RETIRE_AFTER_SECONDS + 5
 
 
 def swap_comparison(base: str, home: Path, database: str, paths: Path, seconds: int, publishes: int,
@@ -258,26 +283,23 @@ def swap_comparison(base: str, home: Path, database: str, paths: Path, seconds: 
     """The same uncached mix for ``seconds`` outside a swap, then for ``seconds`` from the start of a
     publisher that publishes ``publishes`` generations; the API's swaps seen inside the second
     window are counted (a swap after it would leave the round measuring the publisher only)."""
-    outside = wrk_max(base, 16, seconds, paths)
-    watcher = SwapWatcher(base, watch_path)
-    watcher.start()
-    started = time.monotonic()
-    publisher = warehouse(home, database, "publish", loops=publishes)
-    during = wrk_max(base, 16, seconds, paths)
-    ended = time.monotonic()
-    published = finished(publisher)
-    time.sleep(8)  # a swap still under way when the publisher ended
-    watcher.stopping.set()
-    watcher.join()
+    with watching(base, watch_path) as watcher:
+        outside = wrk_max(base, 16, seconds, paths)
+        started = time.monotonic()
+        publisher = warehouse(home, database, "publish", loops=publishes)
+        during = wrk_max(base, 16, seconds, paths)
+        ended = time.monotonic()
+        published = finished(publisher)
+        time.sleep(8)  # a swap still under way when the publisher ended
     return {"outside": outside, "during": during, "publish_seconds": published["publish_seconds"],
-            "swaps_at": [round(t - started, 1) for t in watcher.swaps],
-            "swaps_inside": sum(started <= t <= ended for t in watcher.swaps), "publishes": publishes}
+            "publishes": publishes, **watcher.seen_in(started, ended)}
 
 
-def quiet_comparison(base: str, paths: Path, seconds: int) -> dict:
-    """Two windows back to back with nothing else running: how far apart two slowest requests
-    are on this machine without any swap (the criterion's noise)."""
-    return {"outside": wrk_max(base, 16, seconds, paths), "during": wrk_max(base, 16, seconds, paths)}
+def quiet_comparison(base: str, paths: Path, seconds: int, watch_path: str) -> dict:
+    """Two windows back to back with nothing else running (the watcher polling, as in the other
+    rounds): how far apart two slowest requests are on this machine without any swap."""
+    with watching(base, watch_path):
+        return {"outside": wrk_max(base, 16, seconds, paths), "during": wrk_max(base, 16, seconds, paths)}
 
 
 def kept_generations(home: Path) -> list[str]:
@@ -291,49 +313,49 @@ def kept_generations(home: Path) -> list[str]:
     return names
 
 
-def point_current(pointer: Path, name: str) -> None:
-    """Point ``CURRENT`` at ``name`` in one rename, as a publish does."""
-    staged = pointer.with_name(pointer.name + ".bench")
-    staged.write_text(name)
-    os.replace(staged, pointer)
-
-
-def own_swap_comparison(base: str, home: Path, paths: Path, seconds: int, watch_path: str) -> dict:
+def own_swap_comparison(base: str, home: Path, database: str, paths: Path, seconds: int, watch_path: str) -> dict:
     """The API's own share of a swap, without a writer process: ``CURRENT`` pointed at two earlier
     generations still on disk (a fifth and three fifths into the second window), as a publish
     points it at a new one; the API attaches, validates, warms up and reads the totals of each.
-    ``CURRENT`` is put back once the API has detached the generation it pointed at before (a
-    generation is attached once at a time), and the API attaches that one again before the
-    next window."""
-    pointer = pointer_path(home / "warehouse")
-    current = pointer.read_text()
-    kept = kept_generations(home)
+    ``CURRENT`` is put back (unless something else moved it meanwhile) once the API has detached
+    the generation it served before, which it could not attach twice; it is then served again
+    before the next window. With fewer than two earlier generations on disk (a writer removes
+    all but the current and previous ones after a grace period), two are published first, and the
+    API given the time to detach what it replaced; empty if there are still fewer."""
+    warehouse_dir = home / "warehouse"
+    if len(kept_generations(home)) < 2:
+        finished(warehouse(home, database, "publish", loops=2))
+        time.sleep(DETACHED_AFTER_SECONDS)
+    current = pointer_path(warehouse_dir).read_text().strip()
+    kept = kept_generations(home)[:2]
     if len(kept) < 2:
         return {}
-    outside = wrk_max(base, 16, seconds, paths)
-    watcher = SwapWatcher(base, watch_path)
-    watcher.start()
-    started = time.monotonic()
+    cancelled = threading.Event()
 
-    def point() -> None:
-        for at, name in zip((0.2, 0.6), kept[:2]):
-            time.sleep(max(0.0, started + at * seconds - time.monotonic()))
-            point_current(pointer, name)
+    def point(started: float) -> None:
+        for at, name in zip((0.2, 0.6), kept):
+            if cancelled.wait(max(0.0, started + at * seconds - time.monotonic())):
+                return
+            point_at(warehouse_dir, name)
 
-    pointing = threading.Thread(target=point)
-    pointing.start()
-    try:
-        during = wrk_max(base, 16, seconds, paths)
-        ended = time.monotonic()
-        pointing.join()
-        watcher.stopping.set()
-        watcher.join()
-        time.sleep(35)  # the generation served before is detached 30 s after it was replaced
-    finally:
-        point_current(pointer, current)
+    with watching(base, watch_path) as watcher:
+        outside = wrk_max(base, 16, seconds, paths)
+        started = time.monotonic()
+        pointing = threading.Thread(target=point, args=(started,))
+        pointing.start()
+        try:
+            during = wrk_max(base, 16, seconds, paths)
+            ended = time.monotonic()
+            pointing.join()
+            time.sleep(DETACHED_AFTER_SECONDS)
+            seen = watcher.seen_in(started, ended)  # a swap the window ended during included
+        finally:
+            cancelled.set()
+            pointing.join()
+            if pointer_path(warehouse_dir).read_text().strip() in kept:
+                point_at(warehouse_dir, current)
     time.sleep(10)  # served again
-    return {"outside": outside, "during": during, "swaps_at": [round(t - started, 1) for t in watcher.swaps],
-            "swaps_inside": sum(started <= t <= ended for t in watcher.swaps), "publishes": 2}
+    return {"outside": outside, "during": during, "publishes": len(kept), **seen}
 
 
 def main() -> None:
@@ -386,16 +408,18 @@ def main() -> None:
         # Two rounds: the criterion compares two single slowest requests, which move by hundreds
         # of ms between runs on 2 shared cores.
         swaps = []
+        watch_path = f"/badge/{ranked[0]}"
         for _ in range(2):
             if args.swap_controls:
-                quiet = quiet_comparison(base, paths, args.swap_seconds)
-                own = own_swap_comparison(base, home, paths, args.swap_seconds, f"/badge/{ranked[0]}")
-                time.sleep(35)  # the generations it attached are detached 30 s after they were replaced
+                quiet = quiet_comparison(base, paths, args.swap_seconds, watch_path)
+                own = own_swap_comparison(base, home, args.database, paths, args.swap_seconds, watch_path)
+                if own:
+                    time.sleep(DETACHED_AFTER_SECONDS)  # the generations it attached are detached
             swaps.append(swap_comparison(base, home, args.database, paths, args.swap_seconds, args.swap_publishes,
-                                         f"/badge/{ranked[0]}"))
+                                         watch_path))
             if args.swap_controls:
                 swaps[-1].update(quiet=quiet, own=own)
-            time.sleep(35)  # the generations swapped out are detached after 30 s
+            time.sleep(DETACHED_AFTER_SECONDS)  # the generations swapped out are detached
             swaps[-1]["rss_after"] = rss_mb(api.pid)
         ceiling_after = run_wrk(constant_url, 1, args.seconds, None)
     finally:
@@ -447,7 +471,9 @@ def print_report(facts, args, results, rss, swaps, before, after, client_before,
                   f"{r['max'] / unit:.0f}x | {r['errors']} |")
         for control, title in (("quiet", "nothing happening (the second window against the first)"),
                                ("own", "the API's own swaps, no writer (CURRENT pointed at earlier generations)")):
-            if swap.get(control):
+            if control in swap and not swap[control]:
+                print(f"* {title}: not run (fewer than two earlier generations on disk, even after publishing two)")
+            elif swap.get(control):
                 c = swap[control]
                 swapped = (f"; swapped at {', '.join(f'{s:.1f}' for s in c['swaps_at'])} s, {c['swaps_inside']} inside"
                            if "swaps_at" in c else "")

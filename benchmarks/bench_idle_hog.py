@@ -1,11 +1,12 @@
-"""What any work beside the API costs it on this machine, at the lowest priority a writer can take.
+"""What work beside the API costs it on this machine, at the priority a writer runs at plus SCHED_IDLE.
 
     .venv/bin/python benchmarks/bench_idle_hog.py --warehouse /work/bench-data/real [--kinds none,cpu,memory,cpu,memory]
 
 Starts the API over the benchmark warehouse and puts the concurrency-16 uncached mix on it
 (bench_api_scale.py's paths file) in pairs of windows: the first with nothing else running, the
 second beside a "hog" of the given kind, two workers (as a publish's engine runs two threads) in a
-session of their own at autogroup nice 10 and under SCHED_IDLE (a writer cannot yield more):
+session of their own at autogroup nice 10 (as a writer runs) and under SCHED_IDLE on top. (Lower
+still, not tried here: autogroup nice 19, or a cgroup with ``cpu.idle``.)
 
 * ``none``: no hog, the pair's own noise;
 * ``cpu``: a busy loop (no memory traffic);
@@ -56,8 +57,7 @@ for _ in range(2):
                 np.copyto(a, b)
         os._exit(0)
     workers.append(pid)
-for pid in workers:
-    os.waitpid(pid, 0)
+sys.exit(max(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0 for pid in workers))
 """
 
 
@@ -85,8 +85,8 @@ def main() -> None:
             hog = None if kind == "none" else subprocess.Popen(
                 [sys.executable, "-c", HOG, kind, str(args.seconds)], env=dict(os.environ))
             second = wrk_max(base, 16, args.seconds, paths)
-            if hog is not None:
-                hog.wait()
+            if hog is not None and hog.wait() != 0:
+                raise SystemExit(f"the {kind} hog failed (exit {hog.returncode}): its window had no hog")
             rows.append((kind, first, second))
     finally:
         stop(api)

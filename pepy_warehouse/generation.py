@@ -89,7 +89,7 @@ def freeze_generation(client, database: str, warehouse_dir: Path, facts: dict) -
     directory.mkdir(parents=True, exist_ok=True)
     manifest_path = directory / f"{name}.json"
     _write_atomically(manifest_path, json.dumps(manifest, indent=2, default=str))
-    _write_atomically(directory / POINTER_NAME, name)
+    point_at(warehouse_dir, name)
     remove_old_generations(warehouse_dir)
     return Generation(name, manifest_path, manifest)
 
@@ -171,6 +171,11 @@ def current_manifest(warehouse_dir: Path) -> dict | None:
 
 def pointer_path(warehouse_dir: Path) -> Path:
     return warehouse_dir / MANIFEST_DIR / POINTER_NAME
+
+
+def point_at(warehouse_dir: Path, name: str) -> None:
+    """Point ``CURRENT`` at generation ``name`` in one rename: a reader sees the old or the new."""
+    _write_atomically(pointer_path(warehouse_dir), name)
 
 
 def attach_generation(client, manifest: dict, database: str, link_root: Path) -> None:
