@@ -355,7 +355,7 @@ def own_swap_comparison(base: str, home: Path, database: str, paths: Path, secon
             if pointer_path(warehouse_dir).read_text().strip() in kept:
                 point_at(warehouse_dir, current)
     time.sleep(10)  # served again
-    return {"outside": outside, "during": during, "publishes": len(kept), **seen}
+    return {"outside": outside, "during": during, **seen}
 
 
 def main() -> None:
