@@ -21,6 +21,8 @@ the API and the constant app (benchmarks/constant_app.py) started by tests/suppo
   generations are detached (its peak is the process's since it started); ``--swap-controls`` adds
   two controls per round: two windows with nothing happening (the criterion's noise), and the API's
   own swaps with no writer running (``CURRENT`` pointed at earlier generations still on disk);
+  ``--swap-warm-writer`` a round whose writer started and connected before both windows (its
+  imports and engine open outside them, as when a load run publishes at its end);
 * with ``--postgres``: the PostgreSQL yardstick (bench_postgres.py) on the same rows.
 
 Every warehouse access runs in a child process: an embedded chDB directory is one process's.
@@ -59,12 +61,16 @@ from pathlib import Path
 from pepy_pipeline.warehouse.publish import publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 home, database, action, loops = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+warm = len(sys.argv) > 5 and sys.argv[5] == "warm"
 # As the code location sets them (PEPY_WRITER_SESSION, PEPY_WRITER_NICE): a publish is a writer of its own.
 warehouse = ClickHouseWarehouse(dsn=f"chdb://{home / 'warehouse'}", database=database,
                                 writer_session=os.environ.get("PEPY_WRITER_SESSION", "true") == "true",
                                 writer_nice=int(os.environ.get("PEPY_WRITER_NICE", "10")))
 out = {}
 with warehouse.connect() as client:
+    if warm:  # started and connected: publish when told (as a load run publishes at its end)
+        print("ready", flush=True)
+        sys.stdin.readline()
     if action == "publish":
         seconds = []
         for _ in range(loops):
@@ -81,9 +87,15 @@ print(json.dumps(out))
 """
 
 
-def warehouse(home: Path, database: str, action: str, loops: int = 1) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WAREHOUSE_SCRIPT, str(home), database, action, str(loops)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def warehouse(home: Path, database: str, action: str, loops: int = 1, warm: bool = False) -> subprocess.Popen:
+    """A writer process doing ``action``; ``warm``: it starts, connects, prints ``ready`` and waits
+    for a line on its stdin before the action."""
+    process = subprocess.Popen([sys.executable, "-c", WAREHOUSE_SCRIPT, str(home), database, action, str(loops),
+                                "warm" if warm else "cold"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, stdin=subprocess.PIPE if warm else None, text=True)
+    if warm and process.stdout.readline().strip() != "ready":
+        raise SystemExit(f"the writer did not start: {process.communicate()[1][-3000:]}")
+    return process
 
 
 def finished(process: subprocess.Popen) -> dict:
@@ -279,14 +291,22 @@ DETACHED_AFTER_SECONDS = RETIRE_AFTER_SECONDS + 5
 
 
 def swap_comparison(base: str, home: Path, database: str, paths: Path, seconds: int, publishes: int,
-                    watch_path: str) -> dict:
+                    watch_path: str, warm: bool = False) -> dict:
     """The same uncached mix for ``seconds`` outside a swap, then for ``seconds`` from the start of a
     publisher that publishes ``publishes`` generations; the API's swaps seen inside the second
-    window are counted (a swap after it would leave the round measuring the publisher only)."""
+    window are counted (a swap after it would leave the round measuring the publisher only).
+    ``warm``: the publisher was started and connected before the first window (its imports and
+    engine open out of both windows, as when a load run publishes at its end) and publishes from
+    the second window's start."""
     with watching(base, watch_path) as watcher:
+        publisher = warehouse(home, database, "publish", loops=publishes, warm=True) if warm else None
         outside = wrk_max(base, 16, seconds, paths)
         started = time.monotonic()
-        publisher = warehouse(home, database, "publish", loops=publishes)
+        if warm:
+            publisher.stdin.write("go\n")
+            publisher.stdin.flush()
+        else:
+            publisher = warehouse(home, database, "publish", loops=publishes)
         during = wrk_max(base, 16, seconds, paths)
         ended = time.monotonic()
         published = finished(publisher)
@@ -374,6 +394,9 @@ def main() -> None:
     parser.add_argument("--swap-controls", action="store_true",
                         help="each swap round also runs two windows with nothing happening and the API's own swaps "
                              "without a writer (CURRENT pointed at earlier generations still on disk)")
+    parser.add_argument("--swap-warm-writer", action="store_true",
+                        help="each swap round also runs a writer started and connected before both windows that "
+                             "publishes from the second's start (as a load run publishes at its end)")
     parser.add_argument("--swap-only", action="store_true", help="only the concurrency-16 swap rounds (and RSS)")
     args = parser.parse_args()
     rng = random.Random(42)
@@ -419,6 +442,10 @@ def main() -> None:
                                          watch_path))
             if args.swap_controls:
                 swaps[-1].update(quiet=quiet, own=own)
+            if args.swap_warm_writer:
+                time.sleep(DETACHED_AFTER_SECONDS)  # the generations swapped out are detached
+                swaps[-1]["warm"] = swap_comparison(base, home, args.database, paths, args.swap_seconds,
+                                                    args.swap_publishes, watch_path, warm=True)
             time.sleep(DETACHED_AFTER_SECONDS)  # the generations swapped out are detached
             swaps[-1]["rss_after"] = rss_mb(api.pid)
         ceiling_after = run_wrk(constant_url, 1, args.seconds, None)
@@ -470,13 +497,16 @@ def print_report(facts, args, results, rss, swaps, before, after, client_before,
             print(f"| {label} a swap | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.1f} | "
                   f"{r['max'] / unit:.0f}x | {r['errors']} |")
         for control, title in (("quiet", "nothing happening (the second window against the first)"),
-                               ("own", "the API's own swaps, no writer (CURRENT pointed at earlier generations)")):
+                               ("own", "the API's own swaps, no writer (CURRENT pointed at earlier generations)"),
+                               ("warm", "a writer started before both windows, publishing from the second's start")):
             if control in swap and not swap[control]:
                 print(f"* {title}: not run (fewer than two earlier generations on disk, even after publishing two)")
             elif swap.get(control):
                 c = swap[control]
                 swapped = (f"; swapped at {', '.join(f'{s:.1f}' for s in c['swaps_at'])} s, {c['swaps_inside']} inside"
                            if "swaps_at" in c else "")
+                if "publish_seconds" in c:
+                    swapped += f"; publishes took {', '.join(f'{s:.1f}' for s in c['publish_seconds'])} s"
                 print(f"* {title}: second window's slowest minus the first's **{c['during']['max'] - c['outside']['max']:+.1f} ms**, "
                       f"p99 {c['during']['p99'] - c['outside']['p99']:+.1f} ms, requests/s {c['outside']['rps']:,.0f} -> "
                       f"{c['during']['rps']:,.0f}{swapped}")

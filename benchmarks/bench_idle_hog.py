@@ -5,8 +5,9 @@
 Starts the API over the benchmark warehouse and puts the concurrency-16 uncached mix on it
 (bench_api_scale.py's paths file) in pairs of windows: the first with nothing else running, the
 second beside a "hog" of the given kind, two workers (as a publish's engine runs two threads) in a
-session of their own at autogroup nice 10 (as a writer runs) and under SCHED_IDLE on top. (Lower
-still, not tried here: autogroup nice 19, or a cgroup with ``cpu.idle``.)
+session of their own at autogroup nice 10 (as a writer runs) and under SCHED_IDLE on top, or, for a
+kind ending in ``@idle``, in a CPU cgroup with ``cpu.idle`` set instead (needs a writable cgroup
+mount, as root here).
 
 * ``none``: no hog, the pair's own noise;
 * ``cpu``: a busy loop (no memory traffic);
@@ -34,10 +35,13 @@ from tests.support.processes import free_port, start, stop, wait_http  # noqa: E
 
 HOG = """
 import os, sys, time
-kind, seconds = sys.argv[1], float(sys.argv[2])
-os.setsid()
-open("/proc/self/autogroup", "w").write("10")
-os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+kind, seconds, cgroup = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+if cgroup:  # an idle CPU cgroup: autogroups do not apply inside it
+    open(os.path.join(cgroup, "cgroup.procs"), "w").write(str(os.getpid()))
+else:
+    os.setsid()
+    open("/proc/self/autogroup", "w").write("10")
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 workers = []
 for _ in range(2):
     pid = os.fork()
@@ -57,8 +61,27 @@ for _ in range(2):
                 np.copyto(a, b)
         os._exit(0)
     workers.append(pid)
-sys.exit(max(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0 for pid in workers))
+failed = max(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0 for pid in workers)
+print(os.times().children_user + os.times().children_system)  # the CPU-seconds the hog got
+sys.exit(failed)
 """
+
+
+def steal_seconds() -> float:
+    """CPU time the hypervisor gave to others while this machine's vCPUs wanted it (all CPUs)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cgroup() -> Path:
+    """A CPU cgroup whose tasks run only when nothing else wants the CPU (``cpu.idle`` = 1)."""
+    for mount in (Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup")):
+        if (mount / "cpu.idle").exists() or (mount / "cgroup.subtree_control").exists():
+            group = mount / "pepy_bench_idle"
+            group.mkdir(exist_ok=True)
+            (group / "cpu.idle").write_text("1")
+            return group
+    raise SystemExit("no writable CPU cgroup with cpu.idle here")
 
 
 def main() -> None:
@@ -68,8 +91,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     args = parser.parse_args()
     kinds = args.kinds.split(",")
-    if not set(kinds) <= {"none", "cpu", "memory"}:
+    if not {kind.removesuffix("@idle") for kind in kinds} <= {"none", "cpu", "memory"}:
         raise SystemExit(f"unknown kind in {args.kinds}")
+    cgroup = idle_cgroup() if any(kind.endswith("@idle") for kind in kinds) else None
     logs = args.warehouse / "bench-logs"
     paths = logs / "paths.txt"  # written by bench_api_scale.py
     port = free_port()
@@ -83,19 +107,28 @@ def main() -> None:
         for kind in kinds:
             first = wrk_max(base, 16, args.seconds, paths)
             hog = None if kind == "none" else subprocess.Popen(
-                [sys.executable, "-c", HOG, kind, str(args.seconds)], env=dict(os.environ))
+                [sys.executable, "-c", HOG, kind.removesuffix("@idle"), str(args.seconds),
+                 str(cgroup) if kind.endswith("@idle") else ""], env=dict(os.environ),
+                stdout=subprocess.PIPE, text=True)
+            steal = steal_seconds()
             second = wrk_max(base, 16, args.seconds, paths)
-            if hog is not None and hog.wait() != 0:
-                raise SystemExit(f"the {kind} hog failed (exit {hog.returncode}): its window had no hog")
+            second["steal"] = steal_seconds() - steal
+            second["hog_cpu"] = 0.0
+            if hog is not None:
+                out, _ = hog.communicate()
+                if hog.returncode != 0:
+                    raise SystemExit(f"the {kind} hog failed (exit {hog.returncode}): its window had no hog")
+                second["hog_cpu"] = float(out.strip())
             rows.append((kind, first, second))
     finally:
         stop(api)
     print(f"Concurrency 16, uncached mix, {args.seconds} s windows in pairs; the second beside the hog\n")
-    print("| hog | requests/s | p99 ms | slowest ms | second's slowest minus first's |")
-    print("| --- | --- | --- | --- | ---: |")
+    print("| hog | requests/s | p99 ms | slowest ms | second's slowest minus first's | hog's CPU-s | steal CPU-s |")
+    print("| --- | --- | --- | --- | ---: | ---: | ---: |")
     for kind, first, second in rows:
         print(f"| {kind} | {first['rps']:,.0f} -> {second['rps']:,.0f} | {first['p99']:.1f} -> {second['p99']:.1f} | "
-              f"{first['max']:.1f} -> {second['max']:.1f} | {second['max'] - first['max']:+.1f} ms |")
+              f"{first['max']:.1f} -> {second['max']:.1f} | {second['max'] - first['max']:+.1f} ms | "
+              f"{second['hog_cpu']:.1f} | {second['steal']:.1f} |")
 
 
 if __name__ == "__main__":
