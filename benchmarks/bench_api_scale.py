@@ -219,7 +219,7 @@ def rss_mb(pid: int) -> tuple[float, float]:
 def wrk_max(url: str, connections: int, seconds: int, paths: Path) -> dict:
     """run_wrk with uncached paths, plus the maximum latency wrk saw."""
     env = dict(os.environ, PEPY_PATHS=str(paths))
-    output = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+    output = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
                              "-s", str(ROOT / "benchmarks/wrk_uncached.lua"), url],
                             capture_output=True, text=True, env=env, check=True).stdout
 

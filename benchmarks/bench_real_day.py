@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -79,7 +80,10 @@ def part_load(args) -> dict:
     started = time.perf_counter()
     build_catalogue(sample.projects, sample.seed, sample.shape)  # once per process, cached
     catalogue_s = time.perf_counter() - started
-    warehouse = ClickHouseWarehouse(dsn=f"chdb://{args.warehouse / 'warehouse'}")
+    # PEPY_WRITER_SESSION=true: in a session of its own at the writer's autogroup nice, as the code
+    # location runs a load (bench_api_during_load.py); off by default, as in the earlier passes' runs.
+    warehouse = ClickHouseWarehouse(dsn=f"chdb://{args.warehouse / 'warehouse'}",
+                                    writer_session=os.environ.get("PEPY_WRITER_SESSION", "false") == "true")
     out = {"day": args.day, "catalogue_s": catalogue_s}
     sampler = RssSampler()
     with warehouse.connect() as client, warehouse.insert_clients() as extra:
