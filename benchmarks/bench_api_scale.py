@@ -70,7 +70,8 @@ out = {}
 with warehouse.connect() as client:
     if warm:  # started and connected: publish when told (as a load run publishes at its end)
         print("ready", flush=True)
-        sys.stdin.readline()
+        if sys.stdin.readline().strip() != "go":  # the benchmark ended (its pipe closed): publish nothing
+            sys.exit("not told to publish")
     if action == "publish":
         seconds = []
         for _ in range(loops):
@@ -88,12 +89,13 @@ print(json.dumps(out))
 
 
 def warehouse(home: Path, database: str, action: str, loops: int = 1, warm: bool = False) -> subprocess.Popen:
-    """A writer process doing ``action``; ``warm``: it starts, connects, prints ``ready`` and waits
-    for a line on its stdin before the action."""
+    """A writer process doing ``action``; ``warm``: it starts, connects, prints ``ready`` and does
+    the action once told ``go`` on its stdin (any other line, or the pipe closing, ends it)."""
     process = subprocess.Popen([sys.executable, "-c", WAREHOUSE_SCRIPT, str(home), database, action, str(loops),
                                 "warm" if warm else "cold"], cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, stdin=subprocess.PIPE if warm else None, text=True)
     if warm and process.stdout.readline().strip() != "ready":
+        process.kill()
         raise SystemExit(f"the writer did not start: {process.communicate()[1][-3000:]}")
     return process
 
@@ -298,18 +300,24 @@ def swap_comparison(base: str, home: Path, database: str, paths: Path, seconds: 
     ``warm``: the publisher was started and connected before the first window (its imports and
     engine open out of both windows, as when a load run publishes at its end) and publishes from
     the second window's start."""
+    publisher = None
     with watching(base, watch_path) as watcher:
-        publisher = warehouse(home, database, "publish", loops=publishes, warm=True) if warm else None
-        outside = wrk_max(base, 16, seconds, paths)
-        started = time.monotonic()
-        if warm:
-            publisher.stdin.write("go\n")
-            publisher.stdin.flush()
-        else:
-            publisher = warehouse(home, database, "publish", loops=publishes)
-        during = wrk_max(base, 16, seconds, paths)
-        ended = time.monotonic()
-        published = finished(publisher)
+        try:
+            publisher = warehouse(home, database, "publish", loops=publishes, warm=True) if warm else None
+            outside = wrk_max(base, 16, seconds, paths)
+            started = time.monotonic()
+            if warm:
+                publisher.stdin.write("go\n")
+                publisher.stdin.flush()
+            else:
+                publisher = warehouse(home, database, "publish", loops=publishes)
+            during = wrk_max(base, 16, seconds, paths)
+            ended = time.monotonic()
+            published = finished(publisher)
+        finally:
+            if publisher is not None and publisher.poll() is None:
+                publisher.kill()  # by pid: it runs in a session of its own
+                publisher.wait()
         time.sleep(8)  # a swap still under way when the publisher ended
     return {"outside": outside, "during": during, "publish_seconds": published["publish_seconds"],
             "publishes": publishes, **watcher.seen_in(started, ended)}

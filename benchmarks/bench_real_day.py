@@ -87,6 +87,10 @@ def part_load(args) -> dict:
     out = {"day": args.day, "catalogue_s": catalogue_s}
     sampler = RssSampler()
     with warehouse.connect() as client, warehouse.insert_clients() as extra:
+        # Where the writer runs (its own session or the caller's, and that session's autogroup).
+        autogroup = Path("/proc/self/autogroup")
+        out["writer_session"] = (("own session" if os.getsid(0) == os.getpid() else "caller's session") + ", "
+                                 + (autogroup.read_text().strip() if autogroup.exists() else "no autogroup"))
         load_started = time.perf_counter()
         load = load_day(client, warehouse.database, sample, day, run_id="bench-real-day", insert_clients=extra)
         load_ended = time.perf_counter()
