@@ -8,7 +8,7 @@ file) in back-to-back windows, concurrency 1 and 16 in turn: ``--pairs`` pairs b
 from the start of a reload of ``--day`` until the load process has exited, then ``--pairs`` pairs
 after, once the generation it replaced is detached. The load is bench_real_day.py's own load part
 (source -> committed, then the publish, the compaction and the publish again, as a load run does),
-with ``PEPY_WRITER_SESSION=true``: without a terminal it moves into a session of its own at the
+with ``--writer-session``: without a terminal it moves into a session of its own at the
 writer's autogroup nice, as the code location runs a load (where it ran is printed). A window is
 "during" if it ended before the load exited, "end" if the load exited inside it. Reloading a loaded
 day with the same generator replaces it with the same rows: the warehouse's figures do not change.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -60,19 +59,21 @@ def main() -> None:
         started = time.monotonic()
         with open(logs / "load_during_api.err", "w") as errors:  # a file: a full pipe would stall the load
             load = subprocess.Popen([sys.executable, str(ROOT / "benchmarks/bench_real_day.py"), "--part", "load",
-                                     "--day", args.day, "--warehouse", str(args.warehouse), "--publish"],
-                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True,
-                                    env=dict(os.environ, PEPY_WRITER_SESSION="true"))
-        waiter = threading.Thread(target=lambda: (load.wait(), exited.append(time.monotonic())), daemon=True)
+                                     "--day", args.day, "--warehouse", str(args.warehouse), "--publish",
+                                     "--writer-session"],
+                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True)
         out = []
-        reader = threading.Thread(target=lambda: out.append(load.stdout.read()), daemon=True)
+
+        def wait_for_load() -> None:  # its output (read to the end, then its exit), then when it exited
+            out.append(load.communicate()[0])
+            exited.append(time.monotonic())
+
+        waiter = threading.Thread(target=wait_for_load, daemon=True)
         waiter.start()
-        reader.start()
         during = []
         while not exited:
             during.append(window(base, paths, args.seconds, 1 if len(during) % 2 == 0 else 16))
         waiter.join()
-        reader.join()
         if load.returncode:
             raise SystemExit(f"the load failed (exit {load.returncode}): see {logs / 'load_during_api.err'}")
         time.sleep(DETACHED_AFTER_SECONDS)  # the generation it replaced is detached

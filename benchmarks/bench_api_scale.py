@@ -56,16 +56,18 @@ from pepy_warehouse.generation import current_manifest, point_at, pointer_path  
 from tests.support.processes import free_port, start, stop, wait_http  # noqa: E402
 
 WAREHOUSE_SCRIPT = """
-import json, os, sys, time
+import json, sys, time
 from pathlib import Path
 from pepy_pipeline.warehouse.publish import publish
+from pepy_pipeline.settings import PipelineSettings
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 home, database, action, loops = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 warm = len(sys.argv) > 5 and sys.argv[5] == "warm"
-# As the code location sets them (PEPY_WRITER_SESSION, PEPY_WRITER_NICE): a publish is a writer of its own.
+# As the code location sets them (PipelineSettings: PEPY_WRITER_SESSION, PEPY_WRITER_NICE): a publish
+# is a writer of its own.
+settings = PipelineSettings()
 warehouse = ClickHouseWarehouse(dsn=f"chdb://{home / 'warehouse'}", database=database,
-                                writer_session=os.environ.get("PEPY_WRITER_SESSION", "true") == "true",
-                                writer_nice=int(os.environ.get("PEPY_WRITER_NICE", "10")))
+                                writer_session=settings.writer_session, writer_nice=settings.writer_nice)
 out = {}
 with warehouse.connect() as client:
     if warm:  # started and connected: publish when told (as a load run publishes at its end)
@@ -488,7 +490,7 @@ def print_report(facts, args, results, rss, swaps, before, after, client_before,
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
         big = (f"{r['largest_p50']:.2f} | {r['largest_p99']:.2f} | {r['largest_p99'] / unit:.0f}x" if "largest_p50" in r
-               else f"- | - | -")
+               else "- | - | -")
         extra = f" ({r['bytes']:,} B)" if "bytes" in r else ""
         print(f"| {name}{extra} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p99'] / unit:.0f}x | {big} | {r['errors']} |")
     for number, swap in enumerate(swaps, 1):

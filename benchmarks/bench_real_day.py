@@ -73,6 +73,7 @@ def part_load(args) -> dict:
     from pepy_pipeline.warehouse.day_load import load_day
     from pepy_pipeline.warehouse.compaction import compact_months
     from pepy_pipeline.warehouse.publish import publish
+    from pepy_pipeline.settings import PipelineSettings
     from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
     day = dt.date.fromisoformat(args.day)
@@ -80,10 +81,11 @@ def part_load(args) -> dict:
     started = time.perf_counter()
     build_catalogue(sample.projects, sample.seed, sample.shape)  # once per process, cached
     catalogue_s = time.perf_counter() - started
-    # PEPY_WRITER_SESSION=true: in a session of its own at the writer's autogroup nice, as the code
-    # location runs a load (bench_api_during_load.py); off by default, as in the earlier passes' runs.
-    warehouse = ClickHouseWarehouse(dsn=f"chdb://{args.warehouse / 'warehouse'}",
-                                    writer_session=os.environ.get("PEPY_WRITER_SESSION", "false") == "true")
+    # --writer-session: in a session of its own at the writer's autogroup nice (PipelineSettings'
+    # writer_nice), as the code location runs a load (bench_api_during_load.py); off by default, so
+    # runs compare with the earlier passes'.
+    warehouse = ClickHouseWarehouse(dsn=f"chdb://{args.warehouse / 'warehouse'}", writer_session=args.writer_session,
+                                    writer_nice=PipelineSettings().writer_nice)
     out = {"day": args.day, "catalogue_s": catalogue_s}
     sampler = RssSampler()
     with warehouse.connect() as client, warehouse.insert_clients() as extra:
@@ -158,6 +160,8 @@ def run_part(name: str, args, day: str) -> dict:
         argv += ["--rows-per-day", str(args.rows_per_day)]
     if args.publish:
         argv.append("--publish")
+    if args.writer_session:
+        argv.append("--writer-session")
     done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
     if done.returncode:
         raise SystemExit(f"{name} {day} failed:\n{done.stderr[-3000:]}")
@@ -175,6 +179,8 @@ def main() -> None:
     parser.add_argument("--ceiling", action="store_true", help="also time the engine's own insert of each day")
     parser.add_argument("--publish", action="store_true", help="publish after each day (timed)")
     parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--writer-session", action="store_true",
+                        help="load in a session of its own at the writer's nice, as the code location does")
     args = parser.parse_args()
     if args.part:
         print(json.dumps(PARTS[args.part](args), default=str))
