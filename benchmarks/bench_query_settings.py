@@ -56,6 +56,13 @@ VARIANTS = {
     "no_profile_events": {"log_profile_events": 0, "log_query_threads": 0, "log_queries": 0},
     "no_multiple_prewhere_steps": {"enable_multiple_prewhere_read_steps": 0},
     "no_merge_filters": {"query_plan_merge_filters": 0},
+    # Fourteenth pass: per-query work not tried before. The condition cache (on by default since
+    # ClickHouse 25.4) looks up and stores, for every part a query reads, which granules its filter
+    # matched; implicit projections are considered per part for aggregations.
+    "no_condition_cache": {"use_query_condition_cache": 0},
+    "no_implicit_projections": {"optimize_use_implicit_projections": 0},
+    "no_projections": {"optimize_use_projections": 0},
+    "no_primary_key_cache": {"use_primary_key_cache": 0},
 }
 MISSING = "no-such-project-for-the-benchmark"
 
