@@ -20,7 +20,12 @@ PUBLIC_PREFIXES = ("/badge", "/personalized-badge", "/health-check", "/metrics",
 
 
 def is_public(path: str) -> bool:
-    return path.startswith(PUBLIC_PREFIXES) or (path.startswith("/v1/projects/") and path.endswith("/shields"))
+    """Whether ``path`` needs no key: the public prefixes, and exactly ``/v1/projects/{project}/shields``
+    (``/v1/projects/shields`` is the summary of a project named "shields", which does)."""
+    if path.startswith(PUBLIC_PREFIXES):
+        return True
+    segments = path.split("/")
+    return len(segments) == 5 and segments[1:3] == ["v1", "projects"] and segments[3] != "" and segments[4] == "shields"
 
 
 async def _reject(send, status: int, message: str, headers: list[tuple[bytes, bytes]]) -> None:

@@ -95,15 +95,25 @@ class DateRange:
 StartDate = Annotated[dt.date | None, Query(description="First day (YYYY-MM-DD)")]
 EndDate = Annotated[dt.date | None, Query(description="Last day (YYYY-MM-DD); default: last complete day")]
 
+#: The days a request may name. The engine's ``Date`` holds 1970-01-01 .. 2149-06-06, and a
+#: month-granular answer reads up to the first day of the month after its last day; a date outside
+#: is a 400 (Python's own date arithmetic overflowed near year 1 and 9999: a 500).
+FIRST_DAY = dt.date(1970, 1, 1)
+LAST_DAY = dt.date(2149, 5, 31)
+
 
 def _range(snap: Snapshot, settings: ApiSettings, start_date, end_date, default_days: int | None) -> DateRange:
+    for name, day in (("start_date", start_date), ("end_date", end_date)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise ApiError(400, f"{name} {day} is outside the days this API can answer for "
+                                f"({FIRST_DAY} to {LAST_DAY})")
     end = end_date or snap.last_complete_day
     if start_date:
         start = start_date
     elif default_days:
-        start = end - dt.timedelta(days=default_days - 1)
-    else:
-        start = snap.first_complete_day or end
+        start = max(end - dt.timedelta(days=default_days - 1), FIRST_DAY)
+    else:  # all history, or the last max_range_days of it: the default is never refused
+        start = max(snap.first_complete_day or end, end - dt.timedelta(days=settings.max_range_days - 1))
     if start > end:
         raise ApiError(400, f"start_date {start} is after end_date {end}")
     if (end - start).days + 1 > settings.max_range_days:
@@ -113,7 +123,8 @@ def _range(snap: Snapshot, settings: ApiSettings, start_date, end_date, default_
 
 async def date_range(snap: SnapshotDep, settings: SettingsDep, start_date: StartDate = None,
                      end_date: EndDate = None) -> DateRange:
-    """An inclusive date range, defaulting to the complete daily history; too long or reversed is a 400."""
+    """An inclusive date range, defaulting to the complete daily history (its last ``max_range_days``
+    where it is longer); a range asked for that is too long or reversed is a 400."""
     return _range(snap, settings, start_date, end_date, None)
 
 

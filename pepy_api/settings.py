@@ -32,6 +32,8 @@ class ApiSettings(WarehouseSettings):
     #: Response cache bound (bodies). 128 MiB: at real size the API holds ~600 MB without it, and a
     #: full 256 MiB cache of multi-megabyte v2 answers took the process past 1 GB.
     cache_max_bytes: int = 128 * 1024 * 1024
+    #: The longest range one answer may span, in days (a longer one asked for is a 400; the default
+    #: "all history" is its last max_range_days days).
     max_range_days: int = 3660
     cors_origins: str = "*"
 

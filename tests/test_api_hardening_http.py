@@ -239,9 +239,13 @@ def test_wrong_keys_are_throttled_and_shields_stays_public(tmp_path_factory):
         "PEPY_API_KEYS": "right-key", "PEPY_AUTH_FAILURES_PER_MINUTE": "5"}) as http:
         shields = http.get("/v1/projects/pepy/shields")
         assert shields.status_code == 200 and shields.json()["schemaVersion"] == 1
+        # The summary of a project named "shields" is not the shields endpoint: it needs a key
+        # (and, like any request without one, counts as a failure).
+        named_shields = http.get("/v1/projects/shields")
+        assert named_shields.status_code == 401 and named_shields.json()["message"]
         guesses = [http.get("/api/v2/projects/pepy", headers={"X-API-Key": f"guess-{i}"}).status_code
                    for i in range(8)]
-        assert guesses == [401] * 5 + [429] * 3
+        assert guesses == [401] * 4 + [429] * 4
         limited = http.get("/api/v2/projects/pepy", headers={"X-API-Key": "guess-x"})
         assert limited.status_code == 429 and int(limited.headers["x-rate-limit-retry-after-seconds"]) > 0
         assert http.get("/api/v2/projects/pepy", headers={"X-API-Key": "right-key"}).status_code == 200

@@ -67,6 +67,11 @@ def test_rate_limit_memory_is_bounded_and_forgets_past_windows():
 def test_shields_endpoint_and_badges_are_public():
     assert is_public("/v1/projects/requests/shields") and is_public("/badge/requests")
     assert not is_public("/v1/projects/requests") and not is_public("/api/v2/projects/requests")
+    # Only the shields route itself: not the summary of a project called "shields", nor deeper paths.
+    assert is_public("/v1/projects/shields/shields")
+    for path in ("/v1/projects/shields", "/v1/projects//shields", "/v1/projects/a/b/shields",
+                 "/v1/projects/a/shields/x", "/v2/projects/a/shields"):
+        assert not is_public(path), path
 
 
 def test_data_version_age_is_read_from_generation_names_and_server_tokens():

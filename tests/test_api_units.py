@@ -50,6 +50,33 @@ def test_pypistats_default_range_is_180_days_even_over_long_history():
     assert (dates.end - dates.start).days + 1 == 180
 
 
+def test_all_history_default_is_capped_to_the_longest_range_not_refused():
+    import asyncio
+    import datetime as dt
+
+    import pytest
+
+    from pepy_api.deps import date_range
+    from pepy_api.errors import ApiError
+    from pepy_api.settings import ApiSettings
+    from pepy_api.store.snapshot import Snapshot
+
+    # PyPI's log starts in 2016: a full backfill is longer than the longest range allowed.
+    snap = Snapshot(token="t", database="db", last_complete_day=dt.date(2026, 11, 26),
+                    first_complete_day=dt.date(2016, 1, 22))
+    settings = ApiSettings(max_range_days=3660)
+    dates = asyncio.run(date_range(snap, settings))
+    assert dates.end == dt.date(2026, 11, 26) and (dates.end - dates.start).days + 1 == 3660
+    # Shorter history: all of it.
+    short = Snapshot(token="t", database="db", last_complete_day=dt.date(2026, 11, 26),
+                     first_complete_day=dt.date(2025, 1, 1))
+    assert asyncio.run(date_range(short, settings)).start == dt.date(2025, 1, 1)
+    # Asking for more than the limit explicitly is still a 400.
+    with pytest.raises(ApiError) as refused:
+        asyncio.run(date_range(snap, settings, start_date=dt.date(2016, 1, 22)))
+    assert refused.value.status == 400
+
+
 def test_pepy_v2_window_at_month_edges():
     import datetime as dt
 
