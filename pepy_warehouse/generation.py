@@ -178,11 +178,12 @@ def point_at(warehouse_dir: Path, name: str) -> None:
     _write_atomically(pointer_path(warehouse_dir), name)
 
 
-def attach_generation(client, manifest: dict, database: str, link_root: Path) -> None:
+def attach_generation(client, manifest: dict, database: str, link_root: Path, settings: dict | None = None) -> None:
     """Attach every table of ``manifest`` read-only into ``database`` (created here), each under a
-    fresh UUID whose directory under ``link_root`` is a symlink to the frozen one."""
+    fresh UUID whose directory under ``link_root`` is a symlink to the frozen one. ``settings``: the
+    engine settings of each statement (a reader attaching beside requests lowers its priority)."""
     db = identifier(database)
-    client.command(f"CREATE DATABASE {db}")
+    client.command(f"CREATE DATABASE {db}", settings=settings)
     shadow = Path(manifest["shadow_path"])
     for table, info in manifest["tables"].items():
         frozen = shadow / "store" / info["uuid"][:3] / info["uuid"]
@@ -201,8 +202,9 @@ def attach_generation(client, manifest: dict, database: str, link_root: Path) ->
         # stop them: at real size this engine merged the attached parts (both cores busy while
         # idle) and wrote the result into the frozen generation.
         disk = f"disk = disk(readonly = true, type = 'local', path = '{link_root}/'), table_readonly = 1"
-        settings = f"{engine}, {disk}" if " SETTINGS " in engine else f"{engine} SETTINGS {disk}"
-        client.command(f"ATTACH TABLE {db}.{identifier(table)} UUID '{fresh}' ({columns}) ENGINE = {settings}")
+        engine_settings = f"{engine}, {disk}" if " SETTINGS " in engine else f"{engine} SETTINGS {disk}"
+        client.command(f"ATTACH TABLE {db}.{identifier(table)} UUID '{fresh}' ({columns}) ENGINE = {engine_settings}",
+                       settings=settings)
 
 
 def column_definition(name: str, type_: str, kind: str = "", expression: str = "") -> str:
@@ -212,25 +214,25 @@ def column_definition(name: str, type_: str, kind: str = "", expression: str = "
     return f"`{name}` {type_} {kind} {expression}" if kind and expression else f"`{name}` {type_}"
 
 
-def validate_attached(client, manifest: dict, database: str) -> None:
+def validate_attached(client, manifest: dict, database: str, settings: dict | None = None) -> None:
     """Raise :class:`GenerationError` unless every attached table has the manifest's row count."""
     db = identifier(database)
     wrong = []
     for table, info in manifest["tables"].items():
-        rows = int(client.query(f"SELECT count() FROM {db}.{identifier(table)}").result_rows[0][0])
+        rows = int(client.query(f"SELECT count() FROM {db}.{identifier(table)}", settings=settings).result_rows[0][0])
         if "rows" not in info or rows != info["rows"]:
             wrong.append(f"{table}: {rows} rows attached, manifest says {info.get('rows')}")
     if wrong:
         raise GenerationError(f"generation {manifest['generation']} does not match its manifest: " + "; ".join(wrong))
 
 
-def detach_generation(client, database: str) -> None:
+def detach_generation(client, database: str, settings: dict | None = None) -> None:
     """Detach (never drop: the frozen files belong to the pipeline) and forget ``database``."""
     db = identifier(database)
     for (table,) in client.query("SELECT name FROM system.tables WHERE database = {db:String}",
-                                 parameters={"db": db}).result_rows:
-        client.command(f"DETACH TABLE {db}.{identifier(table)} SYNC")
-    client.command(f"DROP DATABASE IF EXISTS {db} SYNC")
+                                 parameters={"db": db}, settings=settings).result_rows:
+        client.command(f"DETACH TABLE {db}.{identifier(table)} SYNC", settings=settings)
+    client.command(f"DROP DATABASE IF EXISTS {db} SYNC", settings=settings)
 
 
 def hold_generation(warehouse_dir: Path, name: str):
