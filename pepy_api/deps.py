@@ -111,9 +111,11 @@ def _range(snap: Snapshot, settings: ApiSettings, start_date, end_date, default_
     if start_date:
         start = start_date
     elif default_days:
-        start = max(end - dt.timedelta(days=default_days - 1), FIRST_DAY)
+        start = end - dt.timedelta(days=default_days - 1)  # the engine reads a day before 1970 as 1970-01-01
     else:  # all history, or the last max_range_days of it: the default is never refused
-        start = max(snap.first_complete_day or end, end - dt.timedelta(days=settings.max_range_days - 1))
+        start = snap.first_complete_day or end
+        if (end - start).days >= settings.max_range_days:
+            start = end - dt.timedelta(days=settings.max_range_days - 1)
     if start > end:
         raise ApiError(400, f"start_date {start} is after end_date {end}")
     if (end - start).days + 1 > settings.max_range_days:

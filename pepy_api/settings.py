@@ -34,7 +34,7 @@ class ApiSettings(WarehouseSettings):
     cache_max_bytes: int = 128 * 1024 * 1024
     #: The longest range one answer may span, in days (a longer one asked for is a 400; the default
     #: "all history" is its last max_range_days days).
-    max_range_days: int = 3660
+    max_range_days: int = Field(default=3660, ge=180)  # pypistats' default range is 180 days
     cors_origins: str = "*"
 
     @property

@@ -214,25 +214,25 @@ def column_definition(name: str, type_: str, kind: str = "", expression: str = "
     return f"`{name}` {type_} {kind} {expression}" if kind and expression else f"`{name}` {type_}"
 
 
-def validate_attached(client, manifest: dict, database: str, settings: dict | None = None) -> None:
+def validate_attached(client, manifest: dict, database: str) -> None:
     """Raise :class:`GenerationError` unless every attached table has the manifest's row count."""
     db = identifier(database)
     wrong = []
     for table, info in manifest["tables"].items():
-        rows = int(client.query(f"SELECT count() FROM {db}.{identifier(table)}", settings=settings).result_rows[0][0])
+        rows = int(client.query(f"SELECT count() FROM {db}.{identifier(table)}").result_rows[0][0])
         if "rows" not in info or rows != info["rows"]:
             wrong.append(f"{table}: {rows} rows attached, manifest says {info.get('rows')}")
     if wrong:
         raise GenerationError(f"generation {manifest['generation']} does not match its manifest: " + "; ".join(wrong))
 
 
-def detach_generation(client, database: str, settings: dict | None = None) -> None:
+def detach_generation(client, database: str) -> None:
     """Detach (never drop: the frozen files belong to the pipeline) and forget ``database``."""
     db = identifier(database)
     for (table,) in client.query("SELECT name FROM system.tables WHERE database = {db:String}",
-                                 parameters={"db": db}, settings=settings).result_rows:
-        client.command(f"DETACH TABLE {db}.{identifier(table)} SYNC", settings=settings)
-    client.command(f"DROP DATABASE IF EXISTS {db} SYNC", settings=settings)
+                                 parameters={"db": db}).result_rows:
+        client.command(f"DETACH TABLE {db}.{identifier(table)} SYNC")
+    client.command(f"DROP DATABASE IF EXISTS {db} SYNC")
 
 
 def hold_generation(warehouse_dir: Path, name: str):

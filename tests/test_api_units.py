@@ -75,6 +75,11 @@ def test_all_history_default_is_capped_to_the_longest_range_not_refused():
     with pytest.raises(ApiError) as refused:
         asyncio.run(date_range(snap, settings, start_date=dt.date(2016, 1, 22)))
     assert refused.value.status == 400
+    # A limit set far past any history ("no limit") takes all of it, without date overflow.
+    assert asyncio.run(date_range(snap, ApiSettings(max_range_days=999_999))).start == dt.date(2016, 1, 22)
+    # Below pypistats' 180-day default it is refused at start, not on every request.
+    with pytest.raises(ValueError):
+        ApiSettings(max_range_days=30)
 
 
 def test_pepy_v2_window_at_month_edges():

@@ -53,12 +53,12 @@ POOL_SIZE = 8
 RETIRE_AFTER_SECONDS = 30.0
 #: How often freed memory is given back to the system (and after every swap and detach).
 RELEASE_MEMORY_EVERY_SECONDS = 30.0
-#: The embedded engine attaches, validates and warms up a new generation (and reads its totals, for
-#: a generation without a totals file), and detaches an old one, on one thread at nice 10 (the
-#: engine sets it only where it may restore it: with CAP_SYS_NICE), leaving the cores to requests.
-#: An attach so run took 1.6x as long, and each request beside it 22-29% less time at p50, p90 and
-#: max than beside a plain one (docs/benchmarks.md, fourteenth pass).
-BACKGROUND_READ_SETTINGS = {"max_threads": 1, "os_thread_priority": 10}
+#: The embedded engine attaches and warms up a new generation (and reads its totals, for a
+#: generation without a totals file) on one thread at nice 10 (the engine sets it only where it may
+#: restore it: with CAP_SYS_NICE), leaving the cores to requests. An attach so run took 1.6x as
+#: long, and the requests beside it 22-29% less time at p50 and p90 than beside a plain one
+#: (docs/benchmarks.md, fourteenth pass).
+BACKGROUND_SETTINGS = {"max_threads": 1, "os_thread_priority": 10}
 #: The embedded engine runs every API query interpreted. It compiles an expression it has seen a
 #: few times (JIT, LLVM); an API query takes milliseconds, and the compile it triggers now and then
 #: took 50-60 ms (measured at real size: a 180-day dimension query's max 155 -> 34 ms, daily sums'
@@ -184,7 +184,7 @@ def _day(value) -> dt.date | None:
 class FrozenGenerationReader(Reader):
     """Attaches the pipeline's frozen generations into a private chDB engine."""
 
-    totals_settings = BACKGROUND_READ_SETTINGS
+    totals_settings = BACKGROUND_SETTINGS
     query_settings = QUERY_SETTINGS
 
     def __init__(self, warehouse_dir: Path, refresh_seconds: float = 1.0, warm_up: bool = True) -> None:
@@ -239,8 +239,8 @@ class FrozenGenerationReader(Reader):
             self._holds[database] = hold_generation(self._warehouse_dir, name)
             with self.client() as client:
                 attach_generation(client, manifest, database, self._engine_dir / "links" / name,
-                                  BACKGROUND_READ_SETTINGS)
-                validate_attached(client, manifest, database, BACKGROUND_READ_SETTINGS)
+                                  BACKGROUND_SETTINGS)
+                validate_attached(client, manifest, database)
                 lap("attach")
                 if self.warm_up:
                     self._warm(client, name, database, manifest["tables"])
@@ -254,7 +254,7 @@ class FrozenGenerationReader(Reader):
             self.refused.append(name)
             log.error("refused generation %s, still serving %s: %s", name, self._snapshot.token, error)
             with contextlib.suppress(Exception), self.client() as client:
-                detach_generation(client, database, BACKGROUND_READ_SETTINGS)
+                detach_generation(client, database)
             self._release(database)
             if isinstance(error, GenerationError):
                 return
@@ -291,7 +291,7 @@ class FrozenGenerationReader(Reader):
                 continue
             detaching = time.perf_counter()
             with self.client() as client:
-                detach_generation(client, database, BACKGROUND_READ_SETTINGS)
+                detach_generation(client, database)
             log.info("detached %s in %.0f ms", database, (time.perf_counter() - detaching) * 1000)
             shutil.rmtree(self._engine_dir / "links" / database.removeprefix("gen_"), ignore_errors=True)
             self._release(database)
