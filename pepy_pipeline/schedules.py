@@ -1,5 +1,6 @@
-"""The daily schedule: load yesterday, and reload only the recent days that changed upstream
-(the freshness it promises is declared in ``pepy_pipeline.freshness``)."""
+"""The daily schedule: load yesterday, reload only the recent days that changed upstream, and
+retry recent days left as holes by a load that failed or was refused (the freshness it promises is
+declared in ``pepy_pipeline.freshness``)."""
 
 import datetime as dt
 
@@ -38,17 +39,24 @@ def loaded_fingerprint(instance, day: dt.date) -> str | None:
 
 def days_to_load(instance, source, today: dt.date) -> dict[dt.date, str]:
     """Yesterday, plus each of the days before it whose upstream fingerprint differs from the one it
-    was loaded with (late rows). Sources without fingerprints get the day before reloaded."""
+    was loaded with (late rows), and each never loaded although an earlier recent day was: a hole
+    left by a failed or refused load (a partial upstream day), tried again until it loads. Sources
+    without fingerprints get the day before reloaded."""
     yesterday = today - dt.timedelta(days=1)
     wanted = {yesterday: "new"}
     recent = [today - dt.timedelta(days=k) for k in range(2, LOOKBACK_DAYS + 2)]
-    if not hasattr(source, "day_fingerprints"):
+    now = source.day_fingerprints(recent) if hasattr(source, "day_fingerprints") else None
+    if now is None:
         wanted[recent[0]] = "reload (source cannot tell what changed)"
-        return wanted
-    now = source.day_fingerprints(recent)
+    loaded = {day: loaded_fingerprint(instance, day) for day in recent}
+    first_loaded = min((day for day, fingerprint in loaded.items() if fingerprint is not None), default=None)
     for day in recent:
-        before = loaded_fingerprint(instance, day)
-        if before is not None and day in now and now[day] != before:
+        before = loaded[day]
+        if before is None:
+            # Days before the first one loaded here are not holes (history starts later).
+            if first_loaded is not None and day > first_loaded and (now is None or day in now):
+                wanted.setdefault(day, "never loaded, though an earlier day was: a failed or refused load")
+        elif now is not None and day in now and now[day] != before:
             wanted[day] = f"changed upstream: {before or 'unknown'} -> {now[day]}"
     return wanted
 

@@ -24,7 +24,7 @@ from pepy_warehouse.generation import current_manifest
 from pepy_warehouse.locks import embedded_writer_lock, warehouse_mutex
 from tests.conftest import (DATABASE, fact_sums, month_grain_and_daily, month_parts, rollups_match_facts, stop_merges,
                             version_day_cells)
-from tests.test_dagster_assets import SMALL, run_range
+from tests.test_dagster_assets import SMALL, failure_text, run_range
 
 MONDAY = dt.date(2026, 10, 19)
 SOURCE = SampleSource(projects=60, rows_per_day=3000)
@@ -84,6 +84,55 @@ def test_a_multi_day_run_reports_each_day_and_fails_only_the_bad_one(dsn):
     assert [e.metadata["day"].value for e in refused] == [MONDAY.isoformat()]
     with connected(dsn) as client:
         assert fact_sums(client, MONDAY) == (0, None) or fact_sums(client, MONDAY)[0] == 0
+
+
+def test_a_day_that_raises_fails_alone_and_the_next_days_still_load(dsn):
+    """Found in review: only a refused day (DayFailed) failed alone; any other error (a schema change
+    upstream, retries used up, a day before the opening balance) ended the run, and the days after
+    it were never tried."""
+    class Broken:
+        name = "sample"
+
+        def __init__(self, source, day):
+            self.source, self.day = source, day
+
+        def describe(self):
+            return self.source.describe()
+
+        def read_day(self, day):
+            if day == self.day:
+                raise ValueError("upstream schema changed: no column 'details'")  # not transient
+            yield from self.source.read_day(day)
+
+    class Resource(type(SMALL)):
+        def build(self):
+            return Broken(super().build(), MONDAY)
+
+    result = run_range(dsn, MONDAY - dt.timedelta(days=1), MONDAY + dt.timedelta(days=1),
+                       source=Resource(name="sample", sample_projects=60, sample_rows_per_day=3000))
+    assert not result.success
+    materialized = sorted(e.materialization.partition for e in result.get_asset_materialization_events()
+                          if e.asset_key == AssetKey("pypi_downloads"))
+    assert materialized == [(MONDAY - dt.timedelta(days=1)).isoformat(), (MONDAY + dt.timedelta(days=1)).isoformat()]
+    assert f"{MONDAY}: ValueError: upstream schema changed" in failure_text(result)
+    with connected(dsn) as client:
+        assert fact_sums(client, MONDAY + dt.timedelta(days=1))[0] > 0
+
+
+def test_the_schedule_retries_a_recent_day_whose_load_failed(dsn):
+    """Found in review: a day whose load failed or was refused left no record, and the schedule
+    only reloaded days loaded before: the hole stayed until someone loaded it by hand."""
+    instance = DagsterInstance.ephemeral()
+    assert run_range(dsn, MONDAY, MONDAY, instance=instance).success
+    # MONDAY + 1 failed (no record); MONDAY + 2 loaded.
+    assert run_range(dsn, MONDAY + dt.timedelta(days=2), MONDAY + dt.timedelta(days=2), instance=instance).success
+    today = MONDAY + dt.timedelta(days=4)
+    wanted = days_to_load(instance, SMALL.build(), today)
+    # Yesterday, and the hole; not the days before the first one loaded (history starts there).
+    assert sorted(wanted) == [MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=3)], wanted
+    assert "never loaded" in wanted[MONDAY + dt.timedelta(days=1)]
+    assert run_range(dsn, MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=1), instance=instance).success
+    assert sorted(days_to_load(instance, SMALL.build(), today)) == [MONDAY + dt.timedelta(days=3)]
 
 
 def test_an_odd_project_name_warns_but_does_not_hold_the_day_back(client):
