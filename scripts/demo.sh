@@ -20,7 +20,8 @@ echo "Loading the last $DAYS days of the sample source into $PEPY_HOME/warehouse
 "$BIN/python" -m pepy_pipeline load --last "$DAYS" 2> "$PEPY_HOME/load.log" || {
   echo "the load failed; see $PEPY_HOME/load.log" >&2; exit 1; }
 
-# The daily schedule is off until started; start it so each new day loads while the demo runs.
+# The daily schedule runs by default once the daemon runs; start it explicitly too, so each new
+# day loads while the demo runs even on an instance where it was stopped.
 echo "Switching on the daily schedule (loads each new day at 04:30 UTC while the demo runs) ..."
 "$BIN/dagster" schedule start daily_downloads_schedule -w "$ROOT/workspace.yaml" >> "$PEPY_HOME/load.log" 2>&1 ||
   echo "could not switch on the schedule (see $PEPY_HOME/load.log): switch it on in the UI, Automation > daily_downloads_schedule" >&2

@@ -115,8 +115,32 @@ def test_a_day_that_raises_fails_alone_and_the_next_days_still_load(dsn):
                           if e.asset_key == AssetKey("pypi_downloads"))
     assert materialized == [(MONDAY - dt.timedelta(days=1)).isoformat(), (MONDAY + dt.timedelta(days=1)).isoformat()]
     assert f"{MONDAY}: ValueError: upstream schema changed" in failure_text(result)
+    failed_check = [e for e in result.get_asset_check_evaluations()
+                    if e.check_name == "totals_match_source" and not e.passed]
+    assert failed_check and MONDAY.isoformat() in failed_check[0].metadata["days_failed"].value
     with connected(dsn) as client:
         assert fact_sums(client, MONDAY + dt.timedelta(days=1))[0] > 0
+
+
+def test_a_committed_day_stays_committed_when_the_upstream_count_cannot_be_read(client):
+    """Found in review: the upstream count is read after the commit; its error reported a committed
+    day as not committed (and the schedule would have loaded it again)."""
+    class NoCount:
+        name = "sample"
+
+        def describe(self):
+            return SOURCE.describe()
+
+        def read_day(self, day):
+            yield from SOURCE.read_day(day)
+
+        def upstream_downloads(self, day):
+            raise RuntimeError("bytes billed would exceed the cap")
+
+    result = load_day(client, DATABASE, NoCount(), MONDAY)
+    count = next(o for o in result.outcomes if o.name == "matches_upstream_count")
+    assert not count.passed and not count.blocking and "exceed the cap" in count.metadata["error"]
+    assert fact_sums(client, MONDAY)[0] == result.rows
 
 
 def test_the_schedule_retries_a_recent_day_whose_load_failed(dsn):

@@ -10,6 +10,7 @@ import datetime as dt
 import time
 import traceback
 
+from clickhouse_connect.driver.exceptions import ClickHouseError
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -95,12 +96,17 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
                 outcomes += [(day, o) for o in error.outcomes]
                 context.log.error(f"{day}: not committed: {error}")
                 continue
-            except Exception as error:  # noqa: BLE001 - any other error (a schema change, retries
-                # used up, a day before the opening balance) fails this day alone: the next days
-                # still load, and the run fails at its end naming every failed day. A commit torn by
-                # it is found and refused by the publish below.
-                failed[day.isoformat()] = f"{type(error).__name__}: {error}"
-                context.log.error(f"{day}: not committed: {type(error).__name__}: {error}\n{traceback.format_exc()}")
+            except (ClickHouseError, MemoryError):
+                raise  # the warehouse itself failed: the run ends, and the next writer repairs what it left
+            except Exception as error:  # noqa: BLE001 - any other error is the source's or a refusal
+                # before the commit (a schema change upstream, retries used up, a day before the
+                # opening balance): it fails this day alone, the next days still load, and the run fails at its end naming
+                # every failed day.
+                message = f"{type(error).__name__}: {error}"
+                failed[day.isoformat()] = message
+                outcomes.append((day, CheckOutcome("totals_match_source", False, True,
+                                                   {"day": day.isoformat(), "error": message[:1000]})))
+                context.log.error(f"{day}: not committed: {message}\n{traceback.format_exc()}")
                 continue
             outcomes += [(day, o) for o in result.outcomes]
             committed.append(result)

@@ -96,10 +96,23 @@ def _once(client, database, source, day, run_id, insert_clients, bands) -> DayRe
         if blocked:
             raise DayFailed("blocking checks failed: " + ", ".join(o.name for o in blocked), outcomes)
         commit = commit_day(client, staged, source.name, run_id=run_id, upstream_fingerprint=fingerprint)
-    cost = source.day_metadata(day) if hasattr(source, "day_metadata") else {}
+    # The day is committed: what the source says of it afterwards never fails it (an error here
+    # would report a committed day as not committed, and the schedule would load it again).
+    cost = {}
+    if hasattr(source, "day_metadata"):
+        try:
+            cost = source.day_metadata(day)
+        except Exception as error:  # noqa: BLE001 - metadata only
+            logging.getLogger("pepy_pipeline").warning(f"{day}: committed; its cost metadata not read: {error}")
     if hasattr(source, "upstream_downloads"):
-        passed, metadata = checks.matches_upstream(staged.day, staged.downloads, source.upstream_downloads(day))
-        outcomes.append(CheckOutcome("matches_upstream_count", passed, False, metadata))
+        try:
+            upstream = source.upstream_downloads(day)
+        except Exception as error:  # noqa: BLE001 - the comparison fails (a warning), the day stands
+            outcomes.append(CheckOutcome("matches_upstream_count", False, False, {
+                "day": day.isoformat(), "error": f"upstream count not read: {type(error).__name__}: {error}"[:1000]}))
+        else:
+            passed, metadata = checks.matches_upstream(staged.day, staged.downloads, upstream)
+            outcomes.append(CheckOutcome("matches_upstream_count", passed, False, metadata))
     return DayResult(day=day, rows=staged.rows, downloads=staged.downloads, bytes_on_disk=commit.bytes_on_disk,
                      seconds_stage=staged.seconds_extract_and_stage, seconds_rollups=staged.seconds_rollups,
                      seconds_commit=commit.seconds, seconds_total=time.perf_counter() - started,
