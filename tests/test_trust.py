@@ -323,6 +323,23 @@ def test_a_torn_commit_blocks_publishing_until_the_day_is_reloaded(client, wareh
     assert publish(client, DATABASE, warehouse_dir).last_complete_day == MONDAY
 
 
+def test_a_run_whose_publish_is_refused_still_reports_every_day(dsn):
+    """Found in review: a publish refused for a torn commit escaped the load step, which then ended
+    without its check results and without naming the days it committed."""
+    assert run_range(dsn, MONDAY - dt.timedelta(days=5), MONDAY - dt.timedelta(days=5)).success
+    with connected(dsn) as client:  # then torn: a writer killed while committing it again
+        client.command(f"INSERT INTO {DATABASE}.load_log (date, source, state, loaded_at) "
+                       "VALUES ({d:Date}, 'sample', 'committing', now64(3))",
+                       parameters={"d": MONDAY - dt.timedelta(days=5)})
+    result = run_range(dsn, MONDAY, MONDAY + dt.timedelta(days=1))
+    assert not result.success
+    text = failure_text(result)
+    assert "not published" in text and (MONDAY - dt.timedelta(days=5)).isoformat() in text
+    assert {e.check_name for e in result.get_asset_check_evaluations()} >= {"totals_match_source", "no_gaps"}
+    with connected(dsn) as client:
+        assert fact_sums(client, MONDAY + dt.timedelta(days=1))[0] > 0
+
+
 class KilledBeforeAttaching:
     """The real engine, with the writer killed just before it attaches ``table``'s delta: the
     daily rollups took the day's new rows, the tables after ``table`` in the swap did not."""

@@ -31,6 +31,7 @@ from pepy_pipeline.sources.resource import DownloadSourceResource
 from pepy_pipeline.warehouse import checks
 from pepy_pipeline.warehouse.day_checks import CheckOutcome, check_staged_day, refused
 from pepy_pipeline.warehouse.day_load import DayFailed, load_and_commit_day
+from pepy_pipeline.warehouse.publish import PublishRefused
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
 DOWNLOADS = AssetKey("pypi_downloads")
@@ -113,18 +114,27 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
             _report_materialized(context, result)
         if committed:
             outcomes.append((None, _gaps(client, warehouse.database)))
+        not_published = ""
         if committed and BACKFILL_TAG not in context.run.tags and NO_PUBLISH_TAG not in context.run.tags:
-            publish_and_report(context, client, warehouse)
+            try:
+                publish_and_report(context, client, warehouse)
+            except PublishRefused as error:  # e.g. a torn commit: the run still reports every day
+                not_published = str(error)
+                context.log.error(f"not published: {error}")
     context.log.info(f"{len(committed)} of {len(days)} days committed in {time.perf_counter() - started:.1f} s")
     # Materializations were logged per day above, as each day committed (the asset outputs are
     # skippable); the checks report once per run, every day's evidence in their metadata.
     yield from _check_results(outcomes)
-    if failed:
+    if failed or not_published:
+        description = "; ".join(filter(None, [
+            failed and f"{len(failed)} of {len(days)} days were not committed (their previous data is unchanged): "
+                       + "; ".join(f"{d}: {m}" for d, m in failed.items()),
+            not_published and f"the committed days were not published: {not_published}"]))
         raise Failure(
-            description=f"{len(failed)} of {len(days)} days were not committed (their previous data is unchanged): "
-                        + "; ".join(f"{d}: {m}" for d, m in failed.items()),
+            description=description,
             metadata={"failed_days": MetadataValue.json(failed),
-                      "committed_days": ", ".join(r.day.isoformat() for r in committed) or "none"},
+                      "committed_days": ", ".join(r.day.isoformat() for r in committed) or "none",
+                      "not_published": not_published or "no"},
         )
 
 
