@@ -30,7 +30,7 @@ from pepy_pipeline.partitions import daily_partitions, warehouse_backfill_policy
 from pepy_pipeline.sources.resource import DownloadSourceResource
 from pepy_pipeline.warehouse import checks
 from pepy_pipeline.warehouse.day_checks import CheckOutcome, check_staged_day, refused
-from pepy_pipeline.warehouse.day_load import DayFailed, load_and_commit_day
+from pepy_pipeline.warehouse.day_load import DayFailed, load_and_commit_day, not_loaded
 from pepy_pipeline.warehouse.publish import PublishRefused
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
@@ -101,12 +101,11 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
                 raise  # the warehouse itself failed: the run ends, and the next writer repairs what it left
             except Exception as error:  # noqa: BLE001 - any other error is the source's or a refusal
                 # before the commit (a schema change upstream, retries used up, a day before the
-                # opening balance): it fails this day alone, the next days still load, and the run fails at its end naming
-                # every failed day.
+                # opening balance): it fails this day alone, the next days still load, and the run
+                # fails at its end naming every failed day.
                 message = f"{type(error).__name__}: {error}"
                 failed[day.isoformat()] = message
-                outcomes.append((day, CheckOutcome("totals_match_source", False, True,
-                                                   {"day": day.isoformat(), "error": message[:1000]})))
+                outcomes.append((day, not_loaded(day, message[:1000])))
                 context.log.error(f"{day}: not committed: {message}\n{traceback.format_exc()}")
                 continue
             outcomes += [(day, o) for o in result.outcomes]

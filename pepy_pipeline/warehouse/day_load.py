@@ -32,6 +32,11 @@ class DayFailed(RuntimeError):
         self.outcomes = outcomes or []
 
 
+def not_loaded(day: dt.date, error: str) -> CheckOutcome:
+    """The failed blocking check reported for a day that could not be loaded, ``error`` its evidence."""
+    return CheckOutcome("totals_match_source", False, True, {"day": day.isoformat(), "error": error})
+
+
 @dataclass
 class DayResult:
     day: dt.date
@@ -68,8 +73,7 @@ def load_and_commit_day(client, database: str, source: DownloadSource, day: dt.d
         except DayFailed:
             raise
         except (EmptyDayError, LoadVerificationError) as error:
-            raise DayFailed(str(error), [CheckOutcome("totals_match_source", False, True,
-                                                      {"day": day.isoformat(), "error": str(error)})]) from error
+            raise DayFailed(str(error), [not_loaded(day, str(error))]) from error
         except Exception as error:  # noqa: BLE001 - classified below
             if not is_transient(error) or attempt == ATTEMPTS:
                 raise
