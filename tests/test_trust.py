@@ -445,6 +445,26 @@ def test_a_backfill_publishes_once_through_the_sensor(dsn, warehouse_dir):
     assert publish_needed(instance)[0] is False
 
 
+def test_the_sensor_waits_for_loads_launched_from_the_asset_pages(dsn, warehouse_dir):
+    """A materialization or backfill launched from the UI's asset pages runs as ``__ASSET_JOB``,
+    not ``load_downloads``: the sensor must still not publish while it is in flight."""
+    from dagster import DagsterRunStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    instance = DagsterInstance.ephemeral()
+    assert run_range(dsn, MONDAY, MONDAY, instance=instance, tags={"dagster/backfill": "abc"}).success
+    assert publish_needed(instance)[0]
+    ui_run = DagsterRun(job_name="__ASSET_JOB", run_id="ui-load", status=DagsterRunStatus.STARTED,
+                        asset_selection=frozenset({AssetKey("download_rollups")}))
+    instance.add_run(ui_run)
+    needed, why, _ = publish_needed(instance)
+    assert not needed and "still queued or running" in why
+    instance.add_run(DagsterRun(job_name="__ASSET_JOB", run_id="ui-other", status=DagsterRunStatus.STARTED,
+                                asset_selection=frozenset({AssetKey("something_else")})))
+    instance.report_run_failed(instance.get_run_by_id("ui-load"), "finished")
+    assert publish_needed(instance)[0]  # a run of other assets does not hold the publish
+
+
 def test_the_schedule_reloads_only_days_that_changed_upstream(dsn):
     instance = DagsterInstance.ephemeral()
     day = MONDAY
