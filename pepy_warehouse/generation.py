@@ -1,5 +1,6 @@
 """The serving generation: the contract between the pipeline (which freezes and publishes one)
-and the API (which attaches it read-only into its own chDB engine). Embedded mode only.
+and the API (which attaches it read-only into its own chDB engine). Embedded mode; a server's
+generation is a copy of the served tables on the server (``pepy_warehouse.server_generation``).
 
 A generation is ``ALTER TABLE ... FREEZE WITH NAME`` of every served table (hard links to
 immutable parts under ``<warehouse>/shadow/<generation>/store/<uuid[:3]>/<uuid>/``), a JSON
@@ -53,11 +54,16 @@ class Generation:
     manifest: dict
 
 
+def new_generation_name() -> str:
+    """A generation's name: the UTC second it was made (names order by it) and a random suffix."""
+    return f"g{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}_{uuid.uuid4().hex[:6]}"
+
+
 def freeze_generation(client, database: str, warehouse_dir: Path, facts: dict) -> Generation:
     """Freeze the served tables, write the manifest (with ``facts`` such as the complete days),
     then point ``CURRENT`` at it. A generation without a manifest is a killed publish's leftover."""
     db = identifier(database)
-    name = f"g{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}_{uuid.uuid4().hex[:6]}"
+    name = new_generation_name()
     tables = {}
     for table in SERVED_TABLES:
         client.command(f"ALTER TABLE {db}.{table} FREEZE WITH NAME '{name}'")

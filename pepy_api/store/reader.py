@@ -6,8 +6,9 @@
   BESIDE the served one, validated against its manifest, its marks and indexes loaded, its totals
   read, and only then swapped in by replacing one reference; the old one is detached after a
   grace period. A generation that fails validation is refused and the previous one stays.
-* :class:`ServerReader` (ClickHouse server): queries the live tables, which the pipeline changes
-  atomically, and notices a new publish by polling ``publish_log``.
+* :class:`ServerReader` (ClickHouse server): notices a new publish by polling ``publish_log`` and
+  reads the copy of the served tables that publish made on the server, checked against the row
+  counts it recorded (``pepy_warehouse.server_generation``): days committed since are not shown.
 
 Queries take a client from a small pool: reads never serialise on one lock.
 """
@@ -42,6 +43,7 @@ from pepy_warehouse.generation import (
     validate_attached,
 )
 from pepy_warehouse.identifiers import identifier
+from pepy_warehouse.server_generation import manifest_of, validate_copy
 from pepy_warehouse.totals import query_totals
 from pepy_api.engine_dirs import new_engine_dir
 
@@ -319,11 +321,15 @@ class FrozenGenerationReader(Reader):
 
 
 class ServerReader(Reader):
-    """Reads the live tables of a ClickHouse server."""
+    """Reads a ClickHouse server: the copy of the served tables the newest publish names
+    (``pepy_warehouse.server_generation``), validated before it is switched to; a copy that fails
+    validation is refused and the previous one stays. A publish from before copies existed names
+    none: the live tables are read then."""
 
     def __init__(self, dsn: str, database: str, refresh_seconds: float = 5.0) -> None:
         super().__init__(refresh_seconds)
         self._database = identifier(database)
+        self._refused: str | None = None
         self._fill_pool(lambda: open_client(dsn, autogenerate_session_id=False))
         self.refresh()
 
@@ -331,12 +337,22 @@ class ServerReader(Reader):
         with self.client() as client:
             rows = client.query(
                 f"SELECT toString(published_at), first_complete_day, last_complete_day, "
-                f"toUnixTimestamp64Milli(published_at) / 1000 FROM {self._database}.publish_log "
-                "ORDER BY published_at DESC LIMIT 1").result_rows
-        if not rows or rows[0][0] == self._snapshot.token:
+                f"toUnixTimestamp64Milli(published_at) / 1000, generation, serving_database, serving_rows "
+                f"FROM {self._database}.publish_log ORDER BY published_at DESC LIMIT 1").result_rows
+        if not rows or rows[0][0] in (self._snapshot.token, self._refused):
             return
-        token, first, last, published_at = rows[0]
-        self._snapshot = self._read_snapshot(token, self._database, first, last, float(published_at))
+        token, first, last, published_at, generation, copy, counts = rows[0]
+        database = self._database
+        if copy:
+            try:
+                with self.client() as client:
+                    validate_copy(client, copy, manifest_of(generation, counts))
+            except (GenerationError, ValueError) as error:
+                self._refused = token
+                log.error("refused the publish of %s; still serving the previous one: %s", token, error)
+                return
+            database = identifier(copy)
+        self._snapshot = self._read_snapshot(token, database, first, last, float(published_at))
 
 
 def open_reader(dsn: str, database: str, refresh_seconds: float) -> Reader:

@@ -42,7 +42,7 @@ def _metadata(published: Published) -> dict:
         "first_complete_day": published.first_complete_day.isoformat() if published.first_complete_day else "none",
         "last_complete_day": published.last_complete_day.isoformat() if published.last_complete_day else "none",
         "projects": published.projects,
-        "generation": published.generation or "live tables (ClickHouse server)",
+        "generation": published.serving_database or published.generation or "none",
         "publish_seconds": round(published.seconds, 3),
     }
 
@@ -51,7 +51,7 @@ def publish_and_report(context: AssetExecutionContext, client, warehouse: ClickH
     """Publish from inside a load step and record it as a materialization of ``serving_tables``."""
     published, compaction = _compact_and_publish(context, client, warehouse)
     context.log_event(AssetMaterialization(asset_key=SERVING, metadata={**_metadata(published), **compaction}))
-    context.log.info(f"published data to {published.last_complete_day} ({published.generation or 'server'})")
+    context.log.info(f"published data to {published.last_complete_day} ({published.serving_database or published.generation})")
     return published
 
 
@@ -59,9 +59,10 @@ def publish_and_report(context: AssetExecutionContext, client, warehouse: ClickH
        freshness_policy=PUBLISHED_DATA_FRESHNESS)
 def serving_tables(context: AssetExecutionContext, warehouse: ClickHouseWarehouse) -> MaterializeResult:
     """What the API reads. Materialized = every committed day is visible to readers: recent sums
-    brought to the last complete day and, for the embedded warehouse, a new frozen generation."""
+    brought to the last complete day and a new generation: frozen (embedded warehouse) or a copy
+    of the served tables (ClickHouse server)."""
     record_run_process(context)
     with warehouse.connect(what=f"publish run {context.run.run_id}", report=context.log.warning) as client:
         published, compaction = _compact_and_publish(context, client, warehouse)
-    context.log.info(f"published data to {published.last_complete_day} ({published.generation or 'server'})")
+    context.log.info(f"published data to {published.last_complete_day} ({published.serving_database or published.generation})")
     return MaterializeResult(metadata={**_metadata(published), **compaction})

@@ -1,5 +1,6 @@
-"""Makes committed days visible to readers: recent sums, the complete-day range, and in embedded
-mode a frozen generation for the API process.
+"""Makes committed days visible to readers: recent sums, the complete-day range, and a generation
+the API reads: in embedded mode a frozen one for the API process, on a server a copy of the served
+tables on the server (``pepy_warehouse.server_generation``).
 
 Its cost is bounded by a month of per-project rows (the recent sums), never the history: the
 rollups and all-time sums were already brought up to date, day by day, when each day committed.
@@ -8,15 +9,17 @@ rollups and all-time sums were already brought up to date, day by day, when each
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from pepy_pipeline.warehouse.commit import COMMIT_MUTEX, torn_days
 from pepy_pipeline.warehouse.staging import STALE_STAGING_SECONDS, drop_stale, staging_table
-from pepy_warehouse.generation import freeze_generation
+from pepy_warehouse.generation import freeze_generation, new_generation_name
 from pepy_warehouse.identifiers import identifier
 from pepy_warehouse.locks import warehouse_mutex
+from pepy_warehouse.server_generation import copy_generation, drop_old_copies
 
 PUBLISH_MUTEX = "publish"
 
@@ -32,6 +35,8 @@ class Published:
     projects: int
     generation: str | None
     seconds: float
+    #: On a server: the database holding this publish's copy of the served tables.
+    serving_database: str | None = None
 
 
 def complete_days(client, database: str) -> tuple[dt.date | None, dt.date | None]:
@@ -69,18 +74,25 @@ def publish(client, database: str, warehouse_dir: Path | None) -> Published:
         if last is not None:
             _rebuild_recent(client, db, last)
         projects = int(client.query(f"SELECT uniqExact(project) FROM {db}.project_recent").result_rows[0][0])
-        generation = None
+        serving_database, rows = None, {}
         if warehouse_dir is not None:
             generation = freeze_generation(client, db, warehouse_dir, {
                 "first_complete_day": first.isoformat() if first else None,
                 "last_complete_day": last.isoformat() if last else None,
             }).name
+        else:
+            generation = new_generation_name()
+            serving_database, rows = copy_generation(client, db, generation)
         seconds = time.perf_counter() - started
         client.command(
-            f"INSERT INTO {db}.publish_log SELECT now64(3), {{first:Nullable(Date)}}, {{last:Nullable(Date)}}, "
-            "{generation:String}, {seconds:Float64}",
-            parameters={"first": first, "last": last, "generation": generation or "", "seconds": seconds})
-    return Published(first, last, projects, generation, seconds)
+            f"INSERT INTO {db}.publish_log (published_at, first_complete_day, last_complete_day, generation, seconds, "
+            "serving_database, serving_rows) SELECT now64(3), {first:Nullable(Date)}, {last:Nullable(Date)}, "
+            "{generation:String}, {seconds:Float64}, {serving:String}, {rows:String}",
+            parameters={"first": first, "last": last, "generation": generation, "seconds": seconds,
+                        "serving": serving_database or "", "rows": json.dumps(rows) if rows else ""})
+        if serving_database is not None:
+            drop_old_copies(client, db)
+    return Published(first, last, projects, generation, seconds, serving_database)
 
 
 def last_published(client, database: str) -> tuple[dt.date | None, dt.date | None]:

@@ -1,0 +1,112 @@
+"""The serving generation on a ClickHouse server: what the API reads there, fixed at each publish.
+
+On a server the pipeline commits a day straight into the live rollups, and a backfill publishes
+only at its end. Read live, the API would show committed but unpublished days, its in-memory
+totals would stop matching its daily series, and one ETag would stand for two bodies. So a
+publish copies every served table into a database of its own, ``<database>_<generation>``, by
+``ATTACH PARTITION ... FROM``: hard links to the live table's parts, no data copied. It runs
+under the publish and commit mutexes, so the tables are exactly those of the publish, like an
+embedded generation's FREEZE. ``publish_log`` names the copy and its row counts; the API reads
+the copy the newest publish names, checks the counts before it switches, and keeps the previous
+copy on a mismatch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from pepy_warehouse.generation import GRACE_SECONDS, SERVED_TABLES, GenerationError
+from pepy_warehouse.identifiers import identifier
+
+
+def copy_name(database: str, generation: str) -> str:
+    return identifier(f"{database}_{generation}")
+
+
+def _is_copy(database: str, name: str) -> bool:
+    return re.fullmatch(rf"{re.escape(database)}_g\d{{8}}T\d{{6}}_[0-9a-f]{{6}}", name) is not None
+
+
+def copy_generation(client, database: str, generation: str) -> tuple[str, dict[str, int]]:
+    """Copy the served tables of ``database`` into a new database; returns its name and each
+    table's rows. The caller holds the publish and commit mutexes."""
+    db, copy = identifier(database), copy_name(database, generation)
+    client.command(f"CREATE DATABASE {copy}")
+    rows = {}
+    for table in SERVED_TABLES:
+        client.command(f"CREATE TABLE {copy}.{table} AS {db}.{table}")
+        # One partition at a time (ATTACH PARTITION ALL FROM is newer than some servers).
+        for partition in _partitions(client, db, table):
+            client.command(f"ALTER TABLE {copy}.{table} ATTACH PARTITION ID '{partition}' FROM {db}.{table}")
+        rows[table] = _count(client, f"{db}.{table}")
+    manifest = {"generation": generation, "tables": {table: {"rows": n} for table, n in rows.items()}}
+    validate_copy(client, copy, manifest)  # the live tables cannot change meanwhile: the mutexes
+    return copy, rows
+
+
+def manifest_of(generation: str, rows_json: str) -> dict:
+    """The manifest a reader validates a copy against, from what ``publish_log`` recorded."""
+    try:
+        rows = json.loads(rows_json)
+    except ValueError:
+        raise GenerationError(f"generation {generation}: unreadable row counts in publish_log") from None
+    return {"generation": generation, "tables": {table: {"rows": n} for table, n in rows.items()}}
+
+
+def validate_copy(client, copy: str, manifest: dict) -> None:
+    """Raise :class:`GenerationError` unless every served table of ``copy`` exists with the rows
+    ``manifest`` records (a count is read from part metadata: cheap)."""
+    copy = identifier(copy)
+    present = {row[0] for row in client.query("SELECT name FROM system.tables WHERE database = {db:String}",
+                                              parameters={"db": copy}).result_rows}
+    wrong = []
+    for table in SERVED_TABLES:
+        expected = manifest["tables"].get(table, {}).get("rows")
+        if table not in present:
+            wrong.append(f"{table}: missing")
+            continue
+        rows = _count(client, f"{copy}.{table}")
+        if rows != expected:
+            wrong.append(f"{table}: {rows} rows, publish_log says {expected}")
+    if wrong:
+        raise GenerationError(f"generation {manifest['generation']} ({copy}) does not match what was published: "
+                              + "; ".join(wrong))
+
+
+def drop_old_copies(client, database: str, grace_seconds: float = GRACE_SECONDS) -> list[str]:
+    """Drop the copies readers can no longer be on: neither named by the two newest publishes nor
+    superseded less than ``grace_seconds`` ago (an API switches within seconds and finishes its
+    requests on the old copy within 30 s). A copy no publish names is a killed publish's leftover:
+    publishes run one at a time, so it is dropped at once. The caller holds the publish mutex."""
+    db = identifier(database)
+    logged = client.query(
+        f"SELECT serving_database, toUnixTimestamp64Milli(published_at) / 1000, "
+        f"toUnixTimestamp64Milli(now64(3)) / 1000 FROM {db}.publish_log WHERE serving_database != '' "
+        "ORDER BY published_at").result_rows
+    keep = {row[0] for row in logged[-2:]}
+    superseded = {name: logged[i + 1][1] for i, (name, _, _) in enumerate(logged[:-1])}
+    now = logged[-1][2] if logged else 0
+    dropped = []
+    for (name,) in client.query("SELECT name FROM system.databases").result_rows:
+        if not _is_copy(db, name) or name in keep:
+            continue
+        if name in superseded and now - superseded[name] < grace_seconds:
+            continue
+        client.command(f"DROP DATABASE IF EXISTS {identifier(name)} SYNC")
+        dropped.append(name)
+    return dropped
+
+
+def _partitions(client, db: str, table: str) -> list[str]:
+    ids = [row[0] for row in client.query(
+        "SELECT DISTINCT partition_id FROM system.parts WHERE database = {db:String} AND table = {t:String} AND active",
+        parameters={"db": db, "t": table}).result_rows]
+    bad = [p for p in ids if not re.fullmatch(r"[0-9A-Za-z_-]+", p)]
+    if bad:
+        raise GenerationError(f"{db}.{table}: unexpected partition ids {bad}")
+    return sorted(ids)
+
+
+def _count(client, table: str) -> int:
+    return int(client.query(f"SELECT count() FROM {table}").result_rows[0][0])

@@ -1,0 +1,130 @@
+"""Server mode: the API reads what was published, never days committed since. The pipeline's
+server-side publish (a copy of the served tables per publish) and the API's ``ServerReader``, run
+against chDB in this process: the same SQL a ClickHouse server runs."""
+
+import datetime as dt
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pepy_api.main import create_app
+from pepy_api.settings import ApiSettings
+from pepy_api.store.reader import ServerReader
+from pepy_pipeline.sources.sample import SampleSource
+from pepy_pipeline.warehouse.day_load import load_day
+from pepy_pipeline.warehouse.publish import publish
+from pepy_warehouse.generation import SERVED_TABLES
+from pepy_warehouse.server_generation import drop_old_copies
+from tests.conftest import DATABASE
+
+MONDAY = dt.date(2026, 10, 19)
+SOURCE = SampleSource(projects=40, rows_per_day=2000)
+
+
+def served_days(reader) -> list[dt.date]:
+    return [row[0] for row in reader.query("SELECT DISTINCT date FROM __DB__.project_daily ORDER BY date")]
+
+
+def copies(client) -> set[str]:
+    return {row[0] for row in client.query(
+        "SELECT name FROM system.databases WHERE startsWith(name, 'pepy_g')").result_rows}
+
+
+@pytest.fixture
+def reader(client, dsn):
+    for day in (MONDAY, MONDAY + dt.timedelta(days=1)):
+        load_day(client, DATABASE, SOURCE, day)
+    publish(client, DATABASE, None)
+    reader = ServerReader(dsn, DATABASE, refresh_seconds=3600)
+    yield reader
+    reader.close()
+
+
+def test_days_committed_after_a_publish_stay_unseen_until_the_next(client, reader):
+    first = reader.snapshot()
+    assert first.database.startswith("pepy_g") and first.last_complete_day == MONDAY + dt.timedelta(days=1)
+    totals_before = reader.query("SELECT sum(downloads) FROM __DB__.project_alltime")
+
+    tuesday = MONDAY + dt.timedelta(days=2)
+    load_day(client, DATABASE, SOURCE, tuesday)  # committed into the live tables, not published
+    reader.refresh()
+    assert reader.snapshot() is first
+    assert served_days(reader) == [MONDAY, MONDAY + dt.timedelta(days=1)]
+    assert reader.query("SELECT sum(downloads) FROM __DB__.project_alltime") == totals_before
+    live = client.query(f"SELECT max(date) FROM {DATABASE}.project_daily").result_rows[0][0]
+    assert live == tuesday  # the day is there, only not served
+
+    published = publish(client, DATABASE, None)
+    reader.refresh()
+    second = reader.snapshot()
+    assert second.database == published.serving_database != first.database
+    assert second.last_complete_day == tuesday and served_days(reader)[-1] == tuesday
+    # A request that started on the previous copy still reads it (grace before it is dropped).
+    assert served_days_of(reader, first) == [MONDAY, MONDAY + dt.timedelta(days=1)]
+
+
+def served_days_of(reader, snapshot) -> list[dt.date]:
+    return [row[0] for row in reader.query("SELECT DISTINCT date FROM __DB__.project_daily ORDER BY date",
+                                           snapshot=snapshot)]
+
+
+def test_the_api_answers_from_the_published_copy(client, reader, tmp_path):
+    app = create_app(ApiSettings(home=tmp_path), reader=reader)
+    with TestClient(app) as http:
+        before = http.get("/api/v2/projects/requests")
+        assert before.status_code == 200, before.text
+        load_day(client, DATABASE, SOURCE, MONDAY + dt.timedelta(days=2))
+        reader.refresh()
+        after = http.get("/api/v2/projects/requests", headers={"If-None-Match": before.headers["etag"]})
+        assert after.status_code == 304  # nothing published: the same data, the same ETag
+        explicit = http.get("/api/packages/requests/overall",
+                            params={"start_date": MONDAY.isoformat(), "end_date": (MONDAY + dt.timedelta(days=5)).isoformat()})
+        assert explicit.status_code == 200, explicit.text
+        shown = {row["date"] for row in explicit.json()["data"]}
+        assert (MONDAY + dt.timedelta(days=2)).isoformat() not in shown
+
+
+def test_a_copy_that_does_not_match_its_publish_is_refused(client, reader, caplog):
+    first = reader.snapshot()
+    load_day(client, DATABASE, SOURCE, MONDAY + dt.timedelta(days=2))
+    published = publish(client, DATABASE, None)
+    client.command(f"INSERT INTO {published.serving_database}.project_daily (date, project, downloads) "
+                   "VALUES ('2026-10-21', 'requests', 5)")
+    with caplog.at_level(logging.ERROR, logger="pepy_api"):
+        reader.refresh()
+    assert reader.snapshot() is first
+    assert "does not match" in caplog.text and "project_daily" in caplog.text
+    client.command(f"DROP TABLE {published.serving_database}.opening_balance SYNC")
+    reader.refresh()  # refused once: not validated again on every poll
+    assert reader.snapshot() is first
+
+    publish(client, DATABASE, None)
+    reader.refresh()
+    assert reader.snapshot() is not first and reader.snapshot().last_complete_day == MONDAY + dt.timedelta(days=2)
+
+
+def test_old_copies_are_dropped_after_their_grace_and_a_killed_publishs_at_once(client, reader):
+    orphan = "pepy_g20260101T000000_abcdef"
+    client.command(f"CREATE DATABASE {orphan}")
+    client.command(f"CREATE TABLE {orphan}.project_daily AS {DATABASE}.project_daily")
+    made = [publish(client, DATABASE, None).serving_database for _ in range(3)]
+    assert orphan not in copies(client)
+    first = reader.snapshot().database
+    assert {first, *made} <= copies(client)  # superseded less than the grace ago: kept
+    dropped = drop_old_copies(client, DATABASE, grace_seconds=0)
+    assert set(dropped) == {first, made[0]} and copies(client) == set(made[1:])
+    for table in SERVED_TABLES:  # the live tables keep their rows (the copies were hard links)
+        assert client.query(f"SELECT count() FROM {DATABASE}.{table}").result_rows[0][0] == \
+            client.query(f"SELECT count() FROM {made[-1]}.{table}").result_rows[0][0]
+
+
+def test_a_publish_from_before_copies_reads_the_live_tables(client, dsn):
+    load_day(client, DATABASE, SOURCE, MONDAY)
+    client.command(f"INSERT INTO {DATABASE}.publish_log (published_at, first_complete_day, last_complete_day, "
+                   "generation, seconds) VALUES (now64(3), '2026-10-19', '2026-10-19', '', 0.1)")
+    reader = ServerReader(dsn, DATABASE, refresh_seconds=3600)
+    try:
+        assert reader.snapshot().database == DATABASE and served_days(reader) == [MONDAY]
+    finally:
+        reader.close()
