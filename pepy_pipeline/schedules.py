@@ -5,7 +5,6 @@ declared in ``pepy_pipeline.freshness``)."""
 import datetime as dt
 
 from dagster import (
-    AssetKey,
     AssetRecordsFilter,
     AssetSelection,
     DefaultScheduleStatus,
@@ -16,9 +15,10 @@ from dagster import (
 )
 
 from pepy_pipeline.assets.downloads import DOWNLOADS, ROLLUPS
+from pepy_pipeline.load_runs import LOAD_JOB, days_in_flight
 
 load_downloads_job = define_asset_job(
-    "load_downloads",
+    LOAD_JOB,
     selection=AssetSelection.assets(DOWNLOADS, ROLLUPS),
     description="Load days of downloads and their rollups; publishes at the end (or the publish sensor does).",
 )
@@ -61,12 +61,25 @@ def days_to_load(instance, source, today: dt.date) -> dict[dt.date, str]:
     return wanted
 
 
+def plan_tick(instance, source, today: dt.date) -> tuple[dict[dt.date, str], dict[dt.date, str]]:
+    """(days to request, days left to the queued or running run that is loading them), each with
+    why it is wanted (:func:`days_to_load`)."""
+    wanted, loading = days_to_load(instance, source, today), days_in_flight(instance)
+    return ({day: why for day, why in wanted.items() if day not in loading},
+            {day: why for day, why in wanted.items() if day in loading})
+
+
 @schedule(job=load_downloads_job, cron_schedule="30 4 * * *", execution_timezone="UTC",
           required_resource_keys={"source"}, default_status=DefaultScheduleStatus.RUNNING)
 def daily_downloads_schedule(context: ScheduleEvaluationContext):
-    """Early each UTC morning: load yesterday, and reload recent days that changed upstream."""
+    """Early each UTC morning: load yesterday, and reload recent days that changed upstream or
+    retry those a failed load left as holes. A day a queued or running run is loading (a backfill
+    still going) is not requested again: that run loads it, and the next evening's lookback
+    retries it if it fails."""
     today = context.scheduled_execution_time.date()
-    source = context.resources.source.build()
-    for day, why in sorted(days_to_load(context.instance, source, today).items()):
+    requested, left = plan_tick(context.instance, context.resources.source.build(), today)
+    for day, why in sorted(left.items()):
+        context.log.info(f"{day}: {why}; not requested: a queued or running run is loading it")
+    for day, why in sorted(requested.items()):
         context.log.info(f"{day}: {why}")
         yield RunRequest(run_key=f"load-{day}-{why}"[:250], partition_key=day.isoformat(), tags={"pepy/why": why[:200]})

@@ -20,13 +20,11 @@ from dagster import (
 )
 from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 
-from pepy_pipeline.assets.downloads import DOWNLOADS, ROLLUPS
+from pepy_pipeline.assets.downloads import ROLLUPS
 from pepy_pipeline.assets.publishing import SERVING
+from pepy_pipeline.load_runs import loads_in_flight
 from pepy_pipeline.run_process import HOST_TAG, PID_TAG
 
-LOAD_JOB = "load_downloads"
-IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-             DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 #: Backfills whose runs may still commit days. Dagster keeps a backfill REQUESTED until its last run
 #: has finished, job and asset backfills alike.
 BACKFILL_IN_PROGRESS = [BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING, BulkActionStatus.FAILING]
@@ -38,15 +36,6 @@ publish_job = define_asset_job("publish", selection=[SERVING],
 def _latest_storage_id(instance, key: AssetKey) -> int:
     records = instance.fetch_materializations(key, limit=1).records
     return records[0].storage_id if records else 0
-
-
-def loads_in_flight(instance) -> list[str]:
-    """Ids of the queued or running runs that load days: the ``load_downloads`` job's, and any
-    other run selecting the load assets (a backfill or a materialization launched from the UI's
-    asset pages runs as ``__ASSET_JOB``)."""
-    loads = {DOWNLOADS, ROLLUPS}
-    return [run.run_id for run in instance.get_runs(filters=RunsFilter(statuses=IN_FLIGHT))
-            if run.job_name == LOAD_JOB or loads & set(run.asset_selection or ())]
 
 
 def publish_needed(instance) -> tuple[bool, str, int]:

@@ -159,6 +159,33 @@ def test_the_schedule_retries_a_recent_day_whose_load_failed(dsn):
     assert sorted(days_to_load(instance, SMALL.build(), today)) == [MONDAY + dt.timedelta(days=3)]
 
 
+def test_the_schedule_leaves_days_a_running_backfill_is_loading(dsn):
+    """Found in review: the schedule's hole retries requested days a backfill still in progress
+    had not committed yet (duplicate loads queued behind the writer lock)."""
+    from dagster import DagsterRunStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from pepy_pipeline.schedules import plan_tick
+
+    instance = DagsterInstance.ephemeral()
+    assert run_range(dsn, MONDAY, MONDAY, instance=instance).success
+    today = MONDAY + dt.timedelta(days=5)
+    hole, yesterday = MONDAY + dt.timedelta(days=1), today - dt.timedelta(days=1)
+    instance.add_run(DagsterRun(job_name="__ASSET_JOB", run_id="backfill-run", status=DagsterRunStatus.STARTED,
+                                asset_selection=frozenset({AssetKey("pypi_downloads"), AssetKey("download_rollups")}),
+                                tags={"dagster/asset_partition_range_start": hole.isoformat(),
+                                      "dagster/asset_partition_range_end": (hole + dt.timedelta(days=1)).isoformat()}))
+    instance.add_run(DagsterRun(job_name="load_downloads", run_id="one-day", status=DagsterRunStatus.STARTING,
+                                tags={"dagster/partition": (MONDAY + dt.timedelta(days=3)).isoformat()}))
+    wanted = days_to_load(instance, SMALL.build(), today)
+    assert {hole, hole + dt.timedelta(days=1), MONDAY + dt.timedelta(days=3)} <= set(wanted)
+    requested, left = plan_tick(instance, SMALL.build(), today)
+    assert sorted(requested) == [yesterday] and sorted(left) == [hole, hole + dt.timedelta(days=1), MONDAY + dt.timedelta(days=3)]
+    instance.report_run_failed(instance.get_run_by_id("backfill-run"), "stopped")
+    requested, left = plan_tick(instance, SMALL.build(), today)
+    assert sorted(requested) == [hole, hole + dt.timedelta(days=1), yesterday]
+
+
 def test_an_odd_project_name_warns_but_does_not_hold_the_day_back(client):
     class OddName:
         name = "sample"
