@@ -159,6 +159,29 @@ def test_the_schedule_retries_a_recent_day_whose_load_failed(dsn):
     assert sorted(days_to_load(instance, SMALL.build(), today)) == [MONDAY + dt.timedelta(days=3)]
 
 
+def test_the_schedule_retries_holes_for_a_source_without_fingerprints(dsn):
+    """A source that cannot say what changed upstream gets the day before yesterday reloaded, and
+    its holes retried like any other source's."""
+    class NoFingerprints:
+        def __init__(self, source):
+            self.source = source
+            self.name = source.name
+
+        def describe(self):
+            return self.source.describe()
+
+        def read_day(self, day):
+            return self.source.read_day(day)
+
+    instance = DagsterInstance.ephemeral()
+    for day in (MONDAY, MONDAY + dt.timedelta(days=2)):
+        assert run_range(dsn, day, day, instance=instance).success
+    wanted = days_to_load(instance, NoFingerprints(SMALL.build()), MONDAY + dt.timedelta(days=4))
+    assert sorted(wanted) == [MONDAY + dt.timedelta(days=k) for k in (1, 2, 3)], wanted
+    assert "never loaded" in wanted[MONDAY + dt.timedelta(days=1)]
+    assert "cannot tell" in wanted[MONDAY + dt.timedelta(days=2)]
+
+
 def test_the_schedule_leaves_days_a_running_backfill_is_loading(dsn):
     """Found in review: the schedule's hole retries requested days a backfill still in progress
     had not committed yet (duplicate loads queued behind the writer lock)."""
