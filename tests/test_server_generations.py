@@ -128,3 +128,30 @@ def test_a_publish_from_before_copies_reads_the_live_tables(client, dsn):
         assert reader.snapshot().database == DATABASE and served_days(reader) == [MONDAY]
     finally:
         reader.close()
+
+
+def test_before_the_pipeline_made_its_tables_the_api_answers_503_then_serves(tmp_path):
+    """A fresh server (``docker compose up``): the API starts before the pipeline has created its
+    tables. It used to fail to start (UNKNOWN_DATABASE); it now waits, answering 503."""
+    from pepy_pipeline.warehouse.migrations import migrate
+    from pepy_warehouse.connection import connected
+
+    dsn = f"chdb://{tmp_path / 'fresh'}"
+    reader = ServerReader(dsn, DATABASE, refresh_seconds=3600)
+    try:
+        with TestClient(create_app(ApiSettings(home=tmp_path), reader=reader)) as http:
+            assert http.get("/api/v2/projects/requests").status_code == 503
+            with connected(dsn) as client:
+                migrate(client, DATABASE)
+                client.command(f"ALTER TABLE {DATABASE}.publish_log DROP COLUMN serving_database")
+                client.command(f"ALTER TABLE {DATABASE}.publish_log DROP COLUMN serving_rows")
+                reader.refresh()  # tables made, nothing published; a publish_log from before 010
+                assert http.get("/api/v2/projects/requests").status_code == 503
+                load_day(client, DATABASE, SOURCE, MONDAY)
+                client.command(f"INSERT INTO {DATABASE}.publish_log VALUES "
+                               "(now64(3), '2026-10-19', '2026-10-19', '', 0.1)")
+                reader.refresh()
+                assert reader.snapshot().database == DATABASE
+                assert http.get("/api/v2/projects/requests").status_code == 200
+    finally:
+        reader.close()

@@ -335,9 +335,16 @@ class ServerReader(Reader):
 
     def _refresh(self) -> None:
         with self.client() as client:
+            columns = {row[0] for row in client.query(
+                "SELECT name FROM system.columns WHERE database = {db:String} AND table = 'publish_log'",
+                parameters={"db": self._database}).result_rows}
+            if not columns:
+                return  # the pipeline has not created its tables yet: no data (503) until it publishes
+            # Before migration 010 (an API upgraded before the pipeline): no copies, the live tables.
+            copy = "serving_database, serving_rows" if "serving_database" in columns else "'', ''"
             rows = client.query(
                 f"SELECT toString(published_at), first_complete_day, last_complete_day, "
-                f"toUnixTimestamp64Milli(published_at) / 1000, generation, serving_database, serving_rows "
+                f"toUnixTimestamp64Milli(published_at) / 1000, generation, {copy} "
                 f"FROM {self._database}.publish_log ORDER BY published_at DESC LIMIT 1").result_rows
         if not rows or rows[0][0] in (self._snapshot.token, self._refused):
             return
