@@ -5,10 +5,10 @@ only at its end. Read live, the API would show committed but unpublished days, i
 totals would stop matching its daily series, and one ETag would stand for two bodies. So a
 publish copies every served table into a database of its own, ``<database>_<generation>``, by
 ``ATTACH PARTITION ... FROM``: hard links to the live table's parts, no data copied. It runs
-under the publish and commit mutexes, so the tables are exactly those of the publish, like an
-embedded generation's FREEZE. ``publish_log`` names the copy and its row counts; the API reads
-the copy the newest publish names, checks the counts before it switches, and keeps the previous
-copy on a mismatch.
+under the publish and commit mutexes, so no commit lands in between (merges may, and change
+nothing a reader sums). The copy's tables never merge (a merge of a summing table lowers its row
+count, and the count is what a reader checks). ``publish_log`` names the copy and its row counts;
+the API reads the newest published copy whose counts match (``pepy_api.store.reader``).
 """
 
 from __future__ import annotations
@@ -36,12 +36,13 @@ def copy_generation(client, database: str, generation: str) -> tuple[str, dict[s
     rows = {}
     for table in SERVED_TABLES:
         client.command(f"CREATE TABLE {copy}.{table} AS {db}.{table}")
+        # No merges, ever: the reader checks the rows counted here. (The setting survives a
+        # server restart; table_readonly would refuse the ATTACH below.)
+        client.command(f"ALTER TABLE {copy}.{table} MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 1")
         # One partition at a time (ATTACH PARTITION ALL FROM is newer than some servers).
         for partition in _partitions(client, db, table):
             client.command(f"ALTER TABLE {copy}.{table} ATTACH PARTITION ID '{partition}' FROM {db}.{table}")
-        rows[table] = _count(client, f"{db}.{table}")
-    manifest = {"generation": generation, "tables": {table: {"rows": n} for table, n in rows.items()}}
-    validate_copy(client, copy, manifest)  # the live tables cannot change meanwhile: the mutexes
+        rows[table] = _count(client, f"{copy}.{table}")  # the copy's: the live table may merge meanwhile
     return copy, rows
 
 
@@ -50,7 +51,9 @@ def manifest_of(generation: str, rows_json: str) -> dict:
     try:
         rows = json.loads(rows_json)
     except ValueError:
-        raise GenerationError(f"generation {generation}: unreadable row counts in publish_log") from None
+        rows = None
+    if not isinstance(rows, dict):
+        raise GenerationError(f"generation {generation}: unreadable row counts in publish_log")
     return {"generation": generation, "tables": {table: {"rows": n} for table, n in rows.items()}}
 
 
@@ -75,21 +78,23 @@ def validate_copy(client, copy: str, manifest: dict) -> None:
 
 
 def drop_old_copies(client, database: str, grace_seconds: float = GRACE_SECONDS) -> list[str]:
-    """Drop the copies readers can no longer be on: neither named by the two newest publishes nor
-    superseded less than ``grace_seconds`` ago (an API switches within seconds and finishes its
-    requests on the old copy within 30 s). A copy no publish names is a killed publish's leftover:
-    publishes run one at a time, so it is dropped at once. The caller holds the publish mutex."""
+    """Drop the copies readers should no longer be on: all but the newest, once superseded more
+    than ``grace_seconds`` ago (an API switches within seconds and finishes its requests on the old
+    copy within 30 s). Keeping older ones would keep their parts on disk: a publish after
+    compaction supersedes one whose parts compaction replaced. A copy no publish names is a killed
+    publish's leftover: publishes run one at a time, so it is dropped at once. The caller holds
+    the publish mutex."""
     db = identifier(database)
     logged = client.query(
         f"SELECT serving_database, toUnixTimestamp64Milli(published_at) / 1000, "
         f"toUnixTimestamp64Milli(now64(3)) / 1000 FROM {db}.publish_log WHERE serving_database != '' "
         "ORDER BY published_at").result_rows
-    keep = {row[0] for row in logged[-2:]}
+    newest = logged[-1][0] if logged else None
     superseded = {name: logged[i + 1][1] for i, (name, _, _) in enumerate(logged[:-1])}
     now = logged[-1][2] if logged else 0
     dropped = []
     for (name,) in client.query("SELECT name FROM system.databases").result_rows:
-        if not _is_copy(db, name) or name in keep:
+        if not _is_copy(db, name) or name == newest:
             continue
         if name in superseded and now - superseded[name] < grace_seconds:
             continue

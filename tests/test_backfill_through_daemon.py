@@ -156,6 +156,6 @@ def test_daemon_backfill_serialised_on_embedded_warehouse_while_api_serves(tmp_p
     assert final.headers["x-data-last-complete-day"] == BACKFILL[-1]
     assert final.headers["etag"] != etag_before  # new data, new ETag
     assert BACKFILL[-1] in final.json()["downloads"]
-    # Published once, at the end: the API never served a day in between (an asset backfill runs
-    # as __ASSET_JOB, which the publish sensor must wait for too).
+    # Published once, at the end: the API never served a day in between (Dagster keeps an asset
+    # backfill REQUESTED until its runs finish, and the sensor waits for it).
     assert hammer.days_seen == {"2026-10-03", BACKFILL[-1]}

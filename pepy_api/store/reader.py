@@ -321,15 +321,21 @@ class FrozenGenerationReader(Reader):
 
 
 class ServerReader(Reader):
-    """Reads a ClickHouse server: the copy of the served tables the newest publish names
-    (``pepy_warehouse.server_generation``), validated before it is switched to; a copy that fails
-    validation is refused and the previous one stays. A publish from before copies existed names
-    none: the live tables are read then."""
+    """Reads a ClickHouse server: the newest published copy of the served tables
+    (``pepy_warehouse.server_generation``) whose row counts match what its publish recorded. A copy
+    that does not match is refused (tried again after ``RETRY_REFUSED_SECONDS``) and the newest
+    earlier one that does is read, or the current one kept; a copy that is gone (dropped) is left
+    the same way. A publish from before copies existed names none: the live tables are read then."""
+
+    #: Publishes looked back over for one whose copy validates.
+    LOOK_BACK = 5
+    #: A refused copy is validated again after this long (a transient error must not last a day).
+    RETRY_REFUSED_SECONDS = 60.0
 
     def __init__(self, dsn: str, database: str, refresh_seconds: float = 5.0) -> None:
         super().__init__(refresh_seconds)
         self._database = identifier(database)
-        self._refused: str | None = None
+        self._refused: dict[str, float] = {}
         self._fill_pool(lambda: open_client(dsn, autogenerate_session_id=False))
         self.refresh()
 
@@ -345,21 +351,30 @@ class ServerReader(Reader):
             rows = client.query(
                 f"SELECT toString(published_at), first_complete_day, last_complete_day, "
                 f"toUnixTimestamp64Milli(published_at) / 1000, generation, {copy} "
-                f"FROM {self._database}.publish_log ORDER BY published_at DESC LIMIT 1").result_rows
-        if not rows or rows[0][0] in (self._snapshot.token, self._refused):
-            return
-        token, first, last, published_at, generation, copy, counts = rows[0]
-        database = self._database
-        if copy:
-            try:
-                with self.client() as client:
-                    validate_copy(client, copy, manifest_of(generation, counts))
-            except (GenerationError, ValueError) as error:
-                self._refused = token
-                log.error("refused the publish of %s; still serving the previous one: %s", token, error)
-                return
-            database = identifier(copy)
-        self._snapshot = self._read_snapshot(token, database, first, last, float(published_at))
+                f"FROM {self._database}.publish_log ORDER BY published_at DESC LIMIT {self.LOOK_BACK}").result_rows
+            for token, first, last, published_at, generation, database, counts in rows:
+                current = token == self._snapshot.token
+                if current and (not database or self._exists(client, database)):
+                    return  # nothing newer can be read
+                if not current and time.monotonic() - self._refused.get(token, -1e9) < self.RETRY_REFUSED_SECONDS:
+                    continue
+                if database:
+                    try:
+                        validate_copy(client, database, manifest_of(generation, counts))
+                    except (GenerationError, ValueError) as error:
+                        self._refused[token] = time.monotonic()
+                        log.error("refused the copy published at %s (trying an earlier one): %s", token, error)
+                        continue
+                self._refused.pop(token, None)
+                break
+            else:
+                return  # none readable: keep what is served
+        self._snapshot = self._read_snapshot(token, database or self._database, first, last, float(published_at))
+
+    @staticmethod
+    def _exists(client, database: str) -> bool:
+        return bool(client.query("SELECT count() FROM system.databases WHERE name = {db:String}",
+                                 parameters={"db": database}).result_rows[0][0])
 
 
 def open_reader(dsn: str, database: str, refresh_seconds: float) -> Reader:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from pepy_warehouse.locks import warehouse_mutex
 from pepy_warehouse.server_generation import copy_generation, drop_old_copies
 
 PUBLISH_MUTEX = "publish"
+log = logging.getLogger(__name__)
 
 
 class PublishRefused(RuntimeError):
@@ -91,7 +93,10 @@ def publish(client, database: str, warehouse_dir: Path | None) -> Published:
             parameters={"first": first, "last": last, "generation": generation, "seconds": seconds,
                         "serving": serving_database or "", "rows": json.dumps(rows) if rows else ""})
         if serving_database is not None:
-            drop_old_copies(client, db)
+            try:
+                drop_old_copies(client, db)
+            except Exception as error:  # noqa: BLE001 - the publish stands; the next one drops them
+                log.warning("could not drop old serving copies (the next publish tries again): %s", error)
     return Published(first, last, projects, generation, seconds, serving_database)
 
 
