@@ -29,7 +29,7 @@ from pepy_pipeline.run_process import record_run_process
 from pepy_pipeline.partitions import daily_partitions, warehouse_backfill_policy
 from pepy_pipeline.sources.resource import DownloadSourceResource
 from pepy_pipeline.warehouse import checks
-from pepy_pipeline.warehouse.day_checks import CheckOutcome, check_staged_day, refused
+from pepy_pipeline.warehouse.day_checks import CheckOutcome
 from pepy_pipeline.warehouse.day_load import DayFailed, load_and_commit_day, not_loaded
 from pepy_pipeline.warehouse.publish import PublishRefused
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
