@@ -74,7 +74,7 @@ def plan_tick(instance, source, today: dt.date) -> tuple[dict[dt.date, str], dic
 def daily_downloads_schedule(context: ScheduleEvaluationContext):
     """Early each UTC morning: load yesterday, and reload recent days that changed upstream or
     retry those a failed load left as holes. A day a queued or running run is loading (a backfill
-    still going) is not requested again: that run loads it, and the next evening's lookback
+    still going) is not requested again: that run loads it, and the next morning's lookback
     retries it if it fails."""
     today = context.scheduled_execution_time.date()
     requested, left = plan_tick(context.instance, context.resources.source.build(), today)

@@ -6,8 +6,8 @@ totals would stop matching its daily series, and one ETag would stand for two bo
 publish copies every served table into a database of its own, ``<database>_<generation>``, by
 ``ATTACH PARTITION ... FROM``: hard links to the live table's parts, no data copied. It runs
 under the publish and commit mutexes, so no commit lands in between (merges may, and change
-nothing a reader sums). The copy's tables never merge (a merge of a summing table lowers its row
-count, and the count is what a reader checks). ``publish_log`` names the copy and its row counts;
+nothing a reader sums). The copy's tables do not merge in the background (a merge of a summing
+table lowers its row count, and the count is what a reader checks). ``publish_log`` names the copy and its row counts;
 the API reads the newest published copy whose counts match (``pepy_api.store.reader``).
 """
 
@@ -36,9 +36,12 @@ def copy_generation(client, database: str, generation: str) -> tuple[str, dict[s
     rows = {}
     for table in SERVED_TABLES:
         client.command(f"CREATE TABLE {copy}.{table} AS {db}.{table}")
-        # No merges, ever: the reader checks the rows counted here. (The setting survives a
-        # server restart; table_readonly would refuse the ATTACH below.)
-        client.command(f"ALTER TABLE {copy}.{table} MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 1")
+        # No background merges: the reader checks the rows counted here. A zero merge size stops
+        # the merge selector before it looks at anything, the forced merge by age included (an
+        # explicit OPTIMIZE ... FINAL still merges). Settings survive a server restart;
+        # table_readonly would refuse the ATTACH below.
+        client.command(f"ALTER TABLE {copy}.{table} MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 0, "
+                       "min_age_to_force_merge_seconds = 0")
         # One partition at a time (ATTACH PARTITION ALL FROM is newer than some servers).
         for partition in _partitions(client, db, table):
             client.command(f"ALTER TABLE {copy}.{table} ATTACH PARTITION ID '{partition}' FROM {db}.{table}")
@@ -80,10 +83,10 @@ def validate_copy(client, copy: str, manifest: dict) -> None:
 def drop_old_copies(client, database: str, grace_seconds: float = GRACE_SECONDS) -> list[str]:
     """Drop the copies readers should no longer be on: all but the newest, once superseded more
     than ``grace_seconds`` ago (an API switches within seconds and finishes its requests on the old
-    copy within 30 s). Keeping older ones would keep their parts on disk: a publish after
-    compaction supersedes one whose parts compaction replaced. A copy no publish names is a killed
-    publish's leftover: publishes run one at a time, so it is dropped at once. The caller holds
-    the publish mutex."""
+    copy within 30 s). It runs at a publish, so the copy just superseded stays until the next one,
+    with the parts it links that the live tables have merged away since (the disk a copy costs).
+    A copy no publish names is a killed publish's leftover: publishes run one at a time, so it is
+    dropped at once. The caller holds the publish mutex."""
     db = identifier(database)
     logged = client.query(
         f"SELECT serving_database, toUnixTimestamp64Milli(published_at) / 1000, "

@@ -323,9 +323,11 @@ class FrozenGenerationReader(Reader):
 class ServerReader(Reader):
     """Reads a ClickHouse server: the newest published copy of the served tables
     (``pepy_warehouse.server_generation``) whose row counts match what its publish recorded. A copy
-    that does not match is refused (tried again after ``RETRY_REFUSED_SECONDS``) and the newest
-    earlier one that does is read, or the current one kept; a copy that is gone (dropped) is left
-    the same way. A publish from before copies existed names none: the live tables are read then."""
+    that does not match (or cannot be checked) is refused, checked again after
+    ``RETRY_REFUSED_SECONDS``, and the newest earlier one that matches is read, or the current one
+    kept; if the current one is gone and none matches, nothing is served (503) rather than errors.
+    Publishes from before copies existed name none: the live tables are read then, but never in
+    place of a refused copy."""
 
     #: Publishes looked back over for one whose copy validates.
     LOOK_BACK = 5
@@ -341,35 +343,45 @@ class ServerReader(Reader):
 
     def _refresh(self) -> None:
         with self.client() as client:
-            columns = {row[0] for row in client.query(
-                "SELECT name FROM system.columns WHERE database = {db:String} AND table = 'publish_log'",
-                parameters={"db": self._database}).result_rows}
-            if not columns:
-                return  # the pipeline has not created its tables yet: no data (503) until it publishes
-            # Before migration 010 (an API upgraded before the pipeline): no copies, the live tables.
-            copy = "serving_database, serving_rows" if "serving_database" in columns else "'', ''"
-            rows = client.query(
-                f"SELECT toString(published_at), first_complete_day, last_complete_day, "
-                f"toUnixTimestamp64Milli(published_at) / 1000, generation, {copy} "
-                f"FROM {self._database}.publish_log ORDER BY published_at DESC LIMIT {self.LOOK_BACK}").result_rows
+            rows = self._recent_publishes(client)
+            copies = any(row[5] for row in rows)
             for token, first, last, published_at, generation, database, counts in rows:
                 current = token == self._snapshot.token
                 if current and (not database or self._exists(client, database)):
                     return  # nothing newer can be read
-                if not current and time.monotonic() - self._refused.get(token, -1e9) < self.RETRY_REFUSED_SECONDS:
+                if copies and not database:
+                    continue  # live tables, in place of a copy: what copies exist to prevent
+                if time.monotonic() - self._refused.get(token, -1e9) < self.RETRY_REFUSED_SECONDS:
                     continue
                 if database:
                     try:
                         validate_copy(client, database, manifest_of(generation, counts))
-                    except (GenerationError, ValueError) as error:
+                    except Exception as error:  # noqa: BLE001 - any failure to check refuses the copy
                         self._refused[token] = time.monotonic()
                         log.error("refused the copy published at %s (trying an earlier one): %s", token, error)
                         continue
                 self._refused.pop(token, None)
                 break
             else:
-                return  # none readable: keep what is served
+                served = self._snapshot.database
+                if served not in (None, self._database) and not self._exists(client, served):
+                    log.error("the served copy %s is gone and no published copy can be read: serving nothing", served)
+                    self._snapshot = EMPTY
+                return
         self._snapshot = self._read_snapshot(token, database or self._database, first, last, float(published_at))
+
+    def _recent_publishes(self, client) -> list[tuple]:
+        columns = {row[0] for row in client.query(
+            "SELECT name FROM system.columns WHERE database = {db:String} AND table = 'publish_log'",
+            parameters={"db": self._database}).result_rows}
+        if not columns:
+            return []  # the pipeline has not created its tables yet: no data (503) until it publishes
+        # Before migration 010 (an API upgraded before the pipeline): no copies, the live tables.
+        copy = "serving_database, serving_rows" if "serving_database" in columns else "'', ''"
+        return client.query(
+            f"SELECT toString(published_at), first_complete_day, last_complete_day, "
+            f"toUnixTimestamp64Milli(published_at) / 1000, generation, {copy} "
+            f"FROM {self._database}.publish_log ORDER BY published_at DESC LIMIT {self.LOOK_BACK}").result_rows
 
     @staticmethod
     def _exists(client, database: str) -> bool:

@@ -32,6 +32,9 @@ def _compact_and_publish(context: AssetExecutionContext, client, warehouse: Clic
             context.log.info(f"compacted {done.table} {done.month}: {done.parts_before} parts -> 1 in {done.seconds:.1f} s")
     if any(not done.error for done in compacted):
         published = publish(client, warehouse.database, data_path)
+    if published.copies_not_dropped:
+        context.log.warning(f"could not drop old serving copies now (tried again at the next publish): "
+                            f"{published.copies_not_dropped}")
     return published, {"compacted_months": sorted({done.month for done in compacted if not done.error}),
                        "compaction_failures": [f"{d.table} {d.month}: {d.error}" for d in compacted if d.error],
                        "compaction_seconds": round(sum(done.seconds for done in compacted), 3)}
@@ -44,6 +47,7 @@ def _metadata(published: Published) -> dict:
         "projects": published.projects,
         "generation": published.serving_database or published.generation or "none",
         "publish_seconds": round(published.seconds, 3),
+        **({"serving_copies_dropped": list(published.copies_dropped)} if published.serving_database else {}),
     }
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,6 @@ from pepy_warehouse.locks import warehouse_mutex
 from pepy_warehouse.server_generation import copy_generation, drop_old_copies
 
 PUBLISH_MUTEX = "publish"
-log = logging.getLogger(__name__)
 
 
 class PublishRefused(RuntimeError):
@@ -37,8 +35,11 @@ class Published:
     projects: int
     generation: str | None
     seconds: float
-    #: On a server: the database holding this publish's copy of the served tables.
+    #: On a server: the database holding this publish's copy of the served tables, the older
+    #: copies this publish dropped, and why it could not drop them (the next publish tries again).
     serving_database: str | None = None
+    copies_dropped: tuple[str, ...] = ()
+    copies_not_dropped: str | None = None
 
 
 def complete_days(client, database: str) -> tuple[dt.date | None, dt.date | None]:
@@ -92,12 +93,13 @@ def publish(client, database: str, warehouse_dir: Path | None) -> Published:
             "{generation:String}, {seconds:Float64}, {serving:String}, {rows:String}",
             parameters={"first": first, "last": last, "generation": generation, "seconds": seconds,
                         "serving": serving_database or "", "rows": json.dumps(rows) if rows else ""})
+        dropped, not_dropped = (), None
         if serving_database is not None:
             try:
-                drop_old_copies(client, db)
+                dropped = tuple(drop_old_copies(client, db))
             except Exception as error:  # noqa: BLE001 - the publish stands; the next one drops them
-                log.warning("could not drop old serving copies (the next publish tries again): %s", error)
-    return Published(first, last, projects, generation, seconds, serving_database)
+                not_dropped = f"{type(error).__name__}: {error}"
+    return Published(first, last, projects, generation, seconds, serving_database, dropped, not_dropped)
 
 
 def last_published(client, database: str) -> tuple[dt.date | None, dt.date | None]:
