@@ -5,7 +5,8 @@ engine (the ceiling: FREEZE is the hard-link step an embedded publish already pa
     .venv/bin/python benchmarks/bench_server_copy.py --warehouse /work/bench-data/mid [--rounds 5]
 
 Times, per round and in alternating order: the copy alone (``copy_generation``: CREATE TABLE AS,
-ATTACH PARTITION ... FROM per partition, row counts checked), a FREEZE of every served table, and
+background merges off, ATTACH PARTITION ... FROM per partition, rows counted; then dropped), a
+FREEZE of every served table, and
 a whole publish each way (``publish`` with and without the warehouse directory). Prints the active
 parts and files the copy links. Drops its copies and frozen directories afterwards; the warehouse
 keeps its data, and its ``CURRENT`` generation is an embedded publish's.
@@ -48,7 +49,10 @@ def main() -> None:
         migrate(client, db)
         parts = sum(1 for t in SERVED_TABLES for _ in _part_paths(client, db, t))
         links = sum(1 for t in SERVED_TABLES for path in _part_paths(client, db, t) for _ in path.iterdir())
-        print(f"served tables: {parts} active parts, {links} files in them")
+        partitions = client.query(
+            "SELECT uniqExact(table, partition_id) FROM system.parts WHERE database = {db:String} AND active "
+            "AND table IN {tables:Array(String)}", parameters={"db": db, "tables": list(SERVED_TABLES)}).result_rows[0][0]
+        print(f"served tables: {partitions} partitions, {parts} active parts, {links} files in them")
         publish(client, db, data)  # warm both paths once
         publish(client, db, None)
         results: dict[str, list[float]] = {"copy": [], "freeze": [], "publish, server": [], "publish, embedded": []}
