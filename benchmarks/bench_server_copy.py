@@ -47,8 +47,8 @@ def main() -> None:
     db = args.database
     with connected(f"chdb://{data}") as client:
         migrate(client, db)
-        parts = sum(1 for t in SERVED_TABLES for _ in _part_paths(client, db, t))
-        links = sum(1 for t in SERVED_TABLES for path in _part_paths(client, db, t) for _ in path.iterdir())
+        paths = [path for t in SERVED_TABLES for path in _part_paths(client, db, t)]
+        parts, links = len(paths), sum(1 for path in paths for _ in path.iterdir())
         partitions = client.query(
             "SELECT uniqExact(table, partition_id) FROM system.parts WHERE database = {db:String} AND active "
             "AND table IN {tables:Array(String)}", parameters={"db": db, "tables": list(SERVED_TABLES)}).result_rows[0][0]
