@@ -7,6 +7,7 @@ import datetime as dt
 from dagster import (
     AssetRecordsFilter,
     AssetSelection,
+    DagsterInvariantViolationError,
     DefaultScheduleStatus,
     RunRequest,
     ScheduleEvaluationContext,
@@ -61,10 +62,11 @@ def days_to_load(instance, source, today: dt.date) -> dict[dt.date, str]:
     return wanted
 
 
-def plan_tick(instance, source, today: dt.date) -> tuple[dict[dt.date, str], dict[dt.date, str]]:
-    """(days to request, days left to the queued or running run that is loading them), each with
-    why it is wanted (:func:`days_to_load`)."""
-    wanted, loading = days_to_load(instance, source, today), days_in_flight(instance)
+def plan_tick(instance, source, today: dt.date, asset_graph=None) -> tuple[dict[dt.date, str], dict[dt.date, str]]:
+    """(days to request, days left to the queued or running run or backfill that is loading them),
+    each with why it is wanted (:func:`days_to_load`). ``asset_graph`` reads asset backfills'
+    days (:func:`pepy_pipeline.load_runs.days_of_backfill`)."""
+    wanted, loading = days_to_load(instance, source, today), days_in_flight(instance, asset_graph)
     return ({day: why for day, why in wanted.items() if day not in loading},
             {day: why for day, why in wanted.items() if day in loading})
 
@@ -73,13 +75,17 @@ def plan_tick(instance, source, today: dt.date) -> tuple[dict[dt.date, str], dic
           required_resource_keys={"source"}, default_status=DefaultScheduleStatus.RUNNING)
 def daily_downloads_schedule(context: ScheduleEvaluationContext):
     """Early each UTC morning: load yesterday, and reload recent days that changed upstream or
-    retry those a failed load left as holes. A day a queued or running run is loading (a backfill
-    still going) is not requested again: that run loads it, and the next morning's lookback
-    retries it if it fails."""
+    retry those a failed load left as holes. A day a queued or running run is loading, or a
+    backfill still in progress targets, is not requested again: that run or backfill loads it, and
+    the next morning's lookback retries it if it fails."""
     today = context.scheduled_execution_time.date()
-    requested, left = plan_tick(context.instance, context.resources.source.build(), today)
+    try:
+        asset_graph = context.repository_def.asset_graph
+    except DagsterInvariantViolationError:  # evaluated outside a code location (tests)
+        asset_graph = None
+    requested, left = plan_tick(context.instance, context.resources.source.build(), today, asset_graph)
     for day, why in sorted(left.items()):
-        context.log.info(f"{day}: {why}; not requested: a queued or running run is loading it")
+        context.log.info(f"{day}: {why}; not requested: a queued or running run or backfill is loading it")
     for day, why in sorted(requested.items()):
         context.log.info(f"{day}: {why}")
         yield RunRequest(run_key=f"load-{day}-{why}"[:250], partition_key=day.isoformat(), tags={"pepy/why": why[:200]})

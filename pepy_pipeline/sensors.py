@@ -18,16 +18,11 @@ from dagster import (
     define_asset_job,
     sensor,
 )
-from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 
 from pepy_pipeline.assets.downloads import ROLLUPS
 from pepy_pipeline.assets.publishing import SERVING
-from pepy_pipeline.load_runs import loads_in_flight
+from pepy_pipeline.load_runs import backfills_in_progress, loads_in_flight
 from pepy_pipeline.run_process import HOST_TAG, PID_TAG
-
-#: Backfills whose runs may still commit days. Dagster keeps a backfill REQUESTED until its last run
-#: has finished, job and asset backfills alike.
-BACKFILL_IN_PROGRESS = [BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING, BulkActionStatus.FAILING]
 
 publish_job = define_asset_job("publish", selection=[SERVING],
                                description="Publish committed days to the API (once after a backfill).")
@@ -46,7 +41,7 @@ def publish_needed(instance) -> tuple[bool, str, int]:
         return False, "every committed day is published", committed
     if loads_in_flight(instance):
         return False, "loads are still queued or running", committed
-    if instance.get_backfills(filters=BulkActionsFilter(statuses=BACKFILL_IN_PROGRESS), limit=1):
+    if backfills_in_progress(instance, limit=1):
         return False, "a backfill is still in progress", committed
     return True, "days were committed since the last publish", committed
 

@@ -209,6 +209,70 @@ def test_the_schedule_leaves_days_a_running_backfill_is_loading(dsn):
     assert sorted(requested) == [hole, hole + dt.timedelta(days=1), yesterday]
 
 
+def _load_backfill(instance, backfill_id: str, days: list[dt.date], *, job: bool):
+    """A backfill still in progress whose partitions the daemon has not submitted yet (no runs)."""
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+    from dagster._core.remote_origin import (InProcessCodeLocationOrigin, RemotePartitionSetOrigin,
+                                             RemoteRepositoryOrigin)
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    names = [day.isoformat() for day in days]
+    if job:
+        origin = RemotePartitionSetOrigin(
+            repository_origin=RemoteRepositoryOrigin(
+                code_location_origin=InProcessCodeLocationOrigin(
+                    LoadableTargetOrigin(module_name="pepy_pipeline.definitions")),
+                repository_name="__repository__"),
+            partition_set_name="load_downloads_partition_set")
+        backfill = PartitionBackfill(backfill_id=backfill_id, status=BulkActionStatus.REQUESTED, from_failure=False,
+                                     tags={}, backfill_timestamp=time.time(), partition_set_origin=origin,
+                                     partition_names=names)
+    else:
+        backfill = PartitionBackfill.from_asset_partitions(
+            backfill_id=backfill_id, asset_graph=defs.resolve_asset_graph(), partition_names=names,
+            asset_selection=[AssetKey("pypi_downloads"), AssetKey("download_rollups")],
+            backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=instance, all_partitions=False,
+            title=None, description=None, run_config=None)
+    instance.add_backfill(backfill)
+    return backfill
+
+
+def test_the_schedule_leaves_days_a_backfill_has_not_submitted_yet(dsn):
+    """Found in review: only days of runs already queued were left to them, so a morning tick
+    during a long backfill requested again the days the daemon had not submitted yet. Evaluated as
+    the daemon does, through the code location's asset graph."""
+    from dagster import instance_for_test
+
+    with instance_for_test() as instance:  # the schedule's context opens it again from its ref
+        _schedule_leaves_backfill_days(instance, dsn)
+
+
+def _schedule_leaves_backfill_days(instance, dsn):
+    from dagster import build_schedule_context
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    from pepy_pipeline.schedules import daily_downloads_schedule
+
+    assert run_range(dsn, MONDAY, MONDAY, instance=instance).success
+    today = MONDAY + dt.timedelta(days=6)
+    day = [MONDAY + dt.timedelta(days=k) for k in range(6)]
+    asset_backfill = _load_backfill(instance, "asset-backfill", day[1:3], job=False)
+    _load_backfill(instance, "job-backfill", day[3:4], job=True)
+
+    def requested_days():
+        context = build_schedule_context(instance=instance, resources={"source": SMALL},
+                                         scheduled_execution_time=dt.datetime(today.year, today.month, today.day, 4, 30,
+                                                                              tzinfo=dt.timezone.utc),
+                                         repository_def=defs.get_repository_def())
+        result = daily_downloads_schedule.evaluate_tick(context)
+        return sorted(dt.date.fromisoformat(request.partition_key) for request in result.run_requests)
+
+    # Days 1-4 are holes after day 0; 1-3 belong to the backfills, 5 is yesterday.
+    assert requested_days() == [day[4], day[5]]
+    instance.update_backfill(asset_backfill.with_status(BulkActionStatus.COMPLETED_FAILED))
+    assert requested_days() == [day[1], day[2], day[4], day[5]]
+
+
 def test_an_odd_project_name_warns_but_does_not_hold_the_day_back(client):
     class OddName:
         name = "sample"
