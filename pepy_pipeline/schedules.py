@@ -1,10 +1,12 @@
 """The daily schedule: load yesterday, reload only the recent days that changed upstream, and
-retry recent days left as holes by a load that failed or was refused (the freshness it promises is
-declared in ``pepy_pipeline.freshness``)."""
+retry days left as holes by a load that failed or was refused, however old (the freshness it
+promises is declared in ``pepy_pipeline.freshness``)."""
 
 import datetime as dt
+import logging
 
 from dagster import (
+    AssetPartitionStatus,
     AssetRecordsFilter,
     AssetSelection,
     DagsterInvariantViolationError,
@@ -17,6 +19,7 @@ from dagster import (
 
 from pepy_pipeline.assets.downloads import DOWNLOADS, ROLLUPS
 from pepy_pipeline.load_runs import LOAD_JOB, days_in_flight
+from pepy_pipeline.partitions import daily_partitions
 
 load_downloads_job = define_asset_job(
     LOAD_JOB,
@@ -38,27 +41,70 @@ def loaded_fingerprint(instance, day: dt.date) -> str | None:
     return entry.value if entry is not None else ""
 
 
+#: At most this many days older than the look-back (a failed load, a hole) are retried per tick,
+#: newest first: after a long outage the warehouse catches up over a few mornings, not in one burst.
+CATCH_UP_PER_TICK = 31
+
+log = logging.getLogger("pepy_pipeline")
+
+
+def upstream_fingerprints(source, days: list[dt.date]) -> dict[dt.date, str] | None:
+    """The source's fingerprints of ``days``, or None when it has none or they cannot be read now
+    (metadata only: a failure here must not cost the morning's loads)."""
+    if not hasattr(source, "day_fingerprints"):
+        return None
+    try:
+        return source.day_fingerprints(days)
+    except Exception as error:  # noqa: BLE001 - any source error: fall back to reloading
+        log.warning(f"could not read upstream fingerprints ({type(error).__name__}: {str(error)[:200]}); "
+                    "reloading the day before yesterday instead of comparing")
+        return None
+
+
+def unloaded_days(instance, before: dt.date) -> dict[dt.date, str]:
+    """Every partition before ``before`` whose latest load failed or was refused, or that was never
+    loaded though an earlier day was (a run that died before it), whatever its age: each is
+    missing from the totals until it loads. Days before the first one loaded are not holes
+    (history starts there) unless a load of them failed."""
+    keys = daily_partitions.get_partition_keys(current_time=dt.datetime.combine(before, dt.time(), dt.timezone.utc))
+    if not keys:
+        return {}
+    status = instance.get_status_by_partition(DOWNLOADS, keys, daily_partitions) or {}
+    loaded = [key for key in keys if status.get(key) == AssetPartitionStatus.MATERIALIZED]
+    first_loaded = min(loaded, default=None)
+    days = {}
+    for key in keys:
+        if status.get(key) == AssetPartitionStatus.FAILED:
+            days[dt.date.fromisoformat(key)] = "its last load failed or was refused"
+        elif status.get(key) is None and first_loaded is not None and key > first_loaded:
+            days[dt.date.fromisoformat(key)] = "never loaded, though an earlier day was: a failed or refused load"
+    return days
+
+
 def days_to_load(instance, source, today: dt.date) -> dict[dt.date, str]:
     """Yesterday, plus each of the days before it whose upstream fingerprint differs from the one it
-    was loaded with (late rows), and each never loaded although an earlier recent day was: a hole
-    left by a failed or refused load (a partial upstream day), tried again until it loads. Sources
-    without fingerprints get the day before reloaded."""
+    was loaded with (late rows), and each day whose load failed or was refused or that was never
+    loaded although an earlier day was (:func:`unloaded_days`), tried again until it loads: recent
+    ones when the source has them, older ones up to ``CATCH_UP_PER_TICK`` a tick. Sources without
+    fingerprints, or whose fingerprints cannot be read now, get the day before reloaded."""
     yesterday = today - dt.timedelta(days=1)
     wanted = {yesterday: "new"}
     recent = [today - dt.timedelta(days=k) for k in range(2, LOOKBACK_DAYS + 2)]
-    now = source.day_fingerprints(recent) if hasattr(source, "day_fingerprints") else None
+    now = upstream_fingerprints(source, recent)
     if now is None:
         wanted[recent[0]] = "reload (source cannot tell what changed)"
-    loaded = {day: loaded_fingerprint(instance, day) for day in recent}
-    first_loaded = min((day for day, fingerprint in loaded.items() if fingerprint is not None), default=None)
     for day in recent:
-        before = loaded[day]
-        if before is None:
-            # Days before the first one loaded here are not holes (history starts later).
-            if first_loaded is not None and day > first_loaded and (now is None or day in now):
-                wanted.setdefault(day, "never loaded, though an earlier day was: a failed or refused load")
-        elif now is not None and day in now and now[day] != before:
+        before = loaded_fingerprint(instance, day)
+        if before is not None and now is not None and day in now and now[day] != before:
             wanted[day] = f"changed upstream: {before or 'unknown'} -> {now[day]}"
+    older = 0
+    for day, why in sorted(unloaded_days(instance, yesterday).items(), reverse=True):
+        if day in recent:
+            if now is None or day in now:  # upstream has the day
+                wanted.setdefault(day, why)
+        elif older < CATCH_UP_PER_TICK:
+            wanted.setdefault(day, why)
+            older += 1
     return wanted
 
 

@@ -159,6 +159,81 @@ def test_the_schedule_retries_a_recent_day_whose_load_failed(dsn):
     assert sorted(days_to_load(instance, SMALL.build(), today)) == [MONDAY + dt.timedelta(days=3)]
 
 
+class FailsOn:
+    """A source whose read of ``day`` raises (a schema change upstream, retries used up)."""
+
+    name = "sample"
+
+    def __init__(self, source, day):
+        self.source, self.day = source, day
+
+    def describe(self):
+        return self.source.describe()
+
+    def read_day(self, day):
+        if day == self.day:
+            raise ValueError("upstream schema changed")
+        yield from self.source.read_day(day)
+
+
+def test_the_schedule_retries_failed_and_missing_days_older_than_its_look_back(dsn, monkeypatch):
+    """Found in review: a hole was retried only while a loaded day was inside the 7-day look-back,
+    so an outage of a week or more, or a failed first day, stayed missing for good (only a WARN
+    check said so)."""
+    from pepy_pipeline import schedules
+
+    def failing(day):
+        class Resource(type(SMALL)):
+            def build(self):
+                return FailsOn(super().build(), day)
+        return Resource(name="sample", sample_projects=60, sample_rows_per_day=3000)
+
+    instance = DagsterInstance.ephemeral()
+    day = {k: MONDAY - dt.timedelta(days=k) for k in range(25)}
+    assert not run_range(dsn, day[21], day[21], source=failing(day[21]), instance=instance).success  # first day
+    assert run_range(dsn, day[20], day[20], instance=instance).success
+    assert not run_range(dsn, day[18], day[18], source=failing(day[18]), instance=instance).success
+    assert run_range(dsn, day[16], day[16], instance=instance).success
+    today = MONDAY + dt.timedelta(days=1)  # look-back: day[0] is yesterday, day[1..7] recent
+    wanted = days_to_load(instance, SMALL.build(), today)
+    assert "failed" in wanted[day[21]] and "failed" in wanted[day[18]]
+    assert "never loaded" in wanted[day[19]] and "never loaded" in wanted[day[17]]
+    assert day[22] not in wanted and day[20] not in wanted and day[16] not in wanted  # before history; loaded
+    assert set(wanted) == {day[k] for k in (0, *range(1, 16), 17, 18, 19, 21)}, sorted(wanted)
+    # Older days are caught up a bounded number a tick, newest first.
+    monkeypatch.setattr(schedules, "CATCH_UP_PER_TICK", 3)
+    assert set(days_to_load(instance, SMALL.build(), today)) == {day[k] for k in range(0, 11)}
+    # A day loaded after it failed is no longer wanted.
+    assert run_range(dsn, day[18], day[18], instance=instance).success
+    assert day[18] not in days_to_load(instance, SMALL.build(), today)
+
+
+def test_the_schedule_still_requests_yesterday_when_fingerprints_cannot_be_read(dsn):
+    """Found in review: the fingerprint query's error ended the tick, and no load at all was
+    requested that morning."""
+    class Unreachable:
+        name = "sample"
+
+        def __init__(self, source):
+            self.source = source
+
+        def describe(self):
+            return self.source.describe()
+
+        def read_day(self, day):
+            return self.source.read_day(day)
+
+        def day_fingerprints(self, days):
+            raise ConnectionError("INFORMATION_SCHEMA query timed out")
+
+    instance = DagsterInstance.ephemeral()
+    assert run_range(dsn, MONDAY, MONDAY, instance=instance).success
+    today = MONDAY + dt.timedelta(days=3)
+    wanted = days_to_load(instance, Unreachable(SMALL.build()), today)
+    assert sorted(wanted) == [MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=2)], wanted
+    assert "cannot tell" in wanted[MONDAY + dt.timedelta(days=1)] and wanted[MONDAY + dt.timedelta(days=2)] == "new"
+
+
 def test_the_schedule_retries_holes_for_a_source_without_fingerprints(dsn):
     """A source that cannot say what changed upstream gets the day before yesterday reloaded, and
     its holes retried like any other source's."""
@@ -260,11 +335,10 @@ def _schedule_leaves_backfill_days(instance, dsn):
     _load_backfill(instance, "job-backfill", day[3:4], job=True)
 
     def requested_days():
-        context = build_schedule_context(instance=instance, resources={"source": SMALL},
-                                         scheduled_execution_time=dt.datetime(today.year, today.month, today.day, 4, 30,
-                                                                              tzinfo=dt.timezone.utc),
-                                         repository_def=defs.get_repository_def())
-        result = daily_downloads_schedule.evaluate_tick(context)
+        at = dt.datetime(today.year, today.month, today.day, 4, 30, tzinfo=dt.timezone.utc)
+        with build_schedule_context(instance=instance, resources={"source": SMALL}, scheduled_execution_time=at,
+                                    repository_def=defs.get_repository_def()) as context:
+            result = daily_downloads_schedule.evaluate_tick(context)
         return sorted(dt.date.fromisoformat(request.partition_key) for request in result.run_requests)
 
     # Days 1-4 are holes after day 0; 1-3 belong to the backfills, 5 is yesterday.
