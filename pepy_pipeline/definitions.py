@@ -13,8 +13,8 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 
 from pepy_pipeline.alerts import alert_sensors  # noqa: E402 - after the warning filter
 from pepy_pipeline.assets.downloads import pypi_downloads
-from pepy_pipeline.assets.publishing import serving_tables
-from pepy_pipeline.schedules import daily_downloads_schedule, load_downloads_job
+from pepy_pipeline.assets.publishing import serves_yesterday, serving_tables
+from pepy_pipeline.schedules import daily_downloads_schedule, load_downloads_job, served_day_job, served_day_schedule
 from pepy_pipeline.sensors import dead_run_sensor, publish_job, publish_sensor
 from pepy_pipeline.settings import load_settings
 from pepy_pipeline.sources.resource import DownloadSourceResource
@@ -50,7 +50,7 @@ def build_resources(settings=None, *, secrets_from_env: bool = False) -> dict:
             dsn=_secret(settings, "warehouse_dsn", secrets_from_env), database=settings.database,
             writer_nice=settings.writer_nice, writer_session=settings.writer_session,
             **{f"volume_{name}": getattr(settings, f"volume_{name}")
-               for name in ("fail_below", "warn_below", "warn_above", "fail_above")}),
+               for name in ("fail_below", "warn_below", "warn_above", "fail_above", "reload_fail_below")}),
         "source": DownloadSourceResource(
             name=settings.source,
             sample_scale=settings.sample_scale,
@@ -67,8 +67,9 @@ def build_resources(settings=None, *, secrets_from_env: bool = False) -> dict:
 
 defs = Definitions(
     assets=[pypi_downloads, serving_tables],
-    jobs=[load_downloads_job, publish_job],
-    schedules=[daily_downloads_schedule],
+    asset_checks=[serves_yesterday],
+    jobs=[load_downloads_job, publish_job, served_day_job],
+    schedules=[daily_downloads_schedule, served_day_schedule],
     sensors=[publish_sensor, dead_run_sensor, *alert_sensors()],
     resources=build_resources(secrets_from_env=True),
     # chDB allows one process per data directory: steps never get their own processes.

@@ -6,18 +6,21 @@ import datetime as dt
 import logging
 
 from dagster import (
+    AssetCheckKey,
     AssetPartitionStatus,
     AssetRecordsFilter,
     AssetSelection,
     DagsterInvariantViolationError,
     DefaultScheduleStatus,
     RunRequest,
+    ScheduleDefinition,
     ScheduleEvaluationContext,
     define_asset_job,
     schedule,
 )
 
 from pepy_pipeline.assets.downloads import DOWNLOADS, ROLLUPS
+from pepy_pipeline.assets.publishing import SERVING
 from pepy_pipeline.load_runs import LOAD_JOB, days_in_flight
 from pepy_pipeline.partitions import daily_partitions
 
@@ -26,6 +29,13 @@ load_downloads_job = define_asset_job(
     selection=AssetSelection.assets(DOWNLOADS, ROLLUPS),
     description="Load days of downloads and their rollups; publishes at the end (or the publish sensor does).",
 )
+
+served_day_job = define_asset_job(
+    "check_served_day", selection=AssetSelection.checks(AssetCheckKey(SERVING, "serves_yesterday")),
+    description="Checks that the API serves yesterday (no warehouse access).")
+#: After the freshness deadline (``pepy_pipeline.freshness.DEADLINE``).
+served_day_schedule = ScheduleDefinition(name="served_day_schedule", job=served_day_job, cron_schedule="5 9 * * *",
+                                         execution_timezone="UTC", default_status=DefaultScheduleStatus.RUNNING)
 
 #: How far back the schedule looks for days that changed upstream after they were loaded.
 LOOKBACK_DAYS = 7

@@ -36,6 +36,8 @@ class PipelineSettings(WarehouseSettings):
     volume_warn_below: float = 0.8
     volume_warn_above: float = 1.5
     volume_fail_above: float = 3.0
+    #: A reload with fewer downloads than this share of what the day already has is refused.
+    volume_reload_fail_below: float = 0.98
     #: Embedded: the writer's nice value, so the API on the same cores answers first (0: off).
     writer_nice: int = 10
     #: Embedded: a writer without a terminal runs in a session of its own, its autogroup at

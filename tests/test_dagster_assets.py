@@ -4,7 +4,7 @@ import datetime as dt
 import json
 
 import pytest
-from dagster import AssetKey, DagsterInstance, build_schedule_context, materialize
+from dagster import AssetCheckKey, AssetKey, DagsterInstance, build_schedule_context, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from pepy_pipeline.assets.downloads import pypi_downloads
@@ -185,3 +185,32 @@ def test_a_killed_cli_load_leaves_no_run_started_after_the_next_load(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert all(f"run {run_id}: its process is gone" in done.stdout for run_id in left)
     assert started_runs() == []
+
+
+def test_the_served_day_check_fails_when_a_publish_left_yesterday_out():
+    """Found in review: the freshness policy sees when a publish happened, not what it holds, so a
+    publish of a reloaded older day at 04:40 met it while yesterday's load had failed."""
+    from dagster import AssetMaterialization
+
+    from pepy_pipeline.assets.publishing import SERVING, served_day_result
+    from pepy_pipeline.freshness import expected_last_day
+
+    utc = dt.timezone.utc
+    assert expected_last_day(dt.datetime(2026, 11, 28, 8, 59, tzinfo=utc)) == dt.date(2026, 11, 26)
+    assert expected_last_day(dt.datetime(2026, 11, 28, 9, 0, tzinfo=utc)) == dt.date(2026, 11, 27)
+    instance = DagsterInstance.ephemeral()
+    assert not served_day_result(instance, dt.datetime(2026, 11, 28, 10, tzinfo=utc)).passed  # nothing published
+    instance.report_runless_asset_event(AssetMaterialization(SERVING, metadata={"last_complete_day": "2026-11-26"}))
+    assert served_day_result(instance, dt.datetime(2026, 11, 28, 5, tzinfo=utc)).passed  # yesterday may be loading
+    late = served_day_result(instance, dt.datetime(2026, 11, 28, 9, 30, tzinfo=utc))
+    assert not late.passed and late.metadata["expected_last_day"].value == "2026-11-27"
+    # Through Dagster, as its 09:05 schedule runs it (no warehouse opened), against the real clock.
+    job = defs.resolve_job_def("check_served_day")
+    assert defs.resolve_schedule_def("served_day_schedule").job_name == "check_served_day"
+    for served, passed in ((dt.date.today() - dt.timedelta(days=3), False), (dt.date.today(), True)):
+        instance.report_runless_asset_event(AssetMaterialization(SERVING, metadata={"last_complete_day": served.isoformat()}))
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        (evaluation,) = result.get_asset_check_evaluations()
+        assert result.success and evaluation.passed is passed and evaluation.check_name == "serves_yesterday"
+    # ... and after every publish.
+    assert AssetCheckKey(SERVING, "serves_yesterday") in defs.resolve_job_def("publish").asset_layer.asset_graph.asset_check_keys

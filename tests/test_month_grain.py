@@ -31,7 +31,7 @@ ENDS = [D(2026, 1, 1), D(2026, 1, 31), D(2026, 2, 1), D(2026, 2, 2), D(2026, 2, 
 @pytest.fixture(scope="module")
 def reader(tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("month_grain") / "warehouse"
-    bands = VolumeBands(fail_below=0.0, warn_below=0.0, warn_above=1e9, fail_above=1e9)
+    bands = VolumeBands(fail_below=0.0, warn_below=0.0, warn_above=1e9, fail_above=1e9, reload_fail_below=0.0)
     with connected(f"chdb://{warehouse}") as client:
         migrate(client, "pepy")
         for seed, day in enumerate(LOADED):

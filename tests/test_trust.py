@@ -64,6 +64,32 @@ def test_a_half_day_is_refused_before_commit_and_the_previous_data_stays(client)
     assert rollups_match_facts(client, [MONDAY])
 
 
+def test_a_reload_with_fewer_downloads_than_the_day_has_is_refused(client):
+    """Found in review: a reload was compared with the weekday median only, so a partial read of a
+    loaded day (upstream rewriting it) inside the warn band, or with no weekday history at all,
+    replaced the good day."""
+    from pepy_pipeline.warehouse.day_checks import VolumeBands
+
+    load_day(client, DATABASE, SOURCE, MONDAY)  # no same-weekday history: the median cannot judge
+    before = fact_sums(client, MONDAY)
+    with pytest.raises(DayFailed) as failure:
+        load_day(client, DATABASE, HalfDay(SOURCE, MONDAY, keep=0.9), MONDAY)
+    volume = next(o for o in failure.value.outcomes if o.name == "volume_within_bands")
+    assert not volume.passed and volume.blocking and "fewer downloads" in volume.metadata["verdict"]
+    assert volume.metadata["committed_downloads"] == before[1] and volume.metadata["ratio_to_committed"] < 0.98
+    assert fact_sums(client, MONDAY) == before
+    # The same read as a first load is not compared with anything it would replace.
+    other = MONDAY + dt.timedelta(days=1)
+    load_day(client, DATABASE, HalfDay(SOURCE, other, keep=0.9), other)
+    # A reload with the same or more downloads passes, and the check can be turned off.
+    load_day(client, DATABASE, SOURCE, MONDAY)
+    assert fact_sums(client, MONDAY) == before
+    load_day(client, DATABASE, HalfDay(SOURCE, MONDAY, keep=0.9), MONDAY,
+             bands=VolumeBands(reload_fail_below=0.0))
+    assert fact_sums(client, MONDAY)[1] < before[1]
+    assert rollups_match_facts(client, [MONDAY, other])
+
+
 def test_a_multi_day_run_reports_each_day_and_fails_only_the_bad_one(dsn):
     instance = DagsterInstance.ephemeral()
     first = MONDAY - dt.timedelta(days=14)
@@ -416,7 +442,7 @@ def test_incremental_rollups_equal_a_full_rebuild_over_random_loads_and_reloads(
 
 def _no_volume_bands():
     from pepy_pipeline.warehouse.day_checks import VolumeBands
-    return VolumeBands(fail_below=0.0, warn_below=0.0, warn_above=1e9, fail_above=1e9)
+    return VolumeBands(fail_below=0.0, warn_below=0.0, warn_above=1e9, fail_above=1e9, reload_fail_below=0.0)
 
 
 def test_a_day_written_in_several_blocks_is_attached_as_one_part(client, monkeypatch):
@@ -499,6 +525,24 @@ def test_opening_balance_makes_totals_all_time_and_never_double_counts(client, w
     totals = {row["project"]: list(row.values())[1] for row in query_totals(client, DATABASE).to_pylist()}
     for project in list(loaded)[:20]:
         assert totals[project] == loaded[project] + balance.get(project, 0)
+
+
+def test_an_opening_balance_stopping_before_the_first_loaded_day_reports_the_days_between(client):
+    """Found in review: a balance stopping days before the first loaded day was accepted silently,
+    and the days between were counted nowhere (the gap check started at the first loaded day)."""
+    from pepy_pipeline.warehouse.checks import loaded_day_gaps
+
+    load_day(client, DATABASE, SOURCE, MONDAY)
+    load_day(client, DATABASE, SOURCE, MONDAY + dt.timedelta(days=1))
+    assert loaded_day_gaps(client, DATABASE)[0]
+    stop = MONDAY - dt.timedelta(days=3)
+    summary = load_opening_balance(client, DATABASE, SOURCE.opening_balance(stop), stop, "sample")
+    assert summary["days_not_covered"] == f"{stop} .. {MONDAY - dt.timedelta(days=1)}"
+    passed, metadata = loaded_day_gaps(client, DATABASE)
+    assert not passed and metadata["missing_count"] == 3 and metadata["opening_balance_stops_before"] == stop.isoformat()
+    for k in (3, 2, 1):  # the history backfilled: nothing missing any more
+        load_day(client, DATABASE, SOURCE, MONDAY - dt.timedelta(days=k))
+    assert loaded_day_gaps(client, DATABASE)[0]
 
 
 def test_a_torn_commit_blocks_publishing_until_the_day_is_reloaded(client, warehouse_dir):

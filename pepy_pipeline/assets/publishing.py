@@ -5,9 +5,21 @@ publishes at its end (``publish_and_report``); a backfill's runs do not, and the
 (``sensors.py``) publishes once when no load is queued or running any more.
 """
 
-from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, MaterializeResult, asset
+import datetime as dt
 
-from pepy_pipeline.freshness import PUBLISHED_DATA_FRESHNESS
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    MaterializeResult,
+    asset,
+    asset_check,
+)
+
+from pepy_pipeline.freshness import PUBLISHED_DATA_FRESHNESS, expected_last_day
 from pepy_pipeline.run_process import record_run_process
 from pepy_pipeline.warehouse.compaction import compact_months
 from pepy_pipeline.warehouse.publish import Published, publish
@@ -70,3 +82,23 @@ def serving_tables(context: AssetExecutionContext, warehouse: ClickHouseWarehous
         published, compaction = _compact_and_publish(context, client, warehouse)
     context.log.info(f"published data to {published.last_complete_day} ({published.serving_database or published.generation})")
     return MaterializeResult(metadata={**_metadata(published), **compaction})
+
+
+def served_day_result(instance, now: dt.datetime) -> AssetCheckResult:
+    """Whether the newest publish serves the day the clock expects (:func:`expected_last_day`)."""
+    records = instance.fetch_materializations(SERVING, limit=1).records
+    entry = records[0].asset_materialization.metadata.get("last_complete_day") if records else None
+    served = entry.value if entry is not None else "none"
+    expected = expected_last_day(now)
+    passed = served != "none" and dt.date.fromisoformat(served) >= expected
+    return AssetCheckResult(passed=passed, severity=AssetCheckSeverity.ERROR, metadata={
+        "served_last_day": served, "expected_last_day": expected.isoformat(),
+        "checked_at": now.isoformat(timespec="seconds")})
+
+
+@asset_check(asset=SERVING, name="serves_yesterday", blocking=False,
+             description="The API serves yesterday from 09:00 UTC on (the day before until then): run after each "
+                         "publish and at 09:05 UTC by its schedule; an ERROR (alerted) when a publish happened "
+                         "but not with yesterday in it.")
+def serves_yesterday(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    return served_day_result(context.instance, dt.datetime.now(dt.timezone.utc))

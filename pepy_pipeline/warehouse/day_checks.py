@@ -3,7 +3,7 @@
 A blocking check that fails keeps the day out of the warehouse (its previous data stays visible);
 its evidence becomes the check's metadata in the Dagster UI. Blocking: the invariants we own
 (staged totals = source totals, rollups = facts) and the day's volume against the trailing
-same-weekday median (an upstream partial day). Warning only: upstream content we do not own (odd
+same-weekday median (an upstream partial day) and, for a reload, against what the day already has. Warning only: upstream content we do not own (odd
 project names or Python versions), so one strange name cannot hold back a backfilled day.
 """
 
@@ -31,6 +31,9 @@ class VolumeBands:
     #: Same-weekday days looked back at (7, 14, ... days before) and how many must be loaded.
     weeks: int = 4
     min_reference_days: int = 2
+    #: A reload is refused below this share of the downloads the day already has: upstream only
+    #: adds late rows to a day, so fewer means a partial read (a day upstream is rewriting).
+    reload_fail_below: float = 0.98
 
 
 @dataclass
@@ -88,18 +91,31 @@ def rollups_match_facts(client, staged: StagedDay) -> CheckOutcome:
 
 def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckOutcome:
     """The day's downloads against the median of the same weekday in the weeks before (loaded
-    days only): a half day upstream is refused instead of published."""
+    days only): a half day upstream is refused instead of published. A reload is also refused
+    when it has fewer downloads than the day already has (``reload_fail_below``): it would
+    replace good data with a partial read, whatever the weekday median says."""
     references = [staged.day - dt.timedelta(days=7 * k) for k in range(1, bands.weeks + 1)]
     found = client.query(
         f"SELECT date, sum(downloads) FROM {staged.database}.project_daily "
         "WHERE project = '__all__' AND date IN {days:Array(Date)} GROUP BY date HAVING sum(downloads) > 0",
-        parameters={"days": references},
+        parameters={"days": [*references, staged.day]},
     ).result_rows
+    committed = next((int(n) for d, n in found if d == staged.day), 0)
+    found = [(d, n) for d, n in found if d != staged.day]
     metadata = {"day": staged.day.isoformat(), "downloads": staged.downloads,
                 "reference_days": ", ".join(d.isoformat() for d, _ in sorted(found)) or "none"}
+    shrinks = False
+    if committed:
+        shrinks = staged.downloads < bands.reload_fail_below * committed
+        metadata.update({"committed_downloads": committed, "ratio_to_committed": round(staged.downloads / committed, 4),
+                         "reload_fail_below": bands.reload_fail_below})
+    verdict = ("refused: a reload with fewer downloads than the day already has (upstream still rewriting "
+               "the day?); the loaded day stays")
     if len(found) < bands.min_reference_days:
         metadata["note"] = f"fewer than {bands.min_reference_days} same-weekday days loaded: not compared"
-        return CheckOutcome("volume_within_bands", True, True, metadata)
+        if shrinks:
+            metadata["verdict"] = verdict
+        return CheckOutcome("volume_within_bands", not shrinks, True, metadata)
     median = statistics.median(int(n) for _, n in found)
     ratio = staged.downloads / median
     metadata.update({"median": int(median), "ratio": round(ratio, 4),
@@ -107,6 +123,9 @@ def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckO
                      "warn_band": f"< {bands.warn_below} or > {bands.warn_above}"})
     if ratio < bands.fail_below or ratio > bands.fail_above:
         metadata["verdict"] = "refused: outside the fail band (a partial or duplicated day upstream?)"
+        return CheckOutcome("volume_within_bands", False, True, metadata)
+    if shrinks:
+        metadata["verdict"] = verdict
         return CheckOutcome("volume_within_bands", False, True, metadata)
     if ratio < bands.warn_below or ratio > bands.warn_above:
         metadata["verdict"] = "committed with a warning: outside the warn band"

@@ -3,7 +3,9 @@ pepy-compatible totals (``total_downloads``, badges, shields) are all-time as pe
 
 The balance records ``stops_before``, the first day it does not cover. Days before it can never be
 loaded afterwards (``commit.refuse_if_covered_by_balance``), and a balance that would cover a day
-already loaded is refused here: either way a download is counted once.
+already loaded is refused here: either way a download is counted once. A balance stopping before
+the first loaded day leaves the days between counted nowhere until they are loaded: allowed (a
+history backfilled after recent days), said in the result, and reported by the ``no_gaps`` check.
 """
 
 from __future__ import annotations
@@ -54,4 +56,8 @@ def load_opening_balance(client, database: str, batches, stops_before: dt.date, 
             if (int(staged[0]), int(staged[1] or 0)) != (projects, downloads):
                 raise RuntimeError(f"opening balance: staged {staged}, source gave {(projects, downloads)}; unchanged")
             client.command(f"EXCHANGE TABLES {db}.opening_balance AND {fresh}")
-    return {"projects": projects, "downloads": downloads, "stops_before": stops_before.isoformat()}
+    result = {"projects": projects, "downloads": downloads, "stops_before": stops_before.isoformat()}
+    if first_loaded[1] and first_loaded[0] > stops_before:
+        # Allowed (history may be backfilled after recent days), but counted nowhere until loaded.
+        result["days_not_covered"] = f"{stops_before} .. {first_loaded[0] - dt.timedelta(days=1)}"
+    return result

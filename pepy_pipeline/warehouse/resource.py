@@ -37,6 +37,8 @@ class ClickHouseWarehouse(ConfigurableResource):
     volume_warn_below: float = Field(default=0.8, description="warn for a day under this share of its weekday median")
     volume_warn_above: float = Field(default=1.5, description="warn for a day over this multiple of its weekday median")
     volume_fail_above: float = Field(default=3.0, description="refuse a day over this multiple of its weekday median")
+    volume_reload_fail_below: float = Field(default=0.98, description=(
+        "refuse a reload with fewer downloads than this share of what the day already has (0: off)"))
     writer_nice: int = Field(default=10, ge=0, le=19, description=(
         "embedded: the writer's process runs at this nice value, below the API on the same cores "
         "(0: unchanged). A publish at real size otherwise took a core from the API's requests"))
@@ -57,7 +59,8 @@ class ClickHouseWarehouse(ConfigurableResource):
 
     def volume_bands(self) -> VolumeBands:
         return VolumeBands(fail_below=self.volume_fail_below, warn_below=self.volume_warn_below,
-                           warn_above=self.volume_warn_above, fail_above=self.volume_fail_above)
+                           warn_above=self.volume_warn_above, fail_above=self.volume_fail_above,
+                           reload_fail_below=self.volume_reload_fail_below)
 
     @contextlib.contextmanager
     def connect(self, what: str = "a writer", report: Callable[[str], None] | None = None) -> Iterator:
