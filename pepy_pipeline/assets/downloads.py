@@ -77,7 +77,9 @@ _SPECS = {spec.name: spec for spec in _CHECKS}
 )
 def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehouse, source: DownloadSourceResource):
     """Load each day of the run's partition range; publish at the end unless part of a backfill
-    (the publish sensor then publishes once, when the backfill is over)."""
+    (the publish sensor then publishes once, when the backfill is over). A run outside a backfill
+    publishes even while one is in progress: yesterday is served on time, and with it the days
+    the backfill has committed so far."""
     record_run_process(context)
     days = [dt.date.fromisoformat(key) for key in context.partition_keys]
     download_source = source.build()
