@@ -112,7 +112,7 @@ def opening_balance(stops_before: dt.date) -> int:
           f"{summary['downloads']:,} downloads; it shows after the next publish")
     if "days_not_covered" in summary:
         print(f"warning: {summary['days_not_covered']} are neither in the balance nor loaded: counted nowhere until "
-              "they are loaded (the no_gaps check lists them)", file=sys.stderr)
+              "they are loaded (the no_gaps check lists them; days before PEPY_START_DATE cannot be)", file=sys.stderr)
     return 0
 
 

@@ -52,9 +52,12 @@ def days_of(run) -> set[dt.date]:
 
 def days_of_backfill(backfill, asset_graph) -> set[dt.date]:
     """Every day a backfill of the load job or the load assets targets, submitted as runs or not
-    yet (the daemon submits a backfill's partitions over several ticks). ``asset_graph`` (the code
-    location's) reads an asset backfill's targets; without it, or when they no longer read
-    against it (definitions changed), the backfill covers no day here."""
+    yet (the daemon submits a backfill's partitions over several ticks), while it is REQUESTED: a
+    cancelling or failing one submits no more runs (its runs in flight count by themselves).
+    ``asset_graph`` (the code location's) reads an asset backfill's targets; without it, or when
+    they no longer read against it (definitions changed), the backfill covers no day here."""
+    if backfill.status != BulkActionStatus.REQUESTED:
+        return set()
     if backfill.is_asset_backfill:
         if asset_graph is None or not LOAD_ASSETS & set(backfill.asset_selection or ()):
             return set()
@@ -78,6 +81,6 @@ def days_of_backfill(backfill, asset_graph) -> set[dt.date]:
 
 
 def days_in_flight(instance, asset_graph=None) -> set[dt.date]:
-    """Days a queued or running load run covers, and every day of a backfill still in progress."""
+    """Days a queued or running load run covers, and every day of a backfill still submitting runs."""
     runs = set().union(*(days_of(run) for run in loads_in_flight(instance)))
     return runs.union(*(days_of_backfill(backfill, asset_graph) for backfill in backfills_in_progress(instance)))

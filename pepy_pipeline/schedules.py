@@ -3,7 +3,6 @@ retry days left as holes by a load that failed or was refused, however old (the 
 promises is declared in ``pepy_pipeline.freshness``)."""
 
 import datetime as dt
-import logging
 
 from dagster import (
     AssetCheckKey,
@@ -13,6 +12,7 @@ from dagster import (
     DagsterInvariantViolationError,
     DefaultScheduleStatus,
     RunRequest,
+    RunsFilter,
     ScheduleDefinition,
     ScheduleEvaluationContext,
     define_asset_job,
@@ -51,69 +51,82 @@ def loaded_fingerprint(instance, day: dt.date) -> str | None:
     return entry.value if entry is not None else ""
 
 
-#: At most this many days older than the look-back (a failed load, a hole) are retried per tick,
-#: newest first: after a long outage the warehouse catches up over a few mornings, not in one burst.
-CATCH_UP_PER_TICK = 31
+#: Days older than the look-back are retried when their last load failed or was refused (any
+#: age), or when they were never loaded though an earlier day was and lie within this many days
+#: (a daemon down for weeks): not the whole history after one stray early load.
+HOLE_HORIZON_DAYS = 35
+#: At most this many such older days a tick, newest first, each run after yesterday's: a load in a
+#: closed month compacts it again (~13 minutes at real size), so an outage is caught up over
+#: several mornings without holding yesterday back.
+CATCH_UP_PER_TICK = 3
+#: ... and each at most this many times by the schedule: a day that can never load (upstream never
+#: completes it, a reload refused because upstream really shrank, a day the opening balance
+#: covers) stops costing a scan and an alert every morning; ``no_gaps`` and the UI's FAILED
+#: partition keep showing it.
+MAX_CATCH_UP_TRIES = 3
+#: The tag on the schedule's catch-up runs, valued with the day: how the tries are counted.
+CATCH_UP_TAG = "pepy/catch-up"
 
-log = logging.getLogger("pepy_pipeline")
 
-
-def upstream_fingerprints(source, days: list[dt.date]) -> dict[dt.date, str] | None:
-    """The source's fingerprints of ``days``, or None when it has none or they cannot be read now
-    (metadata only: a failure here must not cost the morning's loads)."""
+def upstream_fingerprints(source, days: list[dt.date]) -> tuple[dict[dt.date, str] | None, str]:
+    """(the source's fingerprints of ``days``, or None when it has none or they cannot be read now;
+    why not). Metadata only: a failure here must not cost the morning's loads."""
     if not hasattr(source, "day_fingerprints"):
-        return None
+        return None, "the source has no fingerprints"
     try:
-        return source.day_fingerprints(days)
+        return source.day_fingerprints(days), ""
     except Exception as error:  # noqa: BLE001 - any source error: fall back to reloading
-        log.warning(f"could not read upstream fingerprints ({type(error).__name__}: {str(error)[:200]}); "
-                    "reloading the day before yesterday instead of comparing")
-        return None
+        return None, f"reading them failed: {type(error).__name__}: {str(error)[:200]}"
 
 
-def unloaded_days(instance, before: dt.date) -> dict[dt.date, str]:
-    """Every partition before ``before`` whose latest load failed or was refused, or that was never
-    loaded though an earlier day was (a run that died before it), whatever its age: each is
-    missing from the totals until it loads. Days before the first one loaded are not holes
-    (history starts there) unless a load of them failed."""
+def unloaded_days(instance, before: dt.date, horizon: dt.date) -> dict[dt.date, str]:
+    """Every partition before ``before`` whose latest load failed or was refused (any age), and
+    every one from ``horizon`` on never loaded though an earlier day was (a run that died before
+    it, a daemon that was down). Days before the first one loaded are not holes (history starts
+    there) unless a load of them failed."""
     keys = daily_partitions.get_partition_keys(current_time=dt.datetime.combine(before, dt.time(), dt.timezone.utc))
     if not keys:
         return {}
     status = instance.get_status_by_partition(DOWNLOADS, keys, daily_partitions) or {}
-    loaded = [key for key in keys if status.get(key) == AssetPartitionStatus.MATERIALIZED]
-    first_loaded = min(loaded, default=None)
+    first_loaded = min((key for key in keys if status.get(key) == AssetPartitionStatus.MATERIALIZED), default=None)
     days = {}
     for key in keys:
+        day = dt.date.fromisoformat(key)
         if status.get(key) == AssetPartitionStatus.FAILED:
-            days[dt.date.fromisoformat(key)] = "its last load failed or was refused"
-        elif status.get(key) is None and first_loaded is not None and key > first_loaded:
-            days[dt.date.fromisoformat(key)] = "never loaded, though an earlier day was: a failed or refused load"
+            days[day] = "its last load failed or was refused"
+        elif status.get(key) is None and first_loaded is not None and key > first_loaded and day >= horizon:
+            days[day] = "never loaded, though an earlier day was: a failed or refused load"
     return days
 
 
+def catch_up_tries(instance, day: dt.date) -> int:
+    return instance.get_runs_count(filters=RunsFilter(tags={CATCH_UP_TAG: day.isoformat()}))
+
+
 def days_to_load(instance, source, today: dt.date) -> dict[dt.date, str]:
-    """Yesterday, plus each of the days before it whose upstream fingerprint differs from the one it
-    was loaded with (late rows), and each day whose load failed or was refused or that was never
-    loaded although an earlier day was (:func:`unloaded_days`), tried again until it loads: recent
-    ones when the source has them, older ones up to ``CATCH_UP_PER_TICK`` a tick. Sources without
-    fingerprints, or whose fingerprints cannot be read now, get the day before reloaded."""
+    """Yesterday, plus each recent day whose upstream fingerprint differs from the one it was
+    loaded with (late rows) or that failed or is a hole while upstream has it, plus up to
+    ``CATCH_UP_PER_TICK`` older ones (:func:`unloaded_days`) not yet tried ``MAX_CATCH_UP_TRIES``
+    times by the schedule (their reasons say "catch-up"). Sources without fingerprints, or whose
+    fingerprints cannot be read now, get the day before reloaded."""
     yesterday = today - dt.timedelta(days=1)
     wanted = {yesterday: "new"}
     recent = [today - dt.timedelta(days=k) for k in range(2, LOOKBACK_DAYS + 2)]
-    now = upstream_fingerprints(source, recent)
+    now, why_not = upstream_fingerprints(source, recent)
     if now is None:
-        wanted[recent[0]] = "reload (source cannot tell what changed)"
+        wanted[recent[0]] = f"reload (source cannot tell what changed: {why_not})"
     for day in recent:
         before = loaded_fingerprint(instance, day)
         if before is not None and now is not None and day in now and now[day] != before:
             wanted[day] = f"changed upstream: {before or 'unknown'} -> {now[day]}"
     older = 0
-    for day, why in sorted(unloaded_days(instance, yesterday).items(), reverse=True):
+    horizon = today - dt.timedelta(days=HOLE_HORIZON_DAYS)
+    for day, why in sorted(unloaded_days(instance, yesterday, horizon).items(), reverse=True):
         if day in recent:
             if now is None or day in now:  # upstream has the day
                 wanted.setdefault(day, why)
-        elif older < CATCH_UP_PER_TICK:
-            wanted.setdefault(day, why)
+        elif older < CATCH_UP_PER_TICK and catch_up_tries(instance, day) < MAX_CATCH_UP_TRIES:
+            wanted.setdefault(day, f"catch-up: {why}")
             older += 1
     return wanted
 
@@ -131,9 +144,9 @@ def plan_tick(instance, source, today: dt.date, asset_graph=None) -> tuple[dict[
           required_resource_keys={"source"}, default_status=DefaultScheduleStatus.RUNNING)
 def daily_downloads_schedule(context: ScheduleEvaluationContext):
     """Early each UTC morning: load yesterday, and reload recent days that changed upstream or
-    retry those a failed load left as holes. A day a queued or running run is loading, or a
-    backfill still in progress targets, is not requested again: that run or backfill loads it, and
-    the next morning's lookback retries it if it fails."""
+    retry those a failed load left as holes, and catch up a few older failed days. A day a queued
+    or running run is loading, or a backfill still submitting runs targets, is not requested again:
+    that run or backfill loads it, and a later morning retries it if it fails."""
     today = context.scheduled_execution_time.date()
     try:
         asset_graph = context.repository_def.asset_graph
@@ -142,6 +155,8 @@ def daily_downloads_schedule(context: ScheduleEvaluationContext):
     requested, left = plan_tick(context.instance, context.resources.source.build(), today, asset_graph)
     for day, why in sorted(left.items()):
         context.log.info(f"{day}: {why}; not requested: a queued or running run or backfill is loading it")
-    for day, why in sorted(requested.items()):
+    # Yesterday first, then the rest newest first: the warehouse pool runs them in this order.
+    for day, why in sorted(requested.items(), reverse=True):
         context.log.info(f"{day}: {why}")
-        yield RunRequest(run_key=f"load-{day}-{why}"[:250], partition_key=day.isoformat(), tags={"pepy/why": why[:200]})
+        tags = {"pepy/why": why[:200], **({CATCH_UP_TAG: day.isoformat()} if why.startswith("catch-up") else {})}
+        yield RunRequest(run_key=f"load-{day}-{why}"[:250], partition_key=day.isoformat(), tags=tags)

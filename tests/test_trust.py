@@ -221,17 +221,30 @@ def test_the_schedule_retries_failed_and_missing_days_older_than_its_look_back(d
     assert not run_range(dsn, day[18], day[18], source=failing(day[18]), instance=instance).success
     assert run_range(dsn, day[16], day[16], instance=instance).success
     today = MONDAY + dt.timedelta(days=1)  # look-back: day[0] is yesterday, day[1..7] recent
+    monkeypatch.setattr(schedules, "CATCH_UP_PER_TICK", 100)
     wanted = days_to_load(instance, SMALL.build(), today)
-    assert "failed" in wanted[day[21]] and "failed" in wanted[day[18]]
+    assert "failed" in wanted[day[21]] and "failed" in wanted[day[18]] and "catch-up" in wanted[day[18]]
     assert "never loaded" in wanted[day[19]] and "never loaded" in wanted[day[17]]
     assert day[22] not in wanted and day[20] not in wanted and day[16] not in wanted  # before history; loaded
     assert set(wanted) == {day[k] for k in (0, *range(1, 16), 17, 18, 19, 21)}, sorted(wanted)
-    # Older days are caught up a bounded number a tick, newest first.
+    # Holes (never tried) only within the horizon; failed days at any age.
+    monkeypatch.setattr(schedules, "HOLE_HORIZON_DAYS", 18)  # from day[17] on
+    assert {day[19], day[21]} & set(days_to_load(instance, SMALL.build(), today)) == {day[21]}
+    # Older days are caught up a bounded number a tick, newest first ...
     monkeypatch.setattr(schedules, "CATCH_UP_PER_TICK", 3)
     assert set(days_to_load(instance, SMALL.build(), today)) == {day[k] for k in range(0, 11)}
-    # A day loaded after it failed is no longer wanted.
-    assert run_range(dsn, day[18], day[18], instance=instance).success
+    # ... each at most MAX_CATCH_UP_TRIES times by the schedule (a day that can never load).
+    monkeypatch.setattr(schedules, "CATCH_UP_PER_TICK", 100)
+    from dagster import DagsterRunStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+    for attempt in range(schedules.MAX_CATCH_UP_TRIES):
+        assert day[18] in days_to_load(instance, SMALL.build(), today)
+        instance.add_run(DagsterRun(job_name="load_downloads", run_id=f"catch-up-{attempt}", status=DagsterRunStatus.FAILURE,
+                                    tags={schedules.CATCH_UP_TAG: day[18].isoformat()}))
     assert day[18] not in days_to_load(instance, SMALL.build(), today)
+    # A failed day loaded since is no longer wanted.
+    assert run_range(dsn, day[21], day[21], instance=instance).success
+    assert day[21] not in days_to_load(instance, SMALL.build(), today)
 
 
 def test_the_schedule_still_requests_yesterday_when_fingerprints_cannot_be_read(dsn):
@@ -365,12 +378,18 @@ def _schedule_leaves_backfill_days(instance, dsn):
         with build_schedule_context(instance=instance, resources={"source": SMALL}, scheduled_execution_time=at,
                                     repository_def=defs.get_repository_def()) as context:
             result = daily_downloads_schedule.evaluate_tick(context)
-        return sorted(dt.date.fromisoformat(request.partition_key) for request in result.run_requests)
+        days = [dt.date.fromisoformat(request.partition_key) for request in result.run_requests]
+        assert days == sorted(days, reverse=True)  # yesterday first: the pool runs them in this order
+        return sorted(days)
 
     # Days 1-4 are holes after day 0; 1-3 belong to the backfills, 5 is yesterday.
     assert requested_days() == [day[4], day[5]]
     instance.update_backfill(asset_backfill.with_status(BulkActionStatus.COMPLETED_FAILED))
     assert requested_days() == [day[1], day[2], day[4], day[5]]
+    # A cancelling backfill submits no more runs: its days are no longer left to it.
+    job_backfill = instance.get_backfill("job-backfill")
+    instance.update_backfill(job_backfill.with_status(BulkActionStatus.CANCELING))
+    assert requested_days() == [day[1], day[2], day[3], day[4], day[5]]
 
 
 def test_an_odd_project_name_warns_but_does_not_hold_the_day_back(client):

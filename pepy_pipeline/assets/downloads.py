@@ -140,7 +140,7 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
 
 
 def _gaps(client, database: str) -> CheckOutcome:
-    passed, metadata = checks.loaded_day_gaps(client, database)
+    passed, metadata = checks.loaded_day_gaps(client, database, daily_partitions.start.date())
     return CheckOutcome("no_gaps", passed, False, metadata)
 
 

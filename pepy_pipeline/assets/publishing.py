@@ -98,7 +98,7 @@ def served_day_result(instance, now: dt.datetime) -> AssetCheckResult:
 
 @asset_check(asset=SERVING, name="serves_yesterday", blocking=False,
              description="The API serves yesterday from 09:00 UTC on (the day before until then): run after each "
-                         "publish and at 09:05 UTC by its schedule; an ERROR (alerted) when a publish happened "
-                         "but not with yesterday in it.")
+                         "publish of the publish job and at 09:05 UTC by its schedule; an ERROR (alerted) when a "
+                         "publish happened but not with yesterday in it.")
 def serves_yesterday(context: AssetCheckExecutionContext) -> AssetCheckResult:
     return served_day_result(context.instance, dt.datetime.now(dt.timezone.utc))

@@ -8,9 +8,10 @@ import datetime as dt
 from pepy_warehouse.identifiers import identifier
 
 
-def loaded_day_gaps(client, database: str) -> tuple[bool, dict]:
+def loaded_day_gaps(client, database: str, first_partition: dt.date | None = None) -> tuple[bool, dict]:
     """Days missing between the first and last loaded day, or from the day the opening balance
-    stops before when it is earlier (the days between would be counted nowhere)."""
+    stops before when it is earlier (the days between would be counted nowhere), though not before
+    ``first_partition`` (days that cannot be loaded here)."""
     db = identifier(database)
     loaded = [row[0] for row in client.query(
         f"SELECT DISTINCT date FROM {db}.load_log FINAL WHERE state = 'committed' ORDER BY date").result_rows]
@@ -18,6 +19,8 @@ def loaded_day_gaps(client, database: str) -> tuple[bool, dict]:
         return True, {"loaded_days": 0, "missing_days": "none"}
     balance = client.query(f"SELECT min(stops_before), count() FROM {db}.opening_balance").result_rows[0]
     first = min(loaded[0], balance[0]) if balance[1] else loaded[0]
+    if first_partition is not None:
+        first = min(loaded[0], max(first, first_partition))
     expected = {first + dt.timedelta(days=i) for i in range((loaded[-1] - first).days + 1)}
     missing = sorted(expected - set(loaded))
     return not missing, {

@@ -39,7 +39,8 @@ from pepy_warehouse.identifiers import identifier
 COMPACTED_TABLES = (*ROLLUP_KEYS, *MONTH_GRAIN, VERSION_DAYS)
 #: A month is closed once more than this many days of the next month are committed. At least the
 #: daily schedule's look-back for late rows (``schedules.LOOKBACK_DAYS``, tested), so no scheduled
-#: reload lands in a month after it was compacted.
+#: reload for late rows lands in a month after it was compacted (its catch-up of an older failed
+#: day may: the month is then compacted again).
 CLOSED_AFTER_DAYS = 7
 #: No partition is started after this long (the rest waits for the next publish), and a month whose
 #: background merges outlast it is left for the next publish: a first run over a long history, or
