@@ -6,8 +6,11 @@
   never blocks the next one.
 * Server (and threads sharing one engine): sections that must not interleave (a day's commit, a
   publish) take a named mutex made of ``CREATE TABLE`` on the server: the DDL either creates the
-  table or fails because it exists, atomically, on one server. A mutex older than its timeout is a
-  dead holder's and is broken.
+  table or fails because it exists, atomically, on one server. The table's comment names its
+  holder (pid, host, the process's start time). A holder on this host is checked: a live one is
+  waited for however long it holds (a real-size migration or compaction can run past an hour), a
+  dead one (or a reused pid: the start time differs) is broken at once. A holder on another host
+  cannot be checked, so its mutex is broken once older than its timeout.
 """
 
 from __future__ import annotations
@@ -79,18 +82,37 @@ def embedded_writer_lock(data_dir: Path, what: str, timeout: float | None = None
 _NAME = re.compile(r"^[a-z0-9_]+$")
 
 
-def _holder_is_dead(holder: str) -> bool:
-    """True when the holder ran on this host and its process no longer exists."""
-    pid, _, host = holder.partition("@")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
+def _start_time(pid: int) -> str | None:
+    """The start time of process ``pid`` (clock ticks since boot), None when it does not exist.
+
+    With the pid it identifies a process: a pid reused after its holder died (a restarted
+    container starts counting pids again) has another start time."""
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return ""  # exists but unreadable: alive, start time unknown
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22 of stat(5); the name may hold spaces
+
+
+def holder_tag() -> str:
+    """How this process names itself as a mutex holder: ``pid@host#start``."""
+    return f"{os.getpid()}@{socket.gethostname()}#{_start_time(os.getpid()) or ''}"
+
+
+def _holder_state(holder: str) -> str:
+    """``alive`` or ``dead`` for a holder on this host; ``unknown`` for one elsewhere."""
+    pid, _, rest = holder.partition("@")
+    host, _, started = rest.partition("#")
+    if host != socket.gethostname() or not pid.isdigit():
+        return "unknown"
+    now_started = _start_time(int(pid))
+    if now_started is None:
+        return "dead"
+    if started and now_started and started != now_started:
+        return "dead"  # the pid was reused by another process
+    return "alive"
 
 
 @contextlib.contextmanager
@@ -98,8 +120,9 @@ def warehouse_mutex(client, database: str, name: str, stale_after_seconds: int =
                     timeout: float = 3600.0, report: Callable[[str], None] | None = None) -> Iterator[None]:
     """A mutex named ``name`` held as the table ``<database>._mutex_<name>`` on the warehouse.
 
-    Waits while another holder has it; breaks it when it is older than ``stale_after_seconds`` by
-    the SERVER's clock (a holder that died). Works the same on a server and in chDB.
+    Waits while another holder has it. Breaks it when its holder ran on this host and is gone, or,
+    for a holder on another host (which cannot be checked), once it is older than
+    ``stale_after_seconds`` by the SERVER's clock. Works the same on a server and in chDB.
     """
     if not _NAME.match(name):
         raise ValueError(f"not a mutex name: {name!r}")
@@ -109,8 +132,8 @@ def warehouse_mutex(client, database: str, name: str, stale_after_seconds: int =
     reported = 0.0
     while True:
         try:
-            client.command(f"CREATE TABLE {table} (holder String) ENGINE = Memory "
-                           f"COMMENT '{os.getpid()}@{socket.gethostname()}'")
+            holder = holder_tag().replace("\\", "").replace("'", "")  # a host name has neither
+            client.command(f"CREATE TABLE {table} (holder String) ENGINE = Memory COMMENT '{holder}'")
             break
         except Exception as error:  # noqa: BLE001 - the server's "already exists"
             if "exist" not in str(error).lower():
@@ -120,15 +143,19 @@ def warehouse_mutex(client, database: str, name: str, stale_after_seconds: int =
                 "WHERE database = {db:String} AND name = {t:String}",
                 parameters={"db": database, "t": f"_mutex_{name}"},
             ).result_rows
-            if found and (found[0][0] >= stale_after_seconds or _holder_is_dead(found[0][1])):
-                report(f"breaking the mutex {name}: its holder {found[0][1]} is gone ({found[0][0]} s old)")
+            state = _holder_state(found[0][1]) if found else "alive"
+            if state == "dead" or (state == "unknown" and found[0][0] >= stale_after_seconds):
+                why = ("has ended" if state == "dead" else
+                       f"is on another host and has held it {found[0][0]} s, past the {stale_after_seconds} s allowed")
+                report(f"breaking the mutex {name}: its holder {found[0][1]} {why}")
                 client.command(f"DROP TABLE IF EXISTS {table}")
                 continue
             waited = time.monotonic() - started
             if waited >= timeout:
                 raise LockTimeout(f"the mutex {name} is still held after {waited:.0f} s") from error
             if reported == 0.0 or waited - reported >= WAIT_REPORT_SECONDS:
-                report(f"waiting for the mutex {name} (another writer holds it)")
+                holder = found[0][1] if found else "another writer"
+                report(f"waiting for the mutex {name}: held by {holder}")
                 reported = max(waited, 1e-9)
             time.sleep(0.1)
     try:
