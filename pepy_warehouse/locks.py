@@ -8,7 +8,7 @@
   publish) take a named mutex made of ``CREATE TABLE`` on the server: the DDL either creates the
   table or fails because it exists, atomically, on one server. The table's comment names its
   holder (pid, host, the process's start time). A holder on this host is checked: a live one is
-  waited for however long it holds (a real-size migration or compaction can run past an hour), a
+  waited for however long it holds (a real-size migration can run past an hour), a
   dead one (or a reused pid: the start time differs) is broken at once. A holder on another host
   cannot be checked, so its mutex is broken once older than its timeout.
 """

@@ -54,7 +54,7 @@ def test_a_reused_pid_does_not_keep_a_dead_holder_alive(client):
 
 def test_a_live_holder_on_this_host_is_waited_for_however_old(client):
     """Found in review: a holder past ``stale_after_seconds`` was broken even when it was alive
-    (a real-size migration or a month's compaction can hold the commit mutex a long time)."""
+    (a real-size migration holds the commit mutex for minutes, and a future one may for longer)."""
     said = []
     with warehouse_mutex(client, DATABASE, "commit"):
         with pytest.raises(LockTimeout):
