@@ -531,8 +531,16 @@ def test_opening_balance_makes_totals_all_time_and_never_double_counts(client, w
     summary = load_opening_balance(client, DATABASE, SOURCE.opening_balance(stop), stop, "sample")
     assert summary["projects"] > 0 and summary["downloads"] > 0
     load_day(client, DATABASE, SOURCE, MONDAY)
+    read = []
+
+    class RecordingSource(SampleSource):
+        def read_day(self, day):
+            read.append(day)
+            return super().read_day(day)
+
     with pytest.raises(DayBeforeOpeningBalance, match="count them twice"):
-        load_day(client, DATABASE, SOURCE, MONDAY - dt.timedelta(days=1))
+        load_day(client, DATABASE, RecordingSource(projects=60, rows_per_day=3000), MONDAY - dt.timedelta(days=1))
+    assert read == [], "a day the balance covers was read from the source (a billed BigQuery scan) before refusal"
     with pytest.raises(BalanceOverlapsLoadedDays, match="counted twice"):
         load_opening_balance(client, DATABASE, SOURCE.opening_balance(MONDAY + dt.timedelta(days=1)),
                              MONDAY + dt.timedelta(days=1), "sample")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pepy_pipeline.sources.base import DownloadSource
 from pepy_pipeline.warehouse import checks
-from pepy_pipeline.warehouse.commit import commit_day
+from pepy_pipeline.warehouse.commit import commit_day, refuse_if_covered_by_balance
 from pepy_pipeline.warehouse.day_checks import CheckOutcome, VolumeBands, check_staged_day, refused
 from pepy_pipeline.warehouse.loader import EmptyDayError, LoadVerificationError, stage_day
 
@@ -86,6 +86,9 @@ def load_and_commit_day(client, database: str, source: DownloadSource, day: dt.d
 
 def _once(client, database, source, day, run_id, insert_clients, bands) -> DayResult:
     started = time.perf_counter()
+    # Refused before the source is read (a real-size day bills ~0.3 TiB of BigQuery, ~$2); the commit
+    # checks again under its mutex, for a balance loaded meanwhile.
+    refuse_if_covered_by_balance(client, database, day)
     fingerprint = ""
     if hasattr(source, "day_fingerprints"):
         try:
