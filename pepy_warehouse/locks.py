@@ -86,11 +86,20 @@ def _start_time(pid: int) -> str | None:
     """The start time of process ``pid`` (clock ticks since boot), None when it does not exist.
 
     With the pid it identifies a process: a pid reused after its holder died (a restarted
-    container starts counting pids again) has another start time."""
+    container starts counting pids again) has another start time. Without ``/proc`` (macOS) the
+    start time is unknown (""), and only whether the pid exists is checked."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
-        return None
+        if Path("/proc/self/stat").exists():
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return ""
     except OSError:
         return ""  # exists but unreadable: alive, start time unknown
     return stat.rsplit(")", 1)[1].split()[19]  # field 22 of stat(5); the name may hold spaces
