@@ -100,7 +100,12 @@ def unloaded_days(instance, before: dt.date, horizon: dt.date) -> dict[dt.date, 
 
 
 def catch_up_tries(instance, day: dt.date) -> int:
-    return instance.get_runs_count(filters=RunsFilter(tags={CATCH_UP_TAG: day.isoformat()}))
+    """The schedule's catch-up runs of ``day`` since it last loaded: a day that loaded and failed
+    again later (a reload refused) gets its tries afresh."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=DOWNLOADS, asset_partitions=[day.isoformat()]), limit=1).records
+    since = dt.datetime.fromtimestamp(records[0].timestamp, dt.timezone.utc) if records else None
+    return instance.get_runs_count(filters=RunsFilter(tags={CATCH_UP_TAG: day.isoformat()}, created_after=since))
 
 
 def days_to_load(instance, source, today: dt.date) -> dict[dt.date, str]:

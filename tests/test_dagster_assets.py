@@ -1,18 +1,15 @@
 """The Dagster code location, executed for real (in-process runs on an ephemeral instance)."""
 
 import datetime as dt
-import json
 
 import pytest
-from dagster import AssetCheckKey, AssetKey, DagsterInstance, build_schedule_context, materialize
+from dagster import AssetCheckKey, AssetKey, DagsterInstance, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from pepy_pipeline.assets.downloads import pypi_downloads
-from pepy_pipeline.assets.publishing import serving_tables
 from pepy_pipeline.definitions import defs
 from pepy_pipeline.partitions import daily_partitions
-from pepy_pipeline.schedules import daily_downloads_schedule
-from pepy_pipeline.sources.resource import DownloadSourceResource, UnknownSourceError
+from pepy_pipeline.sources.resource import DownloadSourceResource
 from pepy_pipeline.warehouse.compaction import open_month_max_parts
 from pepy_warehouse.connection import WarehouseUnavailable, connected
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
@@ -51,7 +48,12 @@ def test_a_range_run_loads_every_day_passes_checks_and_publishes(dsn, warehouse_
     evaluations = result.get_asset_check_evaluations()
     assert {e.check_name for e in evaluations} >= {
         "volume_within_bands", "totals_match_source", "values_plausible", "no_gaps", "rollups_match_facts"}
-    assert all(e.passed for e in evaluations), [(e.check_name, e.metadata) for e in evaluations if not e.passed]
+    day_checks = [e for e in evaluations if e.check_name != "serves_yesterday"]
+    assert all(e.passed for e in day_checks), [(e.check_name, e.metadata) for e in day_checks if not e.passed]
+    # The run's own publish is checked too: it serves up to LAST, long before yesterday.
+    (served,) = [e for e in evaluations if e.check_name == "serves_yesterday"]
+    assert served.asset_key == AssetKey("serving_tables") and not served.passed
+    assert served.metadata["served_last_day"].value == LAST.isoformat()
     events = result.get_asset_materialization_events()
     facts = [e.materialization for e in events if e.asset_key == AssetKey("pypi_downloads")]
     # One materialization per day, each for its own partition, as each day commits.
@@ -222,17 +224,20 @@ def test_the_served_day_check_fails_when_a_publish_left_yesterday_out():
     publish of a reloaded older day at 04:40 met it while yesterday's load had failed."""
     from dagster import AssetMaterialization
 
-    from pepy_pipeline.assets.publishing import SERVING, served_day_result
+    from pepy_pipeline.assets.publishing import SERVING, newest_served_day, served_day_result
     from pepy_pipeline.freshness import expected_last_day
 
     utc = dt.timezone.utc
     assert expected_last_day(dt.datetime(2026, 11, 28, 8, 59, tzinfo=utc)) == dt.date(2026, 11, 26)
     assert expected_last_day(dt.datetime(2026, 11, 28, 9, 0, tzinfo=utc)) == dt.date(2026, 11, 27)
     instance = DagsterInstance.ephemeral()
-    assert not served_day_result(instance, dt.datetime(2026, 11, 28, 10, tzinfo=utc)).passed  # nothing published
+    assert newest_served_day(instance) is None
+    assert not served_day_result(None, dt.datetime(2026, 11, 28, 10, tzinfo=utc)).passed  # nothing published
     instance.report_runless_asset_event(AssetMaterialization(SERVING, metadata={"last_complete_day": "2026-11-26"}))
-    assert served_day_result(instance, dt.datetime(2026, 11, 28, 5, tzinfo=utc)).passed  # yesterday may be loading
-    late = served_day_result(instance, dt.datetime(2026, 11, 28, 9, 30, tzinfo=utc))
+    assert newest_served_day(instance) == dt.date(2026, 11, 26)
+    served = newest_served_day(instance)
+    assert served_day_result(served, dt.datetime(2026, 11, 28, 5, tzinfo=utc)).passed  # yesterday may be loading
+    late = served_day_result(served, dt.datetime(2026, 11, 28, 9, 30, tzinfo=utc))
     assert not late.passed and late.metadata["expected_last_day"].value == "2026-11-27"
     # Through Dagster, as its 09:05 schedule runs it (no warehouse opened), against the real clock.
     job = defs.resolve_job_def("check_served_day")

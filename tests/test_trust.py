@@ -242,6 +242,12 @@ def test_the_schedule_retries_failed_and_missing_days_older_than_its_look_back(d
         instance.add_run(DagsterRun(job_name="load_downloads", run_id=f"catch-up-{attempt}", status=DagsterRunStatus.FAILURE,
                                     tags={schedules.CATCH_UP_TAG: day[18].isoformat()}))
     assert day[18] not in days_to_load(instance, SMALL.build(), today)
+    # A day that loads, then fails again (a reload), gets its tries afresh: those before the load
+    # do not count.
+    assert run_range(dsn, day[18], day[18], instance=instance).success
+    assert day[18] not in days_to_load(instance, SMALL.build(), today)
+    assert not run_range(dsn, day[18], day[18], source=failing(day[18]), instance=instance).success
+    assert "catch-up" in days_to_load(instance, SMALL.build(), today)[day[18]]
     # A failed day loaded since is no longer wanted.
     assert run_range(dsn, day[21], day[21], instance=instance).success
     assert day[21] not in days_to_load(instance, SMALL.build(), today)
