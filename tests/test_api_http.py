@@ -1,13 +1,11 @@
 """The read API over real HTTP (uvicorn in a subprocess) against a warehouse with known rows."""
 
-import datetime as dt
-
 import httpx
 import pytest
 
 from pepy_api.badges import format_downloads
 from tests.support import api_data, pypistats_reference
-from tests.support.api_data import D1, D2, D3, D4, rows_of
+from tests.support.api_data import D4, rows_of
 from tests.support.processes import start_api, stop
 
 MIRRORS = {"bandersnatch", "z3c.pypimirror", "Artifactory", "devpi"}

@@ -14,7 +14,6 @@ import pytest
 
 from pepy_pipeline.sources.sample import SampleSource
 from pepy_pipeline.sources.schema import SourceSchemaError
-from pepy_pipeline.warehouse import checks
 from pepy_warehouse.connection import connected
 from pepy_pipeline.warehouse.day_load import DayFailed, load_day
 from pepy_pipeline.warehouse.migrations import migrate

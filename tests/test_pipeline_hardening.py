@@ -3,7 +3,6 @@ directory is named as such, passwords are redacted, and failures reach an alert 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
