@@ -90,6 +90,25 @@ def test_a_reload_with_fewer_downloads_than_the_day_has_is_refused(client):
     assert rollups_match_facts(client, [MONDAY, other])
 
 
+def test_a_partial_load_checked_before_a_fuller_one_committed_is_refused_at_commit(client):
+    """Found by a failure-mode probe: the reload guard ran before the commit mutex, so of two loads
+    of one day at once (a manual launch beside the schedule), a partial one checked while the day
+    was still empty replaced the fuller one that committed while it waited."""
+    from pepy_pipeline.warehouse.commit import ReloadShrinks, commit_day
+    from pepy_pipeline.warehouse.day_checks import VolumeBands, check_staged_day, refused
+    from pepy_pipeline.warehouse.loader import stage_day
+
+    with stage_day(client, DATABASE, HalfDay(SOURCE, MONDAY, keep=0.3), MONDAY) as partial:
+        assert not refused(check_staged_day(client, partial, VolumeBands()))  # nothing to compare with yet
+        load_day(client, DATABASE, SOURCE, MONDAY)  # the fuller load commits meanwhile
+        full = fact_sums(client, MONDAY)
+        with pytest.raises(ReloadShrinks) as failure:
+            commit_day(client, partial, "sample", reload_fail_below=VolumeBands().reload_fail_below)
+    assert failure.value.metadata["committed_downloads"] == full[1]
+    assert fact_sums(client, MONDAY) == full
+    assert rollups_match_facts(client, [MONDAY])
+
+
 def test_a_multi_day_run_reports_each_day_and_fails_only_the_bad_one(dsn):
     instance = DagsterInstance.ephemeral()
     first = MONDAY - dt.timedelta(days=14)

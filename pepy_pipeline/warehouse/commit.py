@@ -19,7 +19,9 @@
   daily tables after its swap (:func:`repair_derived`), before it says ``committed``.
 
 The whole commit of a day holds the ``commit`` mutex: two writers (threads, or runs on a server)
-never compute deltas against the same state.
+never compute deltas against the same state. Under it the reload guard is checked again against
+what is committed at that moment: a smaller read of a day checked before a fuller one committed
+(two loads of one day at once) would otherwise replace the fuller one.
 """
 
 from __future__ import annotations
@@ -70,6 +72,15 @@ COMMIT_INSERT_SETTINGS = {"min_insert_block_size_rows": 64_000_000, "min_insert_
 VERSION_DAYS_SETTINGS = {"optimize_aggregation_in_order": 1, "max_bytes_before_external_group_by": SPILL_GROUP_BY_BYTES}
 
 
+class ReloadShrinks(ValueError):
+    """The staged day has fewer downloads than the day committed now: a partial read that would
+    replace fuller data. ``metadata`` is the evidence, as the volume check reports it."""
+
+    def __init__(self, message: str, metadata: dict) -> None:
+        super().__init__(message)
+        self.metadata = metadata
+
+
 class DayBeforeOpeningBalance(ValueError):
     """The day is covered by the opening balance: loading it would count its downloads twice."""
 
@@ -82,13 +93,15 @@ class Commit:
 
 
 def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
-               upstream_fingerprint: str = "") -> Commit:
-    """Make ``staged`` the committed content of its day."""
+               upstream_fingerprint: str = "", reload_fail_below: float = 0.0) -> Commit:
+    """Make ``staged`` the committed content of its day; refused (:class:`ReloadShrinks`) when it
+    has fewer than ``reload_fail_below`` of the downloads the day has when the mutex is taken."""
     db, day = staged.database, staged.day
     started = time.perf_counter()
     month = f"{day:%Y%m}"
     with warehouse_mutex(client, db, COMMIT_MUTEX):
         refuse_if_covered_by_balance(client, db, day)
+        refuse_if_shrinks(client, staged, reload_fail_below)
         torn = day in torn_days(client, db)
         with contextlib.ExitStack() as stack:
             deltas = {name: stack.enter_context(staging_table(client, db, name, f"{day:%Y%m%d}d"))
@@ -190,6 +203,20 @@ def refuse_if_covered_by_balance(client, database: str, day: dt.date) -> None:
             "counted in the balance, so loading it would count them twice. Reload the opening balance "
             f"with an earlier stop day first (python -m pepy_pipeline opening-balance --stops-before {day})."
         )
+
+
+def refuse_if_shrinks(client, staged: StagedDay, reload_fail_below: float) -> None:
+    committed = int(client.query(
+        f"SELECT sum(downloads) FROM {staged.database}.project_daily WHERE project = '__all__' AND date = {{day:Date}}",
+        parameters={"day": staged.day}).result_rows[0][0] or 0)
+    if committed and staged.downloads < reload_fail_below * committed:
+        raise ReloadShrinks(
+            f"{staged.day}: {staged.downloads} downloads staged, fewer than {reload_fail_below} of the {committed} "
+            "committed meanwhile by another load of the day; the committed day stays",
+            {"day": staged.day.isoformat(), "downloads": staged.downloads, "committed_downloads": committed,
+             "ratio_to_committed": round(staged.downloads / committed, 4), "reload_fail_below": reload_fail_below,
+             "verdict": "refused at commit: a reload with fewer downloads than the day has (a fuller load "
+                        "committed while this one was checked); the loaded day stays"})
 
 
 def torn_days(client, database: str) -> list[dt.date]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pepy_pipeline.sources.base import DownloadSource
 from pepy_pipeline.warehouse import checks
-from pepy_pipeline.warehouse.commit import commit_day, refuse_if_covered_by_balance
+from pepy_pipeline.warehouse.commit import ReloadShrinks, commit_day, refuse_if_covered_by_balance
 from pepy_pipeline.warehouse.day_checks import CheckOutcome, VolumeBands, check_staged_day, refused
 from pepy_pipeline.warehouse.loader import EmptyDayError, LoadVerificationError, stage_day
 
@@ -102,7 +102,13 @@ def _once(client, database, source, day, run_id, insert_clients, bands) -> DayRe
         blocked = refused(outcomes)
         if blocked:
             raise DayFailed("blocking checks failed: " + ", ".join(o.name for o in blocked), outcomes)
-        commit = commit_day(client, staged, source.name, run_id=run_id, upstream_fingerprint=fingerprint)
+        try:
+            commit = commit_day(client, staged, source.name, run_id=run_id, upstream_fingerprint=fingerprint,
+                                reload_fail_below=bands.reload_fail_below)
+        except ReloadShrinks as shrinks:
+            outcomes = [o for o in outcomes if o.name != "volume_within_bands"]
+            raise DayFailed(str(shrinks), [*outcomes, CheckOutcome("volume_within_bands", False, True,
+                                                                   shrinks.metadata)]) from shrinks
     # The day is committed: what the source says of it afterwards never fails it (an error here
     # would report a committed day as not committed, and the schedule would load it again).
     cost = {}
