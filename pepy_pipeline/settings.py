@@ -31,7 +31,7 @@ class PipelineSettings(WarehouseSettings):
     bigquery_anonymous: bool = False
     #: Days per run when a backfill covers a range (one process, one engine open, N days).
     backfill_days_per_run: int = 10
-    #: A day's downloads against the median of the same weekday in the 4 weeks before.
+    #: A day's downloads against the median of the same weekday in the 4 weeks before and after it.
     volume_fail_below: float = 0.5
     volume_warn_below: float = 0.8
     volume_warn_above: float = 1.5

@@ -64,6 +64,41 @@ def test_a_half_day_is_refused_before_commit_and_the_previous_data_stays(client)
     assert rollups_match_facts(client, [MONDAY])
 
 
+def test_a_partial_day_is_refused_early_in_a_backfill_and_in_a_backfill_run_backwards(client):
+    """Found by a failure-mode probe: the volume check looked only at the same weekday in the four
+    weeks before, so the first two weeks of a backfill, and every day of one run backwards (newest
+    first), were never compared: a 30% day was committed and published silently."""
+    def refusal(day):
+        with pytest.raises(DayFailed) as failure:
+            load_day(client, DATABASE, HalfDay(SOURCE, day, keep=0.3), day)
+        volume = next(o for o in failure.value.outcomes if o.name == "volume_within_bands")
+        assert not volume.passed and volume.blocking and volume.metadata["ratio"] < 0.5
+        assert fact_sums(client, day)[0] == 0
+        return volume.metadata
+
+    # Forwards, the third weekday of a backfill: against the two weekdays before it.
+    for day in (MONDAY, MONDAY + dt.timedelta(days=1)):
+        load_day(client, DATABASE, SOURCE, day)
+    evidence = refusal(MONDAY + dt.timedelta(days=2))
+    assert evidence["reference"].startswith("nearby") and evidence["warn_band"] == "not applied"
+    # Backwards: against the same weekday in the weeks after it.
+    later = [MONDAY + dt.timedelta(days=7 * k) for k in (3, 2)]
+    for day in later:
+        load_day(client, DATABASE, SOURCE, day)
+    evidence = refusal(MONDAY + dt.timedelta(days=7))
+    assert evidence["reference"] == "same weekday"
+    assert evidence["reference_days"] == ", ".join(d.isoformat() for d in sorted([MONDAY, *later]))
+    # A full weekend day is compared with weekend days only, never with lighter-or-heavier weekdays.
+    saturday, sunday = MONDAY - dt.timedelta(days=2), MONDAY - dt.timedelta(days=1)
+    load_day(client, DATABASE, SOURCE, saturday)
+    assert "not compared" in next(o for o in load_day(client, DATABASE, SOURCE, sunday).outcomes
+                                  if o.name == "volume_within_bands").metadata["note"]
+    weekend = next(o for o in load_day(client, DATABASE, SOURCE, saturday + dt.timedelta(days=7)).outcomes
+                   if o.name == "volume_within_bands")
+    assert weekend.passed and weekend.metadata["reference_days"] == f"{saturday}, {sunday}"
+    assert rollups_match_facts(client, [MONDAY, saturday])
+
+
 def test_a_reload_with_fewer_downloads_than_the_day_has_is_refused(client):
     """Found in review: a reload was compared with the weekday median only, so a partial read of a
     loaded day (upstream rewriting it) inside the warn band, or with no weekday history at all,

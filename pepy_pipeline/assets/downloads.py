@@ -44,7 +44,8 @@ _CHECKS = (
     AssetCheckSpec("totals_match_source", asset=DOWNLOADS, blocking=True,
                    description="Staged rows and downloads equal what the source reported (before commit)."),
     AssetCheckSpec("volume_within_bands", asset=DOWNLOADS, blocking=True,
-                   description="The day's downloads against the trailing same-weekday median: a partial "
+                   description="The day's downloads against the same-weekday median in the weeks around it (nearby days "
+                               "of the same kind early in a backfill): a partial "
                                "day upstream is refused (fail band) or flagged (warn band)."),
     AssetCheckSpec("rollups_match_facts", asset=ROLLUPS, blocking=True,
                    description="Every staged rollup and dimension sums to the staged facts (before commit)."),

@@ -2,8 +2,8 @@
 
 A blocking check that fails keeps the day out of the warehouse (its previous data stays visible);
 its evidence becomes the check's metadata in the Dagster UI. Blocking: the invariants we own
-(staged totals = source totals, rollups = facts) and the day's volume against the trailing
-same-weekday median (an upstream partial day) and, for a reload, against what the day already has. Warning only: upstream content we do not own (odd
+(staged totals = source totals, rollups = facts) and the day's volume against the same-weekday
+median around it (an upstream partial day) and, for a reload, against what the day already has. Warning only: upstream content we do not own (odd
 project names or Python versions), so one strange name cannot hold back a backfilled day.
 """
 
@@ -21,16 +21,18 @@ _PYTHON_MINOR = r"^[0-9]+\.[0-9]+$"
 
 @dataclass(frozen=True)
 class VolumeBands:
-    """Ratios of a day's downloads to the trailing same-weekday median: outside the fail band the
+    """Ratios of a day's downloads to the same-weekday median around it: outside the fail band the
     day is refused, outside the warn band it is committed with a warning."""
 
     fail_below: float = 0.5
     warn_below: float = 0.8
     warn_above: float = 1.5
     fail_above: float = 3.0
-    #: Same-weekday days looked back at (7, 14, ... days before) and how many must be loaded.
+    #: Same-weekday days compared with (7, 14, ... days before and after) and how many must be
+    #: loaded; with fewer, the days up to ``nearby_days`` around it of the same kind.
     weeks: int = 4
     min_reference_days: int = 2
+    nearby_days: int = 10
     #: A reload is refused below this share of the downloads the day already has: upstream only
     #: adds late rows to a day, so fewer means a partial read (a day upstream is rewriting).
     reload_fail_below: float = 0.98
@@ -89,21 +91,37 @@ def rollups_match_facts(client, staged: StagedDay) -> CheckOutcome:
         "problems": "; ".join(problems[:20]) or "none"})
 
 
+def volume_references(day: dt.date, bands: VolumeBands) -> tuple[list[dt.date], list[dt.date]]:
+    """(the same weekday up to ``weeks`` weeks before and after, the days up to ``nearby_days``
+    before and after of the same kind, weekday or weekend). Both directions: a backfill run
+    backwards, or a day reloaded inside the history, has its references after it."""
+    same_weekday = [day + dt.timedelta(days=7 * k) for k in range(-bands.weeks, bands.weeks + 1) if k]
+    weekend = day.weekday() >= 5
+    nearby = [day + dt.timedelta(days=k) for k in range(-bands.nearby_days, bands.nearby_days + 1)
+              if k and ((day + dt.timedelta(days=k)).weekday() >= 5) == weekend]
+    return same_weekday, nearby
+
+
 def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckOutcome:
-    """The day's downloads against the median of the same weekday in the weeks before (loaded
-    days only): a half day upstream is refused instead of published. A reload is also refused
-    when it has fewer downloads than the day already has (``reload_fail_below``): it would
-    replace good data with a partial read, whatever the weekday median says."""
-    references = [staged.day - dt.timedelta(days=7 * k) for k in range(1, bands.weeks + 1)]
-    found = client.query(
+    """The day's downloads against the median of the same weekday in the weeks around it (loaded
+    days only): a half day upstream is refused instead of published. With fewer than
+    ``min_reference_days`` of those (early in a backfill), against the median of the nearby days
+    of the same kind, the fail band only (weekdays differ more among themselves than one weekday
+    across weeks, and the warn band's warnings are retried). A reload is also refused when it has
+    fewer downloads than the day already has (``reload_fail_below``): it would replace good data
+    with a partial read, whatever the medians say."""
+    same_weekday, nearby = volume_references(staged.day, bands)
+    found = dict(client.query(
         f"SELECT date, sum(downloads) FROM {staged.database}.project_daily "
         "WHERE project = '__all__' AND date IN {days:Array(Date)} GROUP BY date HAVING sum(downloads) > 0",
-        parameters={"days": [*references, staged.day]},
-    ).result_rows
-    committed = next((int(n) for d, n in found if d == staged.day), 0)
-    found = [(d, n) for d, n in found if d != staged.day]
+        parameters={"days": sorted({*same_weekday, *nearby, staged.day})},
+    ).result_rows)
+    committed = int(found.get(staged.day, 0))
+    references, kind = [d for d in same_weekday if d in found], "same weekday"
+    if len(references) < bands.min_reference_days:
+        references, kind = [d for d in nearby if d in found], "nearby days of the same kind (weekday or weekend)"
     metadata = {"day": staged.day.isoformat(), "downloads": staged.downloads,
-                "reference_days": ", ".join(d.isoformat() for d, _ in sorted(found)) or "none"}
+                "reference_days": ", ".join(d.isoformat() for d in references) or "none"}
     shrinks = False
     if committed:
         shrinks = staged.downloads < bands.reload_fail_below * committed
@@ -111,23 +129,24 @@ def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckO
                          "reload_fail_below": bands.reload_fail_below})
     verdict = ("refused: a reload with fewer downloads than the day already has (upstream still rewriting "
                "the day?); the loaded day stays")
-    if len(found) < bands.min_reference_days:
-        metadata["note"] = f"fewer than {bands.min_reference_days} same-weekday days loaded: not compared"
+    if len(references) < bands.min_reference_days:
+        metadata["note"] = f"fewer than {bands.min_reference_days} loaded days around it to compare with: not compared"
         if shrinks:
             metadata["verdict"] = verdict
         return CheckOutcome("volume_within_bands", not shrinks, True, metadata)
-    median = statistics.median(int(n) for _, n in found)
+    median = statistics.median(int(found[d]) for d in references)
     ratio = staged.downloads / median
-    metadata.update({"median": int(median), "ratio": round(ratio, 4),
+    warns = kind == "same weekday"
+    metadata.update({"reference": kind, "median": int(median), "ratio": round(ratio, 4),
                      "fail_band": f"< {bands.fail_below} or > {bands.fail_above}",
-                     "warn_band": f"< {bands.warn_below} or > {bands.warn_above}"})
+                     "warn_band": f"< {bands.warn_below} or > {bands.warn_above}" if warns else "not applied"})
     if ratio < bands.fail_below or ratio > bands.fail_above:
         metadata["verdict"] = "refused: outside the fail band (a partial or duplicated day upstream?)"
         return CheckOutcome("volume_within_bands", False, True, metadata)
     if shrinks:
         metadata["verdict"] = verdict
         return CheckOutcome("volume_within_bands", False, True, metadata)
-    if ratio < bands.warn_below or ratio > bands.warn_above:
+    if warns and (ratio < bands.warn_below or ratio > bands.warn_above):
         metadata["verdict"] = "committed with a warning: outside the warn band"
         return CheckOutcome("volume_within_bands", False, False, metadata)
     metadata["verdict"] = "within the bands"
