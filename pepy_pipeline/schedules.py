@@ -1,6 +1,6 @@
-"""The daily schedule: load yesterday, reload only the recent days that changed upstream, and
-retry days left as holes by a load that failed or was refused, however old (the freshness it
-promises is declared in ``pepy_pipeline.freshness``)."""
+"""The daily schedule: load yesterday, reload only the recent days that changed upstream or were
+committed with a low volume, and retry days left as holes by a load that failed or was refused,
+however old (the freshness it promises is declared in ``pepy_pipeline.freshness``)."""
 
 import datetime as dt
 
@@ -19,7 +19,7 @@ from dagster import (
     schedule,
 )
 
-from pepy_pipeline.assets.downloads import DOWNLOADS, ROLLUPS
+from pepy_pipeline.assets.downloads import DOWNLOADS, ROLLUPS, VOLUME_LOW
 from pepy_pipeline.assets.publishing import SERVING
 from pepy_pipeline.load_runs import LOAD_JOB, days_in_flight
 from pepy_pipeline.partitions import daily_partitions
@@ -41,14 +41,36 @@ served_day_schedule = ScheduleDefinition(name="served_day_schedule", job=served_
 LOOKBACK_DAYS = 7
 
 
-def loaded_fingerprint(instance, day: dt.date) -> str | None:
-    """The upstream fingerprint recorded when ``day`` was last committed (None: never loaded)."""
+def last_load_metadata(instance, day: dt.date) -> dict | None:
+    """The metadata of ``day``'s last committed load (None: never loaded)."""
     records = instance.fetch_materializations(
         AssetRecordsFilter(asset_key=DOWNLOADS, asset_partitions=[day.isoformat()]), limit=1).records
-    if not records:
+    return dict(records[0].asset_materialization.metadata) if records else None
+
+
+def loaded_fingerprint(instance, day: dt.date) -> str | None:
+    """The upstream fingerprint recorded when ``day`` was last committed (None: never loaded)."""
+    metadata = last_load_metadata(instance, day)
+    if metadata is None:
         return None
-    entry = records[0].asset_materialization.metadata.get("upstream_fingerprint")
+    entry = metadata.get("upstream_fingerprint")
     return entry.value if entry is not None else ""
+
+
+def committed_low(instance, day: dt.date) -> float | None:
+    """The volume ratio ``day`` was last committed with when it was in the warn band below its
+    median (None: it was not)."""
+    metadata = last_load_metadata(instance, day) or {}
+    low, ratio = metadata.get(VOLUME_LOW), metadata.get("volume_ratio")
+    return ratio.value if low is not None and low.value and ratio is not None else None
+
+
+#: A recent day committed low (the volume check's warn band) is loaded again this many times at
+#: most, one a morning: a day upstream completed later is corrected (its fingerprint may not show
+#: it, e.g. a read cut short), a day that really was light (a holiday) stops costing a scan.
+MAX_LOW_VOLUME_RECHECKS = 2
+#: The tag on those runs, valued with the day: how they are counted.
+RECHECK_TAG = "pepy/recheck-low-volume"
 
 
 #: Days older than the look-back are retried when their last load failed or was refused (any
@@ -110,7 +132,8 @@ def catch_up_tries(instance, day: dt.date) -> int:
 
 def days_to_load(instance, source, today: dt.date) -> dict[dt.date, str]:
     """Yesterday, plus each recent day whose upstream fingerprint differs from the one it was
-    loaded with (late rows) or that failed or is a hole while upstream has it, plus up to
+    loaded with (late rows), that was committed low (:func:`committed_low`, up to
+    ``MAX_LOW_VOLUME_RECHECKS`` times) or that failed or is a hole while upstream has it, plus up to
     ``CATCH_UP_PER_TICK`` older ones (:func:`unloaded_days`) not yet tried ``MAX_CATCH_UP_TRIES``
     times by the schedule (their reasons say "catch-up"). Sources without fingerprints, or whose
     fingerprints cannot be read now, get the day before reloaded."""
@@ -124,6 +147,11 @@ def days_to_load(instance, source, today: dt.date) -> dict[dt.date, str]:
         before = loaded_fingerprint(instance, day)
         if before is not None and now is not None and day in now and now[day] != before:
             wanted[day] = f"changed upstream: {before or 'unknown'} -> {now[day]}"
+    for day in recent:
+        ratio = committed_low(instance, day)
+        if day not in wanted and ratio is not None and \
+                instance.get_runs_count(filters=RunsFilter(tags={RECHECK_TAG: day.isoformat()})) < MAX_LOW_VOLUME_RECHECKS:
+            wanted[day] = f"recheck: committed at {ratio} of its median, in the warn band (a partial day upstream?)"
     older = 0
     horizon = today - dt.timedelta(days=HOLE_HORIZON_DAYS)
     for day, why in sorted(unloaded_days(instance, yesterday, horizon).items(), reverse=True):
@@ -163,5 +191,6 @@ def daily_downloads_schedule(context: ScheduleEvaluationContext):
     # Yesterday first, then the rest newest first: the warehouse pool runs them in this order.
     for day, why in sorted(requested.items(), reverse=True):
         context.log.info(f"{day}: {why}")
-        tags = {"pepy/why": why[:200], **({CATCH_UP_TAG: day.isoformat()} if why.startswith("catch-up") else {})}
+        tags = {"pepy/why": why[:200], **({CATCH_UP_TAG: day.isoformat()} if why.startswith("catch-up") else {}),
+                **({RECHECK_TAG: day.isoformat()} if why.startswith("recheck") else {})}
         yield RunRequest(run_key=f"load-{day}-{why}"[:250], partition_key=day.isoformat(), tags=tags)

@@ -224,21 +224,29 @@ def test_the_served_day_check_fails_when_a_publish_left_yesterday_out():
     publish of a reloaded older day at 04:40 met it while yesterday's load had failed."""
     from dagster import AssetMaterialization
 
-    from pepy_pipeline.assets.publishing import SERVING, newest_served_day, served_day_result
+    from pepy_pipeline.assets.publishing import SERVING, newest_publish, served_day_result
     from pepy_pipeline.freshness import expected_last_day
 
     utc = dt.timezone.utc
     assert expected_last_day(dt.datetime(2026, 11, 28, 8, 59, tzinfo=utc)) == dt.date(2026, 11, 26)
     assert expected_last_day(dt.datetime(2026, 11, 28, 9, 0, tzinfo=utc)) == dt.date(2026, 11, 27)
     instance = DagsterInstance.ephemeral()
-    assert newest_served_day(instance) is None
+    assert newest_publish(instance) == (None, ())
     assert not served_day_result(None, dt.datetime(2026, 11, 28, 10, tzinfo=utc)).passed  # nothing published
     instance.report_runless_asset_event(AssetMaterialization(SERVING, metadata={"last_complete_day": "2026-11-26"}))
-    assert newest_served_day(instance) == dt.date(2026, 11, 26)
-    served = newest_served_day(instance)
+    assert newest_publish(instance) == (dt.date(2026, 11, 26), ())
+    served, _ = newest_publish(instance)
     assert served_day_result(served, dt.datetime(2026, 11, 28, 5, tzinfo=utc)).passed  # yesterday may be loading
     late = served_day_result(served, dt.datetime(2026, 11, 28, 9, 30, tzinfo=utc))
     assert not late.passed and late.metadata["expected_last_day"].value == "2026-11-27"
+    # On time, but with a day missing from the recent sums' window.
+    instance.report_runless_asset_event(AssetMaterialization(SERVING, metadata={
+        "last_complete_day": "2026-11-27", "recent_window_holes": "2026-11-20, 2026-11-21"}))
+    served, holes = newest_publish(instance)
+    assert holes == (dt.date(2026, 11, 20), dt.date(2026, 11, 21))
+    with_holes = served_day_result(served, dt.datetime(2026, 11, 28, 9, 30, tzinfo=utc), holes)
+    assert not with_holes.passed and with_holes.metadata["recent_window_holes"].value == "2026-11-20, 2026-11-21"
+    assert served_day_result(served, dt.datetime(2026, 11, 28, 9, 30, tzinfo=utc)).passed
     # Through Dagster, as its 09:05 schedule runs it (no warehouse opened), against the real clock.
     job = defs.resolve_job_def("check_served_day")
     assert defs.resolve_schedule_def("served_day_schedule").job_name == "check_served_day"

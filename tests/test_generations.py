@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pytest
 
 from pepy_api.store.reader import FrozenGenerationReader
+from pepy_pipeline.warehouse.day_checks import VolumeBands
 from pepy_pipeline.warehouse.day_load import load_day
 from pepy_pipeline.warehouse.migrations import migrate
 from pepy_pipeline.warehouse.publish import publish
@@ -136,7 +137,8 @@ def test_a_swap_never_mixes_two_generations_in_one_response(home):
             for factor in range(2, 8):
                 rows = [{**api_data.grain(row), "downloads": row["downloads"] * factor}
                         for row in api_data.ROWS[D4]]
-                load_day(client, "pepy", RowsSource({D4: rows}), D4)
+                # Up to 7 times the day around it: outside the volume check's fail band on purpose.
+                load_day(client, "pepy", RowsSource({D4: rows}), D4, bands=VolumeBands(warn_above=1e9, fail_above=1e9))
                 publish(client, "pepy", warehouse)
                 time.sleep(0.4)
         time.sleep(0.5)

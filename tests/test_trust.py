@@ -256,6 +256,31 @@ class FailsOn:
         yield from self.source.read_day(day)
 
 
+def test_a_hole_in_the_recent_window_fails_the_served_day_check(dsn):
+    """Found by a failure-mode probe: a day missing among the last 30 was published with every
+    project's last week and month short (-16%), and the served-day check passed; only the no_gaps
+    WARN and a moved first_complete_day said so."""
+    class Resource(type(SMALL)):
+        def build(self):
+            return FailsOn(super().build(), MONDAY + dt.timedelta(days=1))
+
+    first, last = MONDAY - dt.timedelta(days=2), MONDAY + dt.timedelta(days=3)
+    result = run_range(dsn, first, last, source=Resource(name="sample", sample_projects=60, sample_rows_per_day=3000))
+    assert not result.success
+    (served,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "serves_yesterday"]
+    assert not served.passed and served.severity.value == "ERROR"
+    assert served.metadata["recent_window_holes"].value == (MONDAY + dt.timedelta(days=1)).isoformat()
+    publishes = [e.materialization for e in result.get_asset_materialization_events()
+                 if e.asset_key == AssetKey("serving_tables")]
+    assert publishes[-1].metadata["recent_window_holes"].value == (MONDAY + dt.timedelta(days=1)).isoformat()
+    # The day loads: the publish after it has no hole (the clock's day aside, the check's metadata says so).
+    result = run_range(dsn, MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=1))
+    assert result.success
+    (served,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "serves_yesterday"]
+    assert served.metadata["recent_window_holes"].value == "none"
+    assert served.metadata["served_last_day"].value == last.isoformat()
+
+
 def test_the_schedule_retries_failed_and_missing_days_older_than_its_look_back(dsn, monkeypatch):
     """Found in review: a hole was retried only while a loaded day was inside the 7-day look-back,
     so an outage of a week or more, or a failed first day, stayed missing for good (only a WARN
@@ -808,6 +833,41 @@ def test_the_schedule_reloads_only_days_that_changed_upstream(dsn):
     with connected(dsn) as client:
         assert fact_sums(client, day)[1] > partial
     assert sorted(days_to_load(instance, late.build(), today)) == [day + dt.timedelta(days=1)]
+
+
+def test_the_schedule_loads_a_recent_day_committed_low_again_a_bounded_number_of_times(dsn):
+    """Found by a failure-mode probe: a day 20-50% short was committed with a WARN that the next
+    run's check results replaced, and the schedule reloaded recent days only when their upstream
+    fingerprint changed, so a short read of an unchanged day was never tried again."""
+    from pepy_pipeline.schedules import MAX_LOW_VOLUME_RECHECKS, RECHECK_TAG, committed_low
+
+    class ShortDay(HalfDay):
+        def day_fingerprints(self, days):  # upstream itself is unchanged: only our read was short
+            return self.source.day_fingerprints(days)
+
+    class Short(type(SMALL)):
+        def build(self):
+            return ShortDay(super().build(), MONDAY, keep=0.7)
+
+    instance = DagsterInstance.ephemeral()
+    for weeks in (2, 1):
+        day = MONDAY - dt.timedelta(days=7 * weeks)
+        assert run_range(dsn, day, day, instance=instance).success
+    short = Short(name="sample", sample_projects=60, sample_rows_per_day=3000)
+    result = run_range(dsn, MONDAY, MONDAY, source=short, instance=instance)
+    (volume,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "volume_within_bands"]
+    assert result.success and not volume.passed and volume.severity.value == "WARN"
+    assert 0.5 < committed_low(instance, MONDAY) < 0.8
+    today = MONDAY + dt.timedelta(days=3)
+    for _ in range(MAX_LOW_VOLUME_RECHECKS):
+        wanted = days_to_load(instance, SMALL.build(), today)
+        assert wanted[MONDAY].startswith("recheck"), wanted
+        assert run_range(dsn, MONDAY, MONDAY, source=short, instance=instance, tags={RECHECK_TAG: MONDAY.isoformat()}).success
+    assert MONDAY not in days_to_load(instance, SMALL.build(), today)  # a really light day stops costing scans
+    # Read in full, the day is no longer low, and a full day is never flagged.
+    assert run_range(dsn, MONDAY, MONDAY, instance=instance).success
+    assert committed_low(instance, MONDAY) is None
+    assert committed_low(instance, MONDAY - dt.timedelta(days=7)) is None
 
 
 def test_a_reload_without_a_project_removes_its_versions_from_that_day(client):

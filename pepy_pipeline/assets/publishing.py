@@ -23,7 +23,7 @@ from dagster import (
 from pepy_pipeline.freshness import PUBLISHED_DATA_FRESHNESS, expected_last_day
 from pepy_pipeline.run_process import record_run_process
 from pepy_pipeline.warehouse.compaction import compact_months
-from pepy_pipeline.warehouse.publish import Published, publish
+from pepy_pipeline.warehouse.publish import RECENT_DAYS, Published, publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
 SERVING = AssetKey("serving_tables")
@@ -57,6 +57,7 @@ def _metadata(published: Published) -> dict:
     return {
         "first_complete_day": published.first_complete_day.isoformat() if published.first_complete_day else "none",
         "last_complete_day": published.last_complete_day.isoformat() if published.last_complete_day else "none",
+        "recent_window_holes": ", ".join(d.isoformat() for d in published.recent_holes) or "none",
         "projects": published.projects,
         "generation": published.serving_database or published.generation or "none",
         "publish_seconds": round(published.seconds, 3),
@@ -70,7 +71,7 @@ def publish_and_report(context: AssetExecutionContext, client, warehouse: ClickH
     context.log_event(AssetMaterialization(asset_key=SERVING, metadata={**_metadata(published), **compaction}))
     # The check as the publish job runs it, so its status in the UI (and an alert) follows every
     # publish, not only the 09:05 check and the publish job's.
-    served = served_day_result(published.last_complete_day, dt.datetime.now(dt.timezone.utc))
+    served = served_day_result(published.last_complete_day, dt.datetime.now(dt.timezone.utc), published.recent_holes)
     context.log_event(AssetCheckEvaluation(asset_key=SERVING, check_name=SERVES_YESTERDAY, passed=served.passed,
                                            severity=served.severity, metadata=served.metadata))
     context.log.info(f"published data to {published.last_complete_day} ({published.serving_database or published.generation})")
@@ -93,26 +94,37 @@ def serving_tables(context: AssetExecutionContext, warehouse: ClickHouseWarehous
 SERVES_YESTERDAY = "serves_yesterday"
 
 
-def served_day_result(served: dt.date | None, now: dt.datetime) -> AssetCheckResult:
+def served_day_result(served: dt.date | None, now: dt.datetime, holes=()) -> AssetCheckResult:
     """Whether a publish holding days up to ``served`` serves the day the clock expects
-    (:func:`expected_last_day`)."""
+    (:func:`expected_last_day`) with every day of the recent sums' window before it (``holes``:
+    the days missing there, which make every project's last week or month short)."""
     expected = expected_last_day(now)
-    return AssetCheckResult(passed=served is not None and served >= expected, severity=AssetCheckSeverity.ERROR,
-                            metadata={"served_last_day": served.isoformat() if served else "none",
-                                      "expected_last_day": expected.isoformat(),
-                                      "checked_at": now.isoformat(timespec="seconds")})
+    on_time = served is not None and served >= expected
+    return AssetCheckResult(passed=on_time and not holes, severity=AssetCheckSeverity.ERROR, metadata={
+        "served_last_day": served.isoformat() if served else "none",
+        "expected_last_day": expected.isoformat(),
+        "recent_window_holes": ", ".join(d.isoformat() for d in holes) or "none",
+        **({"verdict": f"the last {RECENT_DAYS} days lack {len(holes)} day(s): last week and month sums are "
+                       "short until they load (the schedule retries them)"} if holes else {}),
+        "checked_at": now.isoformat(timespec="seconds")})
 
 
-def newest_served_day(instance) -> dt.date | None:
-    """The last complete day of the newest publish recorded in the instance."""
+def newest_publish(instance) -> tuple[dt.date | None, tuple[dt.date, ...]]:
+    """(the last complete day, the recent window's holes) of the newest publish recorded in the instance."""
     records = instance.fetch_materializations(SERVING, limit=1).records
-    entry = records[0].asset_materialization.metadata.get("last_complete_day") if records else None
-    return dt.date.fromisoformat(entry.value) if entry is not None and entry.value != "none" else None
+    metadata = records[0].asset_materialization.metadata if records else {}
+    last, holes = metadata.get("last_complete_day"), metadata.get("recent_window_holes")
+    return (dt.date.fromisoformat(last.value) if last is not None and last.value != "none" else None,
+            tuple(dt.date.fromisoformat(d) for d in holes.value.split(", ")) if holes is not None
+            and holes.value != "none" else ())
 
 
 @asset_check(asset=SERVING, name=SERVES_YESTERDAY, blocking=False,
-             description="The API serves yesterday from 09:00 UTC on (the day before until then): evaluated after "
-                         "every publish (the publish job's and a load run's own) and at 09:05 UTC by its schedule; an ERROR (alerted) when a "
-                         "publish happened but not with yesterday in it.")
+             description="The API serves yesterday from 09:00 UTC on (the day before until then), with no day "
+                         f"missing from the {RECENT_DAYS} days its recent sums cover: evaluated after "
+                         "every publish (the publish job's and a load run's own) and at 09:05 UTC by its schedule; "
+                         "an ERROR (alerted) when a publish happened but not with yesterday in it, or with a hole "
+                         "in those days.")
 def serves_yesterday(context: AssetCheckExecutionContext) -> AssetCheckResult:
-    return served_day_result(newest_served_day(context.instance), dt.datetime.now(dt.timezone.utc))
+    served, holes = newest_publish(context.instance)
+    return served_day_result(served, dt.datetime.now(dt.timezone.utc), holes)

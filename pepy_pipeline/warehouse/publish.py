@@ -40,14 +40,24 @@ class Published:
     serving_database: str | None = None
     copies_dropped: tuple[str, ...] = ()
     copies_not_dropped: str | None = None
+    #: Days missing from the recent sums' window: their last week and month are short.
+    recent_holes: tuple[dt.date, ...] = ()
 
 
-def complete_days(client, database: str) -> tuple[dt.date | None, dt.date | None]:
-    """(first, last) of the newest unbroken run of committed days: the daily history readers may
-    trust to have no hole (days before a gap are still served, but not called complete)."""
+#: The days the recent sums add up (``last_month``; ``project_recent``).
+RECENT_DAYS = 30
+
+
+def committed_days(client, database: str) -> list[dt.date]:
+    """Every committed day, newest first."""
     db = identifier(database)
-    days = [row[0] for row in client.query(
+    return [row[0] for row in client.query(
         f"SELECT date FROM {db}.load_log FINAL WHERE state = 'committed' ORDER BY date DESC").result_rows]
+
+
+def complete_days(days: list[dt.date]) -> tuple[dt.date | None, dt.date | None]:
+    """(first, last) of the newest unbroken run of ``days`` (newest first): the daily history
+    readers may trust to have no hole (days before a gap are still served, but not called complete)."""
     if not days:
         return None, None
     first = days[0]
@@ -56,6 +66,17 @@ def complete_days(client, database: str) -> tuple[dt.date | None, dt.date | None
             break
         first = day
     return first, days[0]
+
+
+def recent_holes(days: list[dt.date]) -> tuple[dt.date, ...]:
+    """Days missing from the ``RECENT_DAYS`` the recent sums cover, after the first committed day
+    (history starts there): each makes a project's last week or month too small."""
+    if not days:
+        return ()
+    start = max(days[0] - dt.timedelta(days=RECENT_DAYS - 1), days[-1])
+    have = set(days)
+    return tuple(start + dt.timedelta(days=k) for k in range((days[0] - start).days)
+                 if start + dt.timedelta(days=k) not in have)
 
 
 def publish(client, database: str, warehouse_dir: Path | None) -> Published:
@@ -73,7 +94,9 @@ def publish(client, database: str, warehouse_dir: Path | None) -> Published:
         if torn:
             raise PublishRefused("these days' commits were interrupted half-way; reload them before publishing: "
                                  + ", ".join(d.isoformat() for d in torn))
-        first, last = complete_days(client, db)
+        days = committed_days(client, db)
+        first, last = complete_days(days)
+        holes = recent_holes(days)
         if last is not None:
             _rebuild_recent(client, db, last)
         projects = int(client.query(f"SELECT uniqExact(project) FROM {db}.project_recent").result_rows[0][0])
@@ -99,7 +122,7 @@ def publish(client, database: str, warehouse_dir: Path | None) -> Published:
                 dropped = tuple(drop_old_copies(client, db))
             except Exception as error:  # noqa: BLE001 - the publish stands; the next one drops them
                 not_dropped = f"{type(error).__name__}: {error}"
-    return Published(first, last, projects, generation, seconds, serving_database, dropped, not_dropped)
+    return Published(first, last, projects, generation, seconds, serving_database, dropped, not_dropped, holes)
 
 
 def last_published(client, database: str) -> tuple[dt.date | None, dt.date | None]:
@@ -124,7 +147,7 @@ def _rebuild_recent(client, db: str, as_of: dt.date) -> None:
                        sum(pypistats_without_mirrors),
                        {{as_of:Date}}
                 FROM {db}.project_daily
-                WHERE date > {{as_of:Date}} - 30 AND date <= {{as_of:Date}}
+                WHERE date > {{as_of:Date}} - {RECENT_DAYS} AND date <= {{as_of:Date}}
                 GROUP BY project""",
             parameters={"as_of": as_of})
         client.command(f"EXCHANGE TABLES {db}.project_recent AND {fresh}")
