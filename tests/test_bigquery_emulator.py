@@ -131,6 +131,15 @@ def test_an_estimate_over_the_cap_fails_the_day_and_loads_nothing(emulator, upst
         assert client.query("SELECT count() FROM pepy.downloads_daily").result_rows == [(0,)]
 
 
+def test_a_day_not_over_in_utc_is_refused(emulator, upstream):
+    """Found by a failure-mode probe: only the partitions and the CLI refused today; the warehouse
+    layer called directly read and committed a partial day."""
+    today = dt.datetime.now(dt.timezone.utc).date()
+    for day in (today, today + dt.timedelta(days=1)):
+        with pytest.raises(BigQuerySourceError, match="not over in UTC"):
+            next(make_source(emulator).read_day(day))
+
+
 def test_a_permanent_error_fails_with_bigquerys_message(emulator, upstream):
     source = make_source(emulator, table="pepy-test.nowhere.missing_table")
     with pytest.raises(BigQuerySourceError, match="BigQuery refused the extract of 2026-10-05"):
