@@ -174,6 +174,32 @@ def frozen_listing(warehouse) -> dict[str, list[str]]:
             for info in manifest["tables"].values() if info["rows"]}
 
 
+def test_a_day_reloaded_without_a_project_is_absent_from_its_daily_series(tmp_path):
+    """Found by a numbers audit: a reload without a project leaves its row and the row's negation
+    in the month until a merge, and the daily series served that day as 0 (every other answer
+    leaves zero rows out); after the merge the day was absent, so the answer depended on merges."""
+    warehouse = tmp_path / "warehouse"
+    with connected(f"chdb://{warehouse}") as client:
+        migrate(client, "pepy")
+        client.command("SYSTEM STOP MERGES")
+        for day, rows in api_data.ROWS.items():
+            load_day(client, "pepy", RowsSource({day: [api_data.grain(row) for row in rows]}), day)
+        others = [api_data.grain(row) for row in api_data.ROWS[api_data.D2] if row["project"] != "flask-login"]
+        load_day(client, "pepy", RowsSource({api_data.D2: others}), api_data.D2,
+                 bands=VolumeBands(fail_below=0.0, reload_fail_below=0.0))
+        publish(client, "pepy", warehouse)
+    process, base = start_api(tmp_path, tmp_path / "api.log")
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            v1 = http.get("/api/projects/flask-login").json()["downloads"]
+            series = http.get("/v1/projects/flask-login/downloads", params={"start_date": api_data.D1.isoformat(),
+                                                                             "end_date": D4.isoformat()}).json()["data"]
+    finally:
+        stop(process)
+    assert sorted(v1) == [d.isoformat() for d in (api_data.D1, api_data.D3, D4)]
+    assert [row["date"] for row in series] == [d.isoformat() for d in (api_data.D1, api_data.D3, D4)]
+
+
 def test_the_api_never_merges_or_writes_the_generation_it_attached(tmp_path):
     """Found at real size: the API's own engine ran background merges on the attached parts
     (both cores busy while idle) and wrote the merged parts into the frozen generation, so its

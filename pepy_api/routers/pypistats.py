@@ -39,7 +39,8 @@ def overall(package: PackageDep, reader: ReaderDep, dates: PypistatsRangeDep, mi
     if mirrors is None or mirrors:
         data += [{"category": "with_mirrors", "date": d, "downloads": w} for d, w, _ in rows]
     if mirrors is None or not mirrors:
-        data += [{"category": "without_mirrors", "date": d, "downloads": n} for d, _, n in rows]
+        # pypistats.org stores a without-mirrors row only for a day with such downloads.
+        data += [{"category": "without_mirrors", "date": d, "downloads": n} for d, _, n in rows if n]
     return {"data": data, "package": package.name, "type": "overall_downloads"}
 
 

@@ -62,9 +62,10 @@ def daily_downloads(reader: Reader, project: str, start: dt.date, end: dt.date,
                     measure: str = "all", granularity: str = "day") -> list[tuple[dt.date, int]]:
     bucket = BUCKETS[granularity]
     return reader.query(
-        f"SELECT {bucket} AS bucket, sum({MEASURES[measure]}) FROM __DB__.project_daily "
+        f"SELECT {bucket} AS bucket, sum({MEASURES[measure]}) AS n FROM __DB__.project_daily "
         "WHERE project = {project:String} AND date BETWEEN {start:Date} AND {end:Date} "
-        "GROUP BY bucket ORDER BY bucket",
+        # A reload without the project leaves a row and its negation until the month merges.
+        "GROUP BY bucket HAVING n > 0 ORDER BY bucket",
         {"project": project, "start": start, "end": end},
     )
 
