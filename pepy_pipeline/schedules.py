@@ -19,7 +19,7 @@ from dagster import (
     schedule,
 )
 
-from pepy_pipeline.assets.downloads import DOWNLOADS, ROLLUPS, VOLUME_LOW
+from pepy_pipeline.assets.downloads import DOWNLOADS, ROLLUPS, UPSTREAM_COUNT_MATCHES, VOLUME_LOW
 from pepy_pipeline.assets.publishing import SERVING
 from pepy_pipeline.load_runs import LOAD_JOB, days_in_flight
 from pepy_pipeline.partitions import daily_partitions
@@ -48,26 +48,36 @@ def last_load_metadata(instance, day: dt.date) -> dict | None:
     return dict(records[0].asset_materialization.metadata) if records else None
 
 
-def loaded_fingerprint(instance, day: dt.date) -> str | None:
-    """The upstream fingerprint recorded when ``day`` was last committed (None: never loaded)."""
-    metadata = last_load_metadata(instance, day)
+def loaded_fingerprint(metadata: dict | None) -> str | None:
+    """The upstream fingerprint recorded when a day was last committed (its load's ``metadata``;
+    None: never loaded)."""
     if metadata is None:
         return None
     entry = metadata.get("upstream_fingerprint")
     return entry.value if entry is not None else ""
 
 
-def committed_low(instance, day: dt.date) -> float | None:
-    """The volume ratio ``day`` was last committed with when it was in the warn band below its
-    median (None: it was not)."""
-    metadata = last_load_metadata(instance, day) or {}
-    low, ratio = metadata.get(VOLUME_LOW), metadata.get("volume_ratio")
+def committed_low(metadata: dict | None) -> float | None:
+    """The volume ratio a day was last committed with (its load's ``metadata``) when that was in
+    the warn band below its median (None: it was not)."""
+    low, ratio = (metadata or {}).get(VOLUME_LOW), (metadata or {}).get("volume_ratio")
     return ratio.value if low is not None and low.value and ratio is not None else None
 
 
+def worth_rechecking(metadata: dict, fingerprint_now: str | None) -> bool:
+    """A day committed low is read again only if a new read could differ: its upstream
+    fingerprint cannot vouch that upstream is unchanged (none now, or none recorded), or the
+    downloads loaded fell short of upstream's own count (a read cut short). An unchanged day
+    read again gives the same rows, and a changed one is reloaded for that already."""
+    recorded = metadata.get("upstream_fingerprint")
+    vouched = fingerprint_now is not None and recorded is not None and recorded.value == fingerprint_now != ""
+    matched = metadata.get(UPSTREAM_COUNT_MATCHES)
+    return not vouched or (matched is not None and not matched.value)
+
+
 #: A recent day committed low (the volume check's warn band) is loaded again this many times at
-#: most, one a morning: a day upstream completed later is corrected (its fingerprint may not show
-#: it, e.g. a read cut short), a day that really was light (a holiday) stops costing a scan.
+#: most, one a morning, when a new read could differ (:func:`worth_rechecking`): a read cut short
+#: is corrected, a day that really was light (a holiday) stops costing a scan.
 MAX_LOW_VOLUME_RECHECKS = 2
 #: The tag on those runs, valued with the day: how they are counted.
 RECHECK_TAG = "pepy/recheck-low-volume"
@@ -121,6 +131,10 @@ def unloaded_days(instance, before: dt.date, horizon: dt.date) -> dict[dt.date, 
     return days
 
 
+def recheck_tries(instance, day: dt.date) -> int:
+    return instance.get_runs_count(filters=RunsFilter(tags={RECHECK_TAG: day.isoformat()}))
+
+
 def catch_up_tries(instance, day: dt.date) -> int:
     """The schedule's catch-up runs of ``day`` since it last loaded: a day that loaded and failed
     again later (a reload refused) gets its tries afresh."""
@@ -132,8 +146,9 @@ def catch_up_tries(instance, day: dt.date) -> int:
 
 def days_to_load(instance, source, today: dt.date) -> dict[dt.date, str]:
     """Yesterday, plus each recent day whose upstream fingerprint differs from the one it was
-    loaded with (late rows), that was committed low (:func:`committed_low`, up to
-    ``MAX_LOW_VOLUME_RECHECKS`` times) or that failed or is a hole while upstream has it, plus up to
+    loaded with (late rows), that was committed low and a new read could differ
+    (:func:`worth_rechecking`, up to ``MAX_LOW_VOLUME_RECHECKS`` times) or that failed or is a
+    hole while upstream has it, plus up to
     ``CATCH_UP_PER_TICK`` older ones (:func:`unloaded_days`) not yet tried ``MAX_CATCH_UP_TRIES``
     times by the schedule (their reasons say "catch-up"). Sources without fingerprints, or whose
     fingerprints cannot be read now, get the day before reloaded."""
@@ -144,14 +159,14 @@ def days_to_load(instance, source, today: dt.date) -> dict[dt.date, str]:
     if now is None:
         wanted[recent[0]] = f"reload (source cannot tell what changed: {why_not})"
     for day in recent:
-        before = loaded_fingerprint(instance, day)
+        metadata = last_load_metadata(instance, day)
+        before = loaded_fingerprint(metadata)
         if before is not None and now is not None and day in now and now[day] != before:
             wanted[day] = f"changed upstream: {before or 'unknown'} -> {now[day]}"
-    for day in recent:
-        ratio = committed_low(instance, day)
-        if day not in wanted and ratio is not None and \
-                instance.get_runs_count(filters=RunsFilter(tags={RECHECK_TAG: day.isoformat()})) < MAX_LOW_VOLUME_RECHECKS:
-            wanted[day] = f"recheck: committed at {ratio} of its median, in the warn band (a partial day upstream?)"
+        ratio = committed_low(metadata)
+        if day not in wanted and ratio is not None and worth_rechecking(metadata, (now or {}).get(day)) \
+                and recheck_tries(instance, day) < MAX_LOW_VOLUME_RECHECKS:
+            wanted[day] = f"recheck: committed at {ratio} of its median, in the warn band (a partial read?)"
     older = 0
     horizon = today - dt.timedelta(days=HOLE_HORIZON_DAYS)
     for day, why in sorted(unloaded_days(instance, yesterday, horizon).items(), reverse=True):
@@ -176,8 +191,9 @@ def plan_tick(instance, source, today: dt.date, asset_graph=None) -> tuple[dict[
 @schedule(job=load_downloads_job, cron_schedule="30 4 * * *", execution_timezone="UTC",
           required_resource_keys={"source"}, default_status=DefaultScheduleStatus.RUNNING)
 def daily_downloads_schedule(context: ScheduleEvaluationContext):
-    """Early each UTC morning: load yesterday, and reload recent days that changed upstream or
-    retry those a failed load left as holes, and catch up a few older failed days. A day a queued
+    """Early each UTC morning: load yesterday, reload recent days that changed upstream or were
+    committed low from a read that may have been cut short, retry those a failed load left as
+    holes, and catch up a few older failed days. A day a queued
     or running run is loading, or a backfill still submitting runs targets, is not requested again:
     that run or backfill loads it, and a later morning retries it if it fails."""
     today = context.scheduled_execution_time.date()

@@ -44,9 +44,9 @@ _CHECKS = (
     AssetCheckSpec("totals_match_source", asset=DOWNLOADS, blocking=True,
                    description="Staged rows and downloads equal what the source reported (before commit)."),
     AssetCheckSpec("volume_within_bands", asset=DOWNLOADS, blocking=True,
-                   description="The day's downloads against the same-weekday median in the weeks around it (nearby days "
-                               "of the same kind early in a backfill): a partial "
-                               "day upstream is refused (fail band) or flagged (warn band)."),
+                   description="The day's downloads against the same-weekday median in the weeks around it "
+                               "(nearby days of the same kind early in a backfill): a partial day upstream is "
+                               "refused (fail band) or flagged (warn band)."),
     AssetCheckSpec("rollups_match_facts", asset=ROLLUPS, blocking=True,
                    description="Every staged rollup and dimension sums to the staged facts (before commit)."),
     AssetCheckSpec("values_plausible", asset=DOWNLOADS, blocking=False,
@@ -169,18 +169,25 @@ def _check_results(outcomes: list[tuple[dt.date | None, CheckOutcome]]):
 
 
 #: On a day's materialization: its volume was committed in the warn band below the median (a
-#: partial day upstream not yet refused?); the schedule loads such a recent day again.
+#: partial day upstream not yet refused?); the schedule may load such a recent day again.
 VOLUME_LOW = "volume_low"
+#: On a day's materialization: whether the downloads loaded equal upstream's COUNT(*) (sources
+#: that can count), so a read cut short is told from a day upstream itself has short.
+UPSTREAM_COUNT_MATCHES = "upstream_count_matches"
 
 
-def volume_metadata(outcomes: list[CheckOutcome]) -> dict:
-    """The volume check's verdict, kept on the day's materialization: a run's check results are
-    replaced by the next run's, the partition's materialization stays."""
-    volume = next((o for o in outcomes if o.name == "volume_within_bands"), None)
-    if volume is None or "ratio" not in volume.metadata:
-        return {VOLUME_LOW: False}
-    return {"volume_ratio": volume.metadata["ratio"], "volume_reference": volume.metadata.get("reference", ""),
-            VOLUME_LOW: not volume.passed and volume.metadata["ratio"] < 1}
+def verdict_metadata(outcomes: list[CheckOutcome]) -> dict:
+    """The volume and upstream-count verdicts, kept on the day's materialization: a run's check
+    results are replaced by the next run's, the partition's materialization stays."""
+    by_name = {o.name: o for o in outcomes}
+    volume, upstream = by_name.get("volume_within_bands"), by_name.get("matches_upstream_count")
+    metadata = {VOLUME_LOW: False}
+    if volume is not None and "ratio" in volume.metadata:
+        metadata = {"volume_ratio": volume.metadata["ratio"], "volume_reference": volume.metadata.get("reference", ""),
+                    VOLUME_LOW: not volume.passed and volume.metadata["ratio"] < 1}
+    if upstream is not None and "error" not in upstream.metadata:
+        metadata[UPSTREAM_COUNT_MATCHES] = upstream.passed
+    return metadata
 
 
 def _report_materialized(context: AssetExecutionContext, result) -> None:
@@ -194,7 +201,7 @@ def _report_materialized(context: AssetExecutionContext, result) -> None:
         "commit_seconds": round(result.seconds_commit, 3),
         "rows_per_second": round(result.rows / result.seconds_total) if result.seconds_total else 0,
         "upstream_fingerprint": result.fingerprint,
-        **volume_metadata(result.outcomes),
+        **verdict_metadata(result.outcomes),
         **result.cost,
     }))
     context.log_event(AssetMaterialization(asset_key=ROLLUPS, partition=key, metadata={

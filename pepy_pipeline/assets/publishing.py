@@ -94,7 +94,8 @@ def serving_tables(context: AssetExecutionContext, warehouse: ClickHouseWarehous
 SERVES_YESTERDAY = "serves_yesterday"
 
 
-def served_day_result(served: dt.date | None, now: dt.datetime, holes=()) -> AssetCheckResult:
+def served_day_result(served: dt.date | None, now: dt.datetime,
+                      holes: tuple[dt.date, ...] = ()) -> AssetCheckResult:
     """Whether a publish holding days up to ``served`` serves the day the clock expects
     (:func:`expected_last_day`) with every day of the recent sums' window before it (``holes``:
     the days missing there, which make every project's last week or month short)."""
@@ -104,8 +105,10 @@ def served_day_result(served: dt.date | None, now: dt.datetime, holes=()) -> Ass
         "served_last_day": served.isoformat() if served else "none",
         "expected_last_day": expected.isoformat(),
         "recent_window_holes": ", ".join(d.isoformat() for d in holes) or "none",
-        **({"verdict": f"the last {RECENT_DAYS} days lack {len(holes)} day(s): last week and month sums are "
-                       "short until they load (the schedule retries them)"} if holes else {}),
+        **({"verdict": f"the last {RECENT_DAYS} days lack {len(holes)} day(s): every project's last week and "
+                       "month are short until they load. The schedule tries a failed day a few times; a day "
+                       "upstream never completes can be accepted as it is with a one-off load, e.g. "
+                       "PEPY_VOLUME_FAIL_BELOW=0 python -m pepy_pipeline load DAY"} if holes else {}),
         "checked_at": now.isoformat(timespec="seconds")})
 
 

@@ -206,8 +206,10 @@ def refuse_if_covered_by_balance(client, database: str, day: dt.date) -> None:
 
 
 def refuse_if_shrinks(client, staged: StagedDay, reload_fail_below: float) -> None:
+    """The volume check's reload guard, against what is committed now (under the mutex)."""
     committed = int(client.query(
-        f"SELECT sum(downloads) FROM {staged.database}.project_daily WHERE project = '__all__' AND date = {{day:Date}}",
+        f"SELECT sum(downloads) FROM {identifier(staged.database)}.project_daily "
+        "WHERE project = '__all__' AND date = {day:Date}",
         parameters={"day": staged.day}).result_rows[0][0] or 0)
     if committed and staged.downloads < reload_fail_below * committed:
         raise ReloadShrinks(

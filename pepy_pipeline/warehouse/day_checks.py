@@ -3,8 +3,9 @@
 A blocking check that fails keeps the day out of the warehouse (its previous data stays visible);
 its evidence becomes the check's metadata in the Dagster UI. Blocking: the invariants we own
 (staged totals = source totals, rollups = facts) and the day's volume against the same-weekday
-median around it (an upstream partial day) and, for a reload, against what the day already has. Warning only: upstream content we do not own (odd
-project names or Python versions), so one strange name cannot hold back a backfilled day.
+median around it (an upstream partial day) and, for a reload, against what the day already has.
+Warning only: upstream content we do not own (odd project names or Python versions), so one
+strange name cannot hold back a backfilled day.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class VolumeBands:
     weeks: int = 4
     min_reference_days: int = 2
     nearby_days: int = 10
+    #: Nearby days needed: a median of 3 is not moved by one odd day early in a backfill.
+    min_nearby_days: int = 3
     #: A reload is refused below this share of the downloads the day already has: upstream only
     #: adds late rows to a day, so fewer means a partial read (a day upstream is rewriting).
     reload_fail_below: float = 0.98
@@ -105,11 +108,12 @@ def volume_references(day: dt.date, bands: VolumeBands) -> tuple[list[dt.date], 
 def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckOutcome:
     """The day's downloads against the median of the same weekday in the weeks around it (loaded
     days only): a half day upstream is refused instead of published. With fewer than
-    ``min_reference_days`` of those (early in a backfill), against the median of the nearby days
-    of the same kind, the fail band only (weekdays differ more among themselves than one weekday
-    across weeks, and the warn band's warnings are retried). A reload is also refused when it has
-    fewer downloads than the day already has (``reload_fail_below``): it would replace good data
-    with a partial read, whatever the medians say."""
+    ``min_reference_days`` of those (early in a backfill), against the median of at least
+    ``min_nearby_days`` nearby days of the same kind, the fail band only (weekdays differ more
+    among themselves than one weekday across weeks, and the warn band's warnings are retried). A
+    reload is also refused when it has fewer downloads than the day already has
+    (``reload_fail_below``): it would replace good data with a partial read, whatever the medians
+    say."""
     same_weekday, nearby = volume_references(staged.day, bands)
     found = dict(client.query(
         f"SELECT date, sum(downloads) FROM {staged.database}.project_daily "
@@ -118,8 +122,10 @@ def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckO
     ).result_rows)
     committed = int(found.get(staged.day, 0))
     references, kind = [d for d in same_weekday if d in found], "same weekday"
-    if len(references) < bands.min_reference_days:
+    enough = bands.min_reference_days
+    if len(references) < enough:
         references, kind = [d for d in nearby if d in found], "nearby days of the same kind (weekday or weekend)"
+        enough = bands.min_nearby_days
     metadata = {"day": staged.day.isoformat(), "downloads": staged.downloads,
                 "reference_days": ", ".join(d.isoformat() for d in references) or "none"}
     shrinks = False
@@ -129,8 +135,9 @@ def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckO
                          "reload_fail_below": bands.reload_fail_below})
     verdict = ("refused: a reload with fewer downloads than the day already has (upstream still rewriting "
                "the day?); the loaded day stays")
-    if len(references) < bands.min_reference_days:
-        metadata["note"] = f"fewer than {bands.min_reference_days} loaded days around it to compare with: not compared"
+    if len(references) < enough:
+        metadata["note"] = (f"fewer than {bands.min_reference_days} same-weekday or {bands.min_nearby_days} nearby "
+                            "days loaded to compare with: not compared")
         if shrinks:
             metadata["verdict"] = verdict
         return CheckOutcome("volume_within_bands", not shrinks, True, metadata)

@@ -68,15 +68,22 @@ def complete_days(days: list[dt.date]) -> tuple[dt.date | None, dt.date | None]:
     return first, days[0]
 
 
-def recent_holes(days: list[dt.date]) -> tuple[dt.date, ...]:
-    """Days missing from the ``RECENT_DAYS`` the recent sums cover, after the first committed day
-    (history starts there): each makes a project's last week or month too small."""
+def recent_holes(days: list[dt.date], history_start: dt.date | None = None) -> tuple[dt.date, ...]:
+    """Days missing from the ``RECENT_DAYS`` the recent sums cover (``days``: the committed ones,
+    newest first), from where history starts: the first committed day, or the day an opening
+    balance stops before when that is earlier (the days between are counted nowhere). Each makes
+    every project's last week or month short."""
     if not days:
         return ()
-    start = max(days[0] - dt.timedelta(days=RECENT_DAYS - 1), days[-1])
+    start = max(days[0] - dt.timedelta(days=RECENT_DAYS - 1), min(days[-1], history_start or days[-1]))
     have = set(days)
     return tuple(start + dt.timedelta(days=k) for k in range((days[0] - start).days)
                  if start + dt.timedelta(days=k) not in have)
+
+
+def balance_stops_before(client, database: str) -> dt.date | None:
+    rows = client.query(f"SELECT min(stops_before), count() FROM {identifier(database)}.opening_balance").result_rows
+    return rows[0][0] if rows and rows[0][1] else None
 
 
 def publish(client, database: str, warehouse_dir: Path | None) -> Published:
@@ -96,7 +103,7 @@ def publish(client, database: str, warehouse_dir: Path | None) -> Published:
                                  + ", ".join(d.isoformat() for d in torn))
         days = committed_days(client, db)
         first, last = complete_days(days)
-        holes = recent_holes(days)
+        holes = recent_holes(days, balance_stops_before(client, db))
         if last is not None:
             _rebuild_recent(client, db, last)
         projects = int(client.query(f"SELECT uniqExact(project) FROM {db}.project_recent").result_rows[0][0])
