@@ -101,6 +101,24 @@ def test_a_partial_day_is_refused_early_in_a_backfill_and_in_a_backfill_run_back
     assert rollups_match_facts(client, [MONDAY, saturday])
 
 
+def test_a_day_committed_before_it_could_be_compared_is_compared_at_the_end_of_its_run(dsn):
+    """Found in review: a backfill's first days are committed with nothing to compare them with,
+    and nothing looked at them again once their neighbours were loaded."""
+    class Resource(type(SMALL)):
+        def build(self):
+            return HalfDay(super().build(), MONDAY, keep=0.3)
+
+    result = run_range(dsn, MONDAY, MONDAY + dt.timedelta(days=3),
+                       source=Resource(name="sample", sample_projects=60, sample_rows_per_day=3000))
+    assert result.success  # committed: a warning names the day to reload
+    (volume,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "volume_within_bands"]
+    assert not volume.passed and volume.severity.value == "WARN"
+    assert volume.metadata["days_failed"].value == MONDAY.isoformat()
+    evidence = volume.metadata["evidence"].value[MONDAY.isoformat()]
+    assert evidence["ratio"] < 0.5 and "compared after it was committed" in evidence["verdict"]
+    assert evidence["reference_days"] == ", ".join((MONDAY + dt.timedelta(days=k)).isoformat() for k in (1, 2, 3))
+
+
 def test_a_reload_with_fewer_downloads_than_the_day_has_is_refused(client):
     """Found in review: a reload was compared with the weekday median only, so a partial read of a
     loaded day (upstream rewriting it) inside the warn band, or with no weekday history at all,

@@ -29,7 +29,7 @@ from pepy_pipeline.run_process import record_run_process
 from pepy_pipeline.partitions import daily_partitions, warehouse_backfill_policy
 from pepy_pipeline.sources.resource import DownloadSourceResource
 from pepy_pipeline.warehouse import checks
-from pepy_pipeline.warehouse.day_checks import CheckOutcome
+from pepy_pipeline.warehouse.day_checks import CheckOutcome, compared_after_commit
 from pepy_pipeline.warehouse.day_load import DayFailed, load_and_commit_day, not_loaded
 from pepy_pipeline.warehouse.publish import PublishRefused
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
@@ -115,6 +115,7 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
             committed.append(result)
             _report_materialized(context, result)
         if committed:
+            outcomes += _compared_after_commit(client, warehouse.database, committed, warehouse.volume_bands())
             outcomes.append((None, _gaps(client, warehouse.database)))
         not_published = ""
         if committed and BACKFILL_TAG not in context.run.tags and NO_PUBLISH_TAG not in context.run.tags:
@@ -140,6 +141,19 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
         )
 
 
+def _compared_after_commit(client, database: str, committed: list, bands) -> list[tuple[dt.date, CheckOutcome]]:
+    """This run's days committed without a volume comparison (too few days loaded around them,
+    the start of a backfill), compared with the days the run loaded after them."""
+    late = []
+    for result in committed:
+        volume = next((o for o in result.outcomes if o.name == "volume_within_bands"), None)
+        if volume is not None and "ratio" not in volume.metadata:
+            outcome = compared_after_commit(client, database, result.day, bands)
+            if outcome is not None:
+                late.append((result.day, outcome))
+    return late
+
+
 def _gaps(client, database: str) -> CheckOutcome:
     passed, metadata = checks.loaded_day_gaps(client, database, daily_partitions.start.date())
     return CheckOutcome("no_gaps", passed, False, metadata)
@@ -158,7 +172,9 @@ def _check_results(outcomes: list[tuple[dt.date | None, CheckOutcome]]):
         blocking_failed = any(o.blocking for _, o in failing)
         severity = AssetCheckSeverity.ERROR if blocking_failed or spec.name == "matches_upstream_count" \
             else AssetCheckSeverity.WARN
-        evidence = {(day.isoformat() if day else "run"): o.metadata for day, o in failing + [m for m in mine if m[1].passed]}
+        evidence = {}  # a day's failing evidence first, and never replaced by its passing one
+        for day, o in failing + [m for m in mine if m[1].passed]:
+            evidence.setdefault(day.isoformat() if day else "run", o.metadata)
         yield AssetCheckResult(
             asset_key=spec.asset_key, check_name=spec.name, passed=not failing, severity=severity,
             metadata={"days_checked": len(mine), "days_failed": ", ".join(

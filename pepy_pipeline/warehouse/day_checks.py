@@ -15,6 +15,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from pepy_pipeline.warehouse.loader import StagedDay
+from pepy_warehouse.identifiers import identifier
 
 _PEP503 = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
 _PYTHON_MINOR = r"^[0-9]+\.[0-9]+$"
@@ -105,6 +106,41 @@ def volume_references(day: dt.date, bands: VolumeBands) -> tuple[list[dt.date], 
     return same_weekday, nearby
 
 
+def _references(client, database: str, day: dt.date, bands: VolumeBands):
+    """(downloads of ``day`` and of its loaded references, the references compared with, their
+    kind, how many are needed)."""
+    same_weekday, nearby = volume_references(day, bands)
+    found = dict(client.query(
+        f"SELECT date, sum(downloads) FROM {identifier(database)}.project_daily "
+        "WHERE project = '__all__' AND date IN {days:Array(Date)} GROUP BY date HAVING sum(downloads) > 0",
+        parameters={"days": sorted({*same_weekday, *nearby, day})},
+    ).result_rows)
+    references, kind, enough = [d for d in same_weekday if d in found], "same weekday", bands.min_reference_days
+    if len(references) < enough:
+        references, kind = [d for d in nearby if d in found], "nearby days of the same kind (weekday or weekend)"
+        enough = bands.min_nearby_days
+    return found, references, kind, enough
+
+
+def compared_after_commit(client, database: str, day: dt.date, bands: VolumeBands) -> CheckOutcome | None:
+    """A committed day that had too few loaded days around it to be compared (early in a
+    backfill), compared now with the days loaded since (None: still too few). A warning: the day
+    is committed; it names the day to reload."""
+    found, references, kind, enough = _references(client, database, day, bands)
+    if day not in found or len(references) < enough:
+        return None
+    median = statistics.median(int(found[d]) for d in references)
+    ratio = int(found[day]) / median
+    passed = bands.fail_below <= ratio <= bands.fail_above
+    return CheckOutcome("volume_within_bands", passed, False, {
+        "day": day.isoformat(), "downloads": int(found[day]), "reference": kind,
+        "reference_days": ", ".join(d.isoformat() for d in references), "median": int(median),
+        "ratio": round(ratio, 4), "fail_band": f"< {bands.fail_below} or > {bands.fail_above}",
+        "verdict": "compared after it was committed, with the days loaded since: " + (
+            "within the fail band" if passed else "outside the fail band (a partial or duplicated day upstream?): "
+                                                  "check upstream and reload it")})
+
+
 def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckOutcome:
     """The day's downloads against the median of the same weekday in the weeks around it (loaded
     days only): a half day upstream is refused instead of published. With fewer than
@@ -114,18 +150,8 @@ def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckO
     reload is also refused when it has fewer downloads than the day already has
     (``reload_fail_below``): it would replace good data with a partial read, whatever the medians
     say."""
-    same_weekday, nearby = volume_references(staged.day, bands)
-    found = dict(client.query(
-        f"SELECT date, sum(downloads) FROM {staged.database}.project_daily "
-        "WHERE project = '__all__' AND date IN {days:Array(Date)} GROUP BY date HAVING sum(downloads) > 0",
-        parameters={"days": sorted({*same_weekday, *nearby, staged.day})},
-    ).result_rows)
+    found, references, kind, enough = _references(client, staged.database, staged.day, bands)
     committed = int(found.get(staged.day, 0))
-    references, kind = [d for d in same_weekday if d in found], "same weekday"
-    enough = bands.min_reference_days
-    if len(references) < enough:
-        references, kind = [d for d in nearby if d in found], "nearby days of the same kind (weekday or weekend)"
-        enough = bands.min_nearby_days
     metadata = {"day": staged.day.isoformat(), "downloads": staged.downloads,
                 "reference_days": ", ".join(d.isoformat() for d in references) or "none"}
     shrinks = False
