@@ -129,8 +129,8 @@ def test_pypistats_overall_follows_pypistats_arithmetic(api):
     assert got["with_mirrors"]["2018-05-01"] == 12 and got["without_mirrors"]["2018-05-01"] == 5
     # D2: the NULL-installer row (6) counts with mirrors only; the NULL-Python row (2) counts in both.
     assert got["with_mirrors"]["2018-05-02"] == 17 and got["without_mirrors"]["2018-05-02"] == 11
-    # D3: Python 10.1 is dropped everywhere.
-    assert got["with_mirrors"]["2018-05-03"] == 3
+    # D3: Python 10.1 is dropped everywhere; the sdist (3) and the empty-system row (4) count.
+    assert got["with_mirrors"]["2018-05-03"] == 7
     only = api.get("/api/packages/flask-login/overall?mirrors=false").json()["data"]
     assert {r["category"] for r in only} == {"without_mirrors"}
 
@@ -144,8 +144,10 @@ def test_pypistats_python_and_system_series(api):
     assert major == pypistats_reference.series(rows, "python_major")
     assert {r["category"] for r in major} == {"2", "3", "null"}
     assert api.get("/api/packages/flask-login/system").json()["data"] == pypistats_reference.series(rows, "system")
-    assert api.get("/api/packages/flask-login/system?os=OTHER").json()["data"] == []
-    # A category asked for in any case gives that category's rows, 'null' included.
+    # A category asked for in any case gives that category's rows, 'null' included; upstream's
+    # empty system name is "other" (pypistats' CASE), not "null".
+    other = [r for r in pypistats_reference.series(rows, "system") if r["category"] == "other"]
+    assert other and api.get("/api/packages/flask-login/system?os=OTHER").json()["data"] == other
     linux = [r for r in pypistats_reference.series(rows, "system") if r["category"] == "Linux"]
     assert linux and api.get("/api/packages/flask-login/system?os=linux").json()["data"] == linux
     assert any(r["category"] == "null" for r in api.get("/api/packages/flask-login/system").json()["data"])
@@ -199,6 +201,9 @@ def test_pro_downloads_and_country_downloads(api):
     countries = api.get("/api/v3/pro/projects/flask-login/country-downloads").json()["downloads"]
     assert {"country": "DEU", "downloads": 5} in countries["2018-05-01"]
     assert all(len(entry["country"]) == 3 for day in countries.values() for entry in day)
+    # One entry per country a day: upstream's "FR" (3) and "fr" (4) are both France.
+    assert all(len({e["country"] for e in day}) == len(day) for day in countries.values())
+    assert {"country": "FRA", "downloads": 7} in countries["2018-05-03"]
     assert api.get("/api/v3/pro/projects/pepy/downloads?timeRange=FOREVER").status_code == 400
 
 

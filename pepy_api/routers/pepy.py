@@ -89,15 +89,19 @@ def alpha3(code: str) -> str | None:
             response_model=CountryDownloads, responses=ERROR_RESPONSES)
 def pro_country_downloads(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep,
                           time_range: TimeRange = "FOUR_MONTHS"):
-    """Countries are ISO 3166 alpha-3; downloads whose country upstream did not know are left out."""
+    """Countries are ISO 3166 alpha-3; downloads whose country upstream did not know are left out.
+    Stored codes that name the same country ("US", "us") are one entry: a client reading the list
+    into a map would otherwise keep only one of them."""
     end = snap.last_complete_day
     start = months_before(end, TIME_RANGES[time_range.lower()])
-    out: dict[str, list] = {}
+    by_day: dict[str, dict[str, int]] = {}
     for day, value, downloads in queries.dimension_downloads(reader, project.name, "country", start, end):
         code = alpha3(value)
         if code:
-            out.setdefault(day.isoformat(), []).append({"country": code, "downloads": downloads})
-    return {"downloads": out}
+            countries = by_day.setdefault(day.isoformat(), {})
+            countries[code] = countries.get(code, 0) + downloads
+    return {"downloads": {day: [{"country": code, "downloads": n} for code, n in countries.items()]
+                          for day, countries in by_day.items()}}
 
 
 @router.get("/health-check", summary="Liveness", tags=["service"], response_model=Health)

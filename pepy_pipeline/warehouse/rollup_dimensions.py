@@ -1,7 +1,9 @@
 """The dimensions of ``project_dimension_daily`` and the fixed SQL expression of each value.
 
 Fact-level dimensions are computed from the staged facts; derived ones from a fact-level
-dimension already rolled up. '' stands for upstream NULL everywhere.
+dimension already rolled up. '' stands for upstream NULL everywhere, so a dimension whose values
+tell an upstream '' from NULL is computed from the facts: pypistats counts a system named ''
+as "other" and a NULL one as "null" (folded into '' by the ``system`` rollup).
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ FACT_DIMENSIONS = {
     "ci": "if(ci, 'true', 'false')",
     "file_type": "toString(ifNull(file_type, ''))",
     "mirror": "if(is_mirror, 'true', 'false')",
+    "pypistats_system": "multiIf(system IS NULL, '', system IN ('Darwin', 'Linux', 'Windows'), system, 'other')",
 }
 
 #: dimension -> (source dimension, value expression over the source's ``value``).
 DERIVED_DIMENSIONS = {
     "python_major": ("python_minor", "if(value IN ('', 'invalid'), value, splitByChar('.', value)[1])"),
-    "pypistats_system": ("system", "multiIf(value = '', '', value IN ('Darwin', 'Linux', 'Windows'), value, 'other')"),
 }
 
 ALL_DIMENSIONS = (*FACT_DIMENSIONS, *DERIVED_DIMENSIONS)

@@ -39,6 +39,9 @@ ROWS = {
         {"project": "pepy", "version": "2.0", "downloads": 25, "ci": True},
         {"project": "flask-login", "version": "0.6.9", "downloads": 3, "file_type": "sdist", "country_code": "FR"},
         {"project": "flask-login", "version": "0.6.9", "downloads": 2, "python": "10.1.0"},
+        # Upstream's empty system name is pypistats.org's "other", not its "null"; a lower-case
+        # country code is the same country as its upper-case one.
+        {"project": "flask-login", "version": "0.6.9", "downloads": 4, "system": "", "country_code": "fr"},
     ],
     D4: [
         {"project": "pepy", "version": "2.0", "downloads": 50},
