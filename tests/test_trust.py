@@ -37,14 +37,15 @@ class HalfDay:
     name = "sample"
 
     def __init__(self, source, day, keep=0.4):
-        self.source, self.day, self.keep = source, day, keep
+        self.source, self.keep = source, keep
+        self.days = set(day) if isinstance(day, (list, tuple, set)) else {day}
 
     def describe(self):
         return self.source.describe()
 
     def read_day(self, day):
         for batch in self.source.read_day(day):
-            if day != self.day:
+            if day not in self.days:
                 yield batch
                 continue
             import pyarrow as pa
@@ -117,6 +118,32 @@ def test_a_day_committed_before_it_could_be_compared_is_compared_at_the_end_of_i
     evidence = volume.metadata["evidence"].value[MONDAY.isoformat()]
     assert evidence["ratio"] < 0.5 and "compared after it was committed" in evidence["verdict"]
     assert evidence["reference_days"] == ", ".join((MONDAY + dt.timedelta(days=k)).isoformat() for k in (1, 2, 3))
+
+
+def test_a_backfill_starting_on_partial_days_refuses_no_good_day_and_names_the_partial_ones(dsn):
+    """Found in review: early in a backfill the nearby days compared with are themselves days
+    committed uncompared; two partial ones made the median partial, and every good weekday after
+    them was refused as "duplicated" (each a scan) while the partial days went out silently."""
+    partial = [MONDAY, MONDAY + dt.timedelta(days=1)]
+
+    class Resource(type(SMALL)):
+        def build(self):
+            return HalfDay(super().build(), partial, keep=0.3)
+
+    last = MONDAY + dt.timedelta(days=4)
+    result = run_range(dsn, MONDAY, last, source=Resource(name="sample", sample_projects=60, sample_rows_per_day=3000))
+    assert result.success  # every day committed: none of the good days is refused
+    (volume,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "volume_within_bands"]
+    assert volume.severity.value == "WARN"
+    evidence = volume.metadata["evidence"].value
+    thursday = MONDAY + dt.timedelta(days=3)
+    assert "far above the nearby days" in evidence[thursday.isoformat()]["verdict"]
+    failed = set(volume.metadata["days_failed"].value.split(", "))
+    assert {d.isoformat() for d in partial} <= failed  # each named, compared at the end of the run
+    assert all(evidence[d.isoformat()]["ratio"] < 0.5 and "reload it" in evidence[d.isoformat()]["verdict"]
+               for d in partial)
+    wednesday = (MONDAY + dt.timedelta(days=2)).isoformat()
+    assert "reload it" not in evidence.get(wednesday, {}).get("verdict", "")
 
 
 def test_a_reload_with_fewer_downloads_than_the_day_has_is_refused(client):

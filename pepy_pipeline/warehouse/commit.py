@@ -92,10 +92,11 @@ class Commit:
     seconds: float
 
 
-def commit_day(client, staged: StagedDay, source_name: str, run_id: str = "",
-               upstream_fingerprint: str = "", reload_fail_below: float = 0.0) -> Commit:
+def commit_day(client, staged: StagedDay, source_name: str, *, reload_fail_below: float, run_id: str = "",
+               upstream_fingerprint: str = "") -> Commit:
     """Make ``staged`` the committed content of its day; refused (:class:`ReloadShrinks`) when it
-    has fewer than ``reload_fail_below`` of the downloads the day has when the mutex is taken."""
+    has fewer than ``reload_fail_below`` of the downloads the day has when the mutex is taken
+    (required: a caller that forgot it would silently turn the guard off)."""
     db, day = staged.database, staged.day
     started = time.perf_counter()
     month = f"{day:%Y%m}"

@@ -131,14 +131,18 @@ def compared_after_commit(client, database: str, day: dt.date, bands: VolumeBand
         return None
     median = statistics.median(int(found[d]) for d in references)
     ratio = int(found[day]) / median
-    passed = bands.fail_below <= ratio <= bands.fail_above
+    # Far above nearby days that may themselves be partial ones committed uncompared is their
+    # sign, not this day's: they get their own warning when compared.
+    above = ratio > bands.fail_above and kind == "same weekday"
+    passed = ratio >= bands.fail_below and not above
     return CheckOutcome("volume_within_bands", passed, False, {
         "day": day.isoformat(), "downloads": int(found[day]), "reference": kind,
         "reference_days": ", ".join(d.isoformat() for d in references), "median": int(median),
         "ratio": round(ratio, 4), "fail_band": f"< {bands.fail_below} or > {bands.fail_above}",
         "verdict": "compared after it was committed, with the days loaded since: " + (
-            "within the fail band" if passed else "outside the fail band (a partial or duplicated day upstream?): "
-                                                  "check upstream and reload it")})
+            "within the fail band" if passed and ratio <= bands.fail_above
+            else "far above the nearby days compared with (were they partial?)" if passed
+            else "outside the fail band (a partial or duplicated day upstream?): check upstream and reload it")})
 
 
 def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckOutcome:
@@ -146,7 +150,8 @@ def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckO
     days only): a half day upstream is refused instead of published. With fewer than
     ``min_reference_days`` of those (early in a backfill), against the median of at least
     ``min_nearby_days`` nearby days of the same kind, the fail band only (weekdays differ more
-    among themselves than one weekday across weeks, and the warn band's warnings are retried). A
+    among themselves than one weekday across weeks, and the warn band's warnings are retried), and
+    above it a warning only (those days may be partial ones committed uncompared). A
     reload is also refused when it has fewer downloads than the day already has
     (``reload_fail_below``): it would replace good data with a partial read, whatever the medians
     say."""
@@ -173,6 +178,13 @@ def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckO
     metadata.update({"reference": kind, "median": int(median), "ratio": round(ratio, 4),
                      "fail_band": f"< {bands.fail_below} or > {bands.fail_above}",
                      "warn_band": f"< {bands.warn_below} or > {bands.warn_above}" if warns else "not applied"})
+    if ratio > bands.fail_above and not warns:
+        # Nearby days are compared with early in a backfill, when they were themselves committed
+        # uncompared: a day far above them more likely shows them partial than itself duplicated,
+        # and refusing it would refuse every good day after a partial start (found in review).
+        metadata["verdict"] = ("committed with a warning: far above the nearby days compared with; were they "
+                               "partial? (each is compared again at the end of its run)")
+        return CheckOutcome("volume_within_bands", False, False, metadata)
     if ratio < bands.fail_below or ratio > bands.fail_above:
         metadata["verdict"] = "refused: outside the fail band (a partial or duplicated day upstream?)"
         return CheckOutcome("volume_within_bands", False, True, metadata)
