@@ -29,8 +29,23 @@ class BalanceOverlapsLoadedDays(ValueError):
     """The balance would cover days already loaded: they would be counted twice."""
 
 
+class BalanceCoversAnUnfinishedDay(ValueError):
+    """The balance would count today (or a later day) before it is over in UTC: its downloads so
+    far would be counted for good, and the day could never be loaded in full."""
+
+
+def refuse_unfinished(stops_before: dt.date, today: dt.date | None = None) -> None:
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    if stops_before > today:
+        raise BalanceCoversAnUnfinishedDay(
+            f"an opening balance stopping before {stops_before} would count {today}, which is not over in UTC "
+            f"(a partial day, never loadable afterwards). Use --stops-before {today} or earlier.")
+
+
 def load_opening_balance(client, database: str, batches, stops_before: dt.date, source_name: str) -> dict:
-    """Replace the opening balance with ``batches`` (Arrow, :data:`BALANCE_SCHEMA`)."""
+    """Replace the opening balance with ``batches`` (Arrow, :data:`BALANCE_SCHEMA`). Refused
+    before ``batches`` is read (a billed scan) when it would cover a day not over in UTC."""
+    refuse_unfinished(stops_before)
     db = identifier(database)
     with warehouse_mutex(client, db, "commit"):
         first_loaded = client.query(
