@@ -534,6 +534,37 @@ def test_a_generation_a_reader_holds_is_never_removed(tmp_path):
         hold_generation(tmp_path, "g1")
 
 
+def test_a_generation_refused_for_a_passing_error_is_attached_when_tried_again(home):
+    """Found by an operations probe: an embedded API that refused a generation (its files not
+    readable for a moment) never tried it again, and served the day before until the next
+    publish, with every check passing."""
+    import shutil
+
+    warehouse = home / "warehouse"
+    reader = FrozenGenerationReader(warehouse, refresh_seconds=3600, warm_up=False)
+    reader.RETRY_REFUSED_SECONDS = 0.5
+    try:
+        original = current_manifest(warehouse)
+        later = warehouse / "shadow" / "not_there_yet"
+
+        def parts_not_there_yet(manifest):
+            manifest["shadow_path"] = str(later) + "/"
+
+        point_at_forged(warehouse, original, "gpassing", parts_not_there_yet)
+        reader.refresh()
+        assert "gpassing" in reader.refused and reader.snapshot().token == original["generation"]
+        shutil.copytree(original["shadow_path"], later)  # the files are readable again
+        reader.refresh()  # too soon: not tried again yet
+        assert reader.snapshot().token == original["generation"]
+        time.sleep(0.6)
+        reader.refresh()
+        assert reader.snapshot().token == "gpassing" and not reader.refused
+        assert reader.query("SELECT count() FROM __DB__.project_daily")[0][0] == \
+            original["tables"]["project_daily"]["rows"]
+    finally:
+        reader.close()
+
+
 def test_an_api_that_refused_the_newer_generations_keeps_the_one_it_serves(home):
     """The API refuses the generations published after the one it serves (they do not match their
     manifests): that one stops being current or previous, and is superseded past the grace; the

@@ -209,8 +209,14 @@ class FrozenGenerationReader(Reader):
         #: Each attached generation's claim (hold_generation), released when it is detached: the
         #: pipeline never removes a generation this process still reads.
         self._holds: dict[str, object] = {}
-        self.refused: list[str] = []
+        #: Generations refused, with when (monotonic): each is tried again after
+        #: ``RETRY_REFUSED_SECONDS`` while it is the current one.
+        self.refused: dict[str, float] = {}
         self.refresh()
+
+    #: A refused generation is validated again after this long: a transient error (a file not
+    #: readable for a moment) must not leave the API a day behind, unalerted (found by a probe).
+    RETRY_REFUSED_SECONDS = 60.0
 
     def _refresh(self) -> None:
         self._detach_retired()
@@ -219,11 +225,16 @@ class FrozenGenerationReader(Reader):
         except FileNotFoundError:
             return
         seen = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
-        if seen == self._pointer_seen:
+        now = time.monotonic()
+        retry_due = any(now - at >= self.RETRY_REFUSED_SECONDS for at in self.refused.values())
+        if seen == self._pointer_seen and not retry_due:
             return
         manifest = current_manifest(self._warehouse_dir)
-        if manifest is None or manifest["generation"] == self._snapshot.token or manifest["generation"] in self.refused:
+        name = manifest["generation"] if manifest is not None else None
+        if name is None or name == self._snapshot.token or now - self.refused.get(name, -1e18) < self.RETRY_REFUSED_SECONDS:
             self._pointer_seen = seen
+            if name is not None and retry_due and name not in self.refused:
+                self.refused.clear()  # refused ones no longer current: never retried
             return
         self._attach(manifest)
         self._pointer_seen = seen
@@ -253,7 +264,7 @@ class FrozenGenerationReader(Reader):
                                            totals=read_totals(manifest))
             lap("totals")
         except Exception as error:  # noqa: BLE001 - any failure: keep serving the previous generation
-            self.refused.append(name)
+            self.refused[name] = time.monotonic()
             log.error("refused generation %s, still serving %s: %s", name, self._snapshot.token, error)
             with contextlib.suppress(Exception), self.client() as client:
                 detach_generation(client, database)
@@ -261,6 +272,7 @@ class FrozenGenerationReader(Reader):
             if isinstance(error, GenerationError):
                 return
             raise
+        self.refused.pop(name, None)
         previous = self._snapshot.database
         self._snapshot = snapshot
         if previous:
