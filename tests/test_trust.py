@@ -17,7 +17,8 @@ from pepy_pipeline.sensors import publish_needed
 from pepy_pipeline.sources.sample import SampleSource
 from pepy_pipeline.warehouse.commit import COMMIT_MUTEX, DayBeforeOpeningBalance, torn_days
 from pepy_pipeline.warehouse.day_load import DayFailed, load_day
-from pepy_pipeline.warehouse.opening_balance import BalanceOverlapsLoadedDays, load_opening_balance
+from pepy_pipeline.warehouse.opening_balance import (BalanceCoversAnUnfinishedDay, BalanceOverlapsLoadedDays,
+                                                     load_opening_balance)
 from pepy_pipeline.warehouse.publish import PublishRefused, publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_warehouse.connection import connected
@@ -144,6 +145,35 @@ def test_a_backfill_starting_on_partial_days_refuses_no_good_day_and_names_the_p
                for d in partial)
     wednesday = (MONDAY + dt.timedelta(days=2)).isoformat()
     assert "reload it" not in evidence.get(wednesday, {}).get("verdict", "")
+
+
+def test_a_day_left_uncompared_by_its_own_run_is_named_by_every_later_run_until_reloaded(dsn):
+    """Found in review: the end-of-run comparison saw only its own run's days, so a run of one
+    day (or a weekend at the end of a backfill run) was never compared, and its warning vanished
+    at the next run."""
+    from pepy_pipeline.assets.downloads import uncompared_days
+
+    class Resource(type(SMALL)):
+        def build(self):
+            return HalfDay(super().build(), MONDAY, keep=0.3)
+
+    instance = DagsterInstance.ephemeral()
+    partial = Resource(name="sample", sample_projects=60, sample_rows_per_day=3000)
+    first = run_range(dsn, MONDAY, MONDAY, source=partial, instance=instance)
+    assert first.success  # nothing to compare it with, in its run or before
+    assert uncompared_days(instance) == [MONDAY]
+
+    def named(result):
+        (volume,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "volume_within_bands"]
+        evidence = volume.metadata["evidence"].value.get(MONDAY.isoformat(), {})
+        return not volume.passed and "reload it" in evidence.get("verdict", "")
+
+    assert named(run_range(dsn, MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=3), instance=instance))
+    assert named(run_range(dsn, MONDAY + dt.timedelta(days=4), MONDAY + dt.timedelta(days=4), instance=instance))
+    # Reloaded in full, it is compared when committed, and no longer named.
+    assert run_range(dsn, MONDAY, MONDAY, instance=instance).success
+    assert MONDAY not in uncompared_days(instance)
+    assert not named(run_range(dsn, MONDAY + dt.timedelta(days=7), MONDAY + dt.timedelta(days=7), instance=instance))
 
 
 def test_a_reload_with_fewer_downloads_than_the_day_has_is_refused(client):
@@ -676,6 +706,15 @@ def test_opening_balance_makes_totals_all_time_and_never_double_counts(client, w
     with pytest.raises(BalanceOverlapsLoadedDays, match="counted twice"):
         load_opening_balance(client, DATABASE, SOURCE.opening_balance(MONDAY + dt.timedelta(days=1)),
                              MONDAY + dt.timedelta(days=1), "sample")
+    # A balance counting today, not over in UTC, is refused before its source is read (a scan).
+    tomorrow = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
+
+    def never_read():
+        raise AssertionError("the source was read")
+        yield
+
+    with pytest.raises(BalanceCoversAnUnfinishedDay, match="not over in UTC"):
+        load_opening_balance(client, DATABASE, never_read(), tomorrow, "sample")
     published = publish(client, DATABASE, warehouse_dir)
     assert published.first_complete_day == MONDAY
     balance = dict(client.query(f"SELECT project, downloads FROM {DATABASE}.opening_balance").result_rows)
@@ -687,7 +726,7 @@ def test_opening_balance_makes_totals_all_time_and_never_double_counts(client, w
         assert totals[project] == loaded[project] + balance.get(project, 0)
 
 
-def test_an_opening_balance_stopping_before_the_first_loaded_day_reports_the_days_between(client):
+def test_an_opening_balance_stopping_before_the_first_loaded_day_reports_the_days_between(client, warehouse_dir):
     """Found in review: a balance stopping days before the first loaded day was accepted silently,
     and the days between were counted nowhere (the gap check started at the first loaded day)."""
     from pepy_pipeline.warehouse.checks import loaded_day_gaps
@@ -700,9 +739,13 @@ def test_an_opening_balance_stopping_before_the_first_loaded_day_reports_the_day
     assert summary["days_not_covered"] == f"{stop} .. {MONDAY - dt.timedelta(days=1)}"
     passed, metadata = loaded_day_gaps(client, DATABASE)
     assert not passed and metadata["missing_count"] == 3 and metadata["opening_balance_stops_before"] == stop.isoformat()
+    # A publish counts them as holes of the recent window too (its wiring, found untested in review).
+    between = tuple(MONDAY - dt.timedelta(days=k) for k in (3, 2, 1))
+    assert publish(client, DATABASE, warehouse_dir).recent_holes == between
     for k in (3, 2, 1):  # the history backfilled: nothing missing any more
         load_day(client, DATABASE, SOURCE, MONDAY - dt.timedelta(days=k))
     assert loaded_day_gaps(client, DATABASE)[0]
+    assert publish(client, DATABASE, warehouse_dir).recent_holes == ()
 
 
 def test_a_torn_commit_blocks_publishing_until_the_day_is_reloaded(client, warehouse_dir):
@@ -993,3 +1036,105 @@ def test_a_reload_without_a_project_removes_its_versions_from_that_day(client):
     assert versions_of("gone") == ["1.0"]
     load(["kept"])
     assert versions_of("gone") == [] and versions_of("kept") == ["1.0"]
+
+
+def test_the_schedule_retries_a_recent_failed_day_a_bounded_number_of_times_unless_upstream_changed(dsn):
+    """Found in review: a recent day whose load failed or was refused was requested again every
+    morning of the 7-day look-back, then caught up three more times: up to ten reads (~0.3 TiB of
+    BigQuery each at real size) of a day upstream had not changed. Driven through the schedule's
+    own tick and tags."""
+    from dagster import instance_for_test
+
+    with instance_for_test() as instance:  # the schedule's context opens it again from its ref
+        _recent_failed_day_retries(instance, dsn)
+
+
+def _recent_failed_day_retries(instance, dsn):
+    from dagster import build_schedule_context
+
+    from pepy_pipeline.schedules import CATCH_UP_TAG, FINGERPRINT_TAG, MAX_CATCH_UP_TRIES, daily_downloads_schedule
+
+    clock = {"now": dt.datetime.combine(MONDAY + dt.timedelta(days=1), dt.time(4), dt.timezone.utc)}
+
+    class Late(type(SMALL)):
+        def build(self):
+            return SampleSource(projects=60, rows_per_day=3000, late_share=0.1, late_hours=30,
+                                clock=lambda: clock["now"])
+
+    class Failing(Late):
+        def build(self):
+            return FailsOn(super().build(), MONDAY)
+
+    late, failing = (kind(name="sample", sample_projects=60, sample_rows_per_day=3000) for kind in (Late, Failing))
+    assert not run_range(dsn, MONDAY, MONDAY, source=failing, instance=instance).success
+
+    def requested():
+        at = dt.datetime.combine(MONDAY + dt.timedelta(days=3), dt.time(4, 30), dt.timezone.utc)
+        with build_schedule_context(instance=instance, resources={"source": late}, scheduled_execution_time=at,
+                                    repository_def=defs.get_repository_def()) as context:
+            result = daily_downloads_schedule.evaluate_tick(context)
+        return {dt.date.fromisoformat(request.partition_key): request for request in result.run_requests}
+
+    for _ in range(MAX_CATCH_UP_TRIES):
+        request = requested()[MONDAY]
+        assert request.tags[CATCH_UP_TAG] == MONDAY.isoformat() and request.tags[FINGERPRINT_TAG].endswith("partial")
+        tags = {key: value for key, value in request.tags.items() if key.startswith("pepy/")}
+        assert not run_range(dsn, MONDAY, MONDAY, source=failing, instance=instance, tags=tags).success
+    assert MONDAY not in requested()  # out of tries while upstream is unchanged: no more scans
+    clock["now"] += dt.timedelta(days=2)  # upstream changed since the last try (its late rows arrived)
+    request = requested()[MONDAY]
+    assert request.tags[FINGERPRINT_TAG].endswith("complete")
+    tags = {key: value for key, value in request.tags.items() if key.startswith("pepy/")}
+    assert run_range(dsn, MONDAY, MONDAY, source=late, instance=instance, tags=tags).success
+    assert MONDAY not in requested()
+
+
+def test_a_day_changed_upstream_is_reloaded_a_bounded_number_of_times(dsn):
+    """Found by an operations probe: a partition whose upstream metadata moved every morning (same
+    rows) was reloaded at every tick of its 7-day look-back: eight reads a day of ~0.3 TiB each at
+    real size. Driven through the schedule's own tick and tags."""
+    from dagster import instance_for_test
+
+    with instance_for_test() as instance:  # the schedule's context opens it again from its ref
+        _changed_day_reloads(instance, dsn)
+
+
+def _changed_day_reloads(instance, dsn):
+    from dagster import build_schedule_context
+
+    from pepy_pipeline.schedules import MAX_CHANGE_RELOADS, RELOAD_TAG, daily_downloads_schedule, plan_tick
+
+    upstream = {"fingerprint": "v0"}
+
+    class Moving(SampleSource):
+        def day_fingerprints(self, days):
+            return {day: upstream["fingerprint"] for day in days}
+
+    class Resource(type(SMALL)):
+        def build(self):
+            return Moving(projects=60, rows_per_day=3000)
+
+    moving = Resource(name="sample", sample_projects=60, sample_rows_per_day=3000)
+    assert run_range(dsn, MONDAY, MONDAY, source=moving, instance=instance).success
+    today = MONDAY + dt.timedelta(days=3)
+
+    def requested():
+        at = dt.datetime.combine(today, dt.time(4, 30), dt.timezone.utc)
+        with build_schedule_context(instance=instance, resources={"source": moving}, scheduled_execution_time=at,
+                                    repository_def=defs.get_repository_def()) as context:
+            result = daily_downloads_schedule.evaluate_tick(context)
+        return {dt.date.fromisoformat(request.partition_key): request for request in result.run_requests}
+
+    assert MONDAY not in requested()  # unchanged
+    for k in range(1, MAX_CHANGE_RELOADS + 1):
+        upstream["fingerprint"] = f"v{k}"
+        request = requested()[MONDAY]
+        assert request.tags["pepy/why"].startswith("changed upstream") and request.tags[RELOAD_TAG] == MONDAY.isoformat()
+        tags = {key: value for key, value in request.tags.items() if key.startswith("pepy/")}
+        assert run_range(dsn, MONDAY, MONDAY, source=moving, instance=instance, tags=tags).success
+        assert MONDAY not in requested()  # reloaded: its fingerprint is the one upstream has
+    upstream["fingerprint"] = "moved again"
+    assert MONDAY not in requested()  # the cap
+    skipped = {}
+    plan_tick(instance, moving.build(), today, skipped=skipped)
+    assert "not reloaded" in skipped[MONDAY]
