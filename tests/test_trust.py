@@ -1138,3 +1138,20 @@ def _changed_day_reloads(instance, dsn):
     skipped = {}
     plan_tick(instance, moving.build(), today, skipped=skipped)
     assert "not reloaded" in skipped[MONDAY]
+
+
+def test_the_source_is_asked_about_a_day_before_its_commit(client):
+    """Found by an operations probe: upstream's count and the cost were asked between the commit and
+    the run's report of it (round trips to BigQuery), where a crash leaves a committed day no
+    sensor publishes."""
+    committed_when_asked = []
+
+    class Counting(SampleSource):
+        def upstream_downloads(self, day):
+            committed_when_asked.append(fact_sums(client, day)[0])
+            return sum(pc.sum(batch.column("downloads")).as_py() for batch in self.read_day(day))
+
+    result = load_day(client, DATABASE, Counting(projects=60, rows_per_day=3000), MONDAY)
+    assert committed_when_asked == [0]  # asked while nothing of the day was committed
+    (upstream,) = [o for o in result.outcomes if o.name == "matches_upstream_count"]
+    assert upstream.passed and fact_sums(client, MONDAY)[1] == result.downloads

@@ -102,6 +102,12 @@ def _once(client, database, source, day, run_id, insert_clients, bands) -> DayRe
         blocked = refused(outcomes)
         if blocked:
             raise DayFailed("blocking checks failed: " + ", ".join(o.name for o in blocked), outcomes)
+        # What the source says of the day is asked BEFORE the commit: between the commit and the
+        # run's report of it (the caller logs the materialization on return) a crash leaves a
+        # committed day that no sensor publishes; network round trips there widened that window
+        # (found by an operations probe). It never fails the day.
+        cost = _cost_metadata(source, day)
+        outcomes.extend(_upstream_count(source, staged))
         try:
             commit = commit_day(client, staged, source.name, run_id=run_id, upstream_fingerprint=fingerprint,
                                 reload_fail_below=bands.reload_fail_below)
@@ -109,27 +115,34 @@ def _once(client, database, source, day, run_id, insert_clients, bands) -> DayRe
             outcomes = [o for o in outcomes if o.name != "volume_within_bands"]
             raise DayFailed(str(shrinks), [*outcomes, CheckOutcome("volume_within_bands", False, True,
                                                                    shrinks.metadata)]) from shrinks
-    # The day is committed: what the source says of it afterwards never fails it (an error here
-    # would report a committed day as not committed, and the schedule would load it again).
-    cost = {}
-    if hasattr(source, "day_metadata"):
-        try:
-            cost = source.day_metadata(day)
-        except Exception as error:  # noqa: BLE001 - metadata only
-            logging.getLogger("pepy_pipeline").warning(f"{day}: committed; its cost metadata not read: {error}")
-    if hasattr(source, "upstream_downloads"):
-        try:
-            upstream = source.upstream_downloads(day)
-        except Exception as error:  # noqa: BLE001 - the comparison fails (a warning), the day stands
-            outcomes.append(CheckOutcome("matches_upstream_count", False, False, {
-                "day": day.isoformat(), "error": f"upstream count not read: {type(error).__name__}: {error}"[:1000]}))
-        else:
-            passed, metadata = checks.matches_upstream(staged.day, staged.downloads, upstream)
-            outcomes.append(CheckOutcome("matches_upstream_count", passed, False, metadata))
     return DayResult(day=day, rows=staged.rows, downloads=staged.downloads, bytes_on_disk=commit.bytes_on_disk,
                      seconds_stage=staged.seconds_extract_and_stage, seconds_rollups=staged.seconds_rollups,
                      seconds_commit=commit.seconds, seconds_total=time.perf_counter() - started,
                      fingerprint=fingerprint, outcomes=outcomes, rollup_rows=staged.rollup_rows, cost=cost)
+
+
+def _cost_metadata(source: DownloadSource, day: dt.date) -> dict:
+    if not hasattr(source, "day_metadata"):
+        return {}
+    try:
+        return source.day_metadata(day)
+    except Exception as error:  # noqa: BLE001 - metadata only
+        logging.getLogger("pepy_pipeline").warning(f"{day}: its cost metadata not read: {error}")
+        return {}
+
+
+def _upstream_count(source: DownloadSource, staged) -> list[CheckOutcome]:
+    """The staged downloads against upstream's own COUNT(*) (sources that can count): a warning."""
+    if not hasattr(source, "upstream_downloads"):
+        return []
+    day = staged.day
+    try:
+        upstream = source.upstream_downloads(day)
+    except Exception as error:  # noqa: BLE001 - the comparison fails (a warning), the day stands
+        return [CheckOutcome("matches_upstream_count", False, False, {
+            "day": day.isoformat(), "error": f"upstream count not read: {type(error).__name__}: {error}"[:1000]})]
+    passed, metadata = checks.matches_upstream(day, staged.downloads, upstream)
+    return [CheckOutcome("matches_upstream_count", passed, False, metadata)]
 
 
 #: The short name tests and benchmarks use.
