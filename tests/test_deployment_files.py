@@ -41,8 +41,9 @@ def test_instance_files_are_valid_dagster_configuration(tmp_path):
         (home / "dagster.yaml").write_text((ROOT / source).read_text())
         config, _ = dagster_instance_config(str(home))
         assert config["concurrency"]["pools"]["granularity"] == "run"
-        # A crashed run is retried; one that failed on a refused day is not (found by an operations probe).
-        assert config["run_retries"] == {"enabled": True, "max_retries": 1, "retry_on_asset_or_op_failure": False}
+        # No automatic run retries: a retry copies the dead run's tags (its pid, which the dead-run
+        # sensor reads, and the schedule's try counters) and re-reads every day of its range.
+        assert not config.get("run_retries", {}).get("enabled", False)
     embedded, _ = dagster_instance_config(str(tmp_path / "dagster.yaml"))
     assert embedded["concurrency"]["pools"]["default_limit"] == 1
     assert "postgres" in yaml.safe_load((ROOT / "deploy/dagster.yaml").read_text())["storage"]
