@@ -81,6 +81,10 @@ def worth_rechecking(metadata: dict, fingerprint_now: str | None) -> bool:
 #: probe: ~0.3 TiB each at real size). A day changed again after that is named in the tick's log.
 MAX_CHANGE_RELOADS = 3
 RELOAD_TAG = "pepy/reload-changed"
+#: In the reason of a failed day's retry asked because upstream changed since its last try:
+#: counted as a change reload too, so a partition whose metadata keeps moving is read a bounded
+#: number of times whether its reloads commit or fail.
+CHANGED_SINCE_TRY = "changed upstream since its last try"
 
 #: A recent day committed low (the volume check's warn band) is loaded again this many times at
 #: most, one a morning, when a new read could differ (:func:`worth_rechecking`): a read cut short
@@ -161,10 +165,13 @@ def catch_up_tries(instance, day: dt.date) -> int:
 
 def changed_since_last_try(instance, day: dt.date, fingerprint_now: str | None) -> bool:
     """Whether upstream's fingerprint of ``day`` differs from the one its last retry was asked
-    with (False when either is unknown)."""
+    with: False without a fingerprint now or without a retry; True when the last retry carried
+    none (fingerprints unreadable that morning), else a day would be stuck for good (found in
+    review)."""
     runs = instance.get_runs(filters=RunsFilter(tags={CATCH_UP_TAG: day.isoformat()}), limit=1)
-    tried = runs[0].tags.get(FINGERPRINT_TAG) if runs else None
-    return bool(fingerprint_now and tried and tried != fingerprint_now)
+    if not fingerprint_now or not runs:
+        return False
+    return runs[0].tags.get(FINGERPRINT_TAG) != fingerprint_now
 
 
 def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = None,
@@ -191,25 +198,30 @@ def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = N
     for day in recent:
         metadata = last_load_metadata(instance, day)
         before = loaded_fingerprint(metadata)
+        capped = False
         if before is not None and now is not None and day in now and now[day] != before:
-            if change_reloads(instance, day) < MAX_CHANGE_RELOADS:
+            capped = change_reloads(instance, day) >= MAX_CHANGE_RELOADS
+            if not capped:
                 wanted[day] = f"changed upstream: {before or 'unknown'} -> {now[day]}"
             elif skipped is not None:
                 skipped[day] = (f"changed upstream again ({before or 'unknown'} -> {now[day]}), already reloaded "
                                 f"{MAX_CHANGE_RELOADS} times for changes: not reloaded; load it by hand if rows "
                                 "are still arriving")
         ratio = committed_low(metadata)
-        if day not in wanted and ratio is not None and worth_rechecking(metadata, (now or {}).get(day)) \
+        if day not in wanted and not capped and ratio is not None and worth_rechecking(metadata, (now or {}).get(day)) \
                 and recheck_tries(instance, day) < MAX_LOW_VOLUME_RECHECKS:
             wanted[day] = f"recheck: committed at {ratio} of its median, in the warn band (a partial read?)"
     older = 0
     horizon = today - dt.timedelta(days=HOLE_HORIZON_DAYS)
     for day, why in sorted(unloaded_days(instance, yesterday, horizon).items(), reverse=True):
         if day in recent:
-            if (now is None or day in now) and (  # upstream has the day
-                    catch_up_tries(instance, day) < MAX_CATCH_UP_TRIES
-                    or changed_since_last_try(instance, day, (now or {}).get(day))):
+            if now is not None and day not in now:  # upstream does not have the day (yet)
+                continue
+            if catch_up_tries(instance, day) < MAX_CATCH_UP_TRIES:
                 wanted.setdefault(day, f"catch-up: {why}")
+            elif changed_since_last_try(instance, day, (now or {}).get(day)) \
+                    and change_reloads(instance, day) < MAX_CHANGE_RELOADS:  # counted with the changes
+                wanted.setdefault(day, f"catch-up: {why}; {CHANGED_SINCE_TRY}")
         elif older < CATCH_UP_PER_TICK and catch_up_tries(instance, day) < MAX_CATCH_UP_TRIES:
             wanted.setdefault(day, f"catch-up: {why}")
             older += 1
@@ -253,5 +265,6 @@ def daily_downloads_schedule(context: ScheduleEvaluationContext):
         tags = {"pepy/why": why[:200], **({CATCH_UP_TAG: day.isoformat()} if why.startswith("catch-up") else {}),
                 **({FINGERPRINT_TAG: fingerprints[day]} if why.startswith("catch-up") and fingerprints.get(day) else {}),
                 **({RECHECK_TAG: day.isoformat()} if why.startswith("recheck") else {}),
-                **({RELOAD_TAG: day.isoformat()} if why.startswith("changed upstream") else {})}
+                **({RELOAD_TAG: day.isoformat()}
+                   if why.startswith("changed upstream") or why.endswith(CHANGED_SINCE_TRY) else {})}
         yield RunRequest(run_key=f"load-{day}-{why}"[:250], partition_key=day.isoformat(), tags=tags)

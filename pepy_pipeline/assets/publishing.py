@@ -106,8 +106,9 @@ def served_day_result(served: dt.date | None, now: dt.datetime,
         "expected_last_day": expected.isoformat(),
         "recent_window_holes": ", ".join(d.isoformat() for d in holes) or "none",
         **({"verdict": f"the last {RECENT_DAYS} days lack {len(holes)} day(s): every project's last week and "
-                       "month are short until they load. The schedule tries a failed day a few times, and "
-                       "again whenever upstream changes; the day's failed run says why it failed. A day "
+                       "month are short until they load. The schedule tries a failed day 3 times, and a "
+                       "recent one again when upstream changed since (up to 3 times); the day's failed "
+                       "run says why it failed. A day "
                        "refused as partial that upstream never completes can be accepted as it is with a "
                        "one-off load, e.g. PEPY_VOLUME_FAIL_BELOW=0 python -m pepy_pipeline load DAY; a day "
                        "upstream has no rows for cannot be loaded (its hole stays reported)"} if holes else {}),
