@@ -553,10 +553,16 @@ def test_a_generation_refused_for_a_passing_error_is_attached_when_tried_again(h
         point_at_forged(warehouse, original, "gpassing", parts_not_there_yet)
         reader.refresh()
         assert "gpassing" in reader.refused and reader.snapshot().token == original["generation"]
+        time.sleep(0.6)
+        reader.refresh()  # tried again, still broken: the next try waits twice as long
+        assert reader.snapshot().token == original["generation"]
+        assert reader.refused["gpassing"] - time.monotonic() > 0.7
+        links = reader._engine_dir / "links" / "gpassing"
+        assert not links.exists()  # a refused try leaves no links behind
         shutil.copytree(original["shadow_path"], later)  # the files are readable again
         reader.refresh()  # too soon: not tried again yet
         assert reader.snapshot().token == original["generation"]
-        time.sleep(0.6)
+        time.sleep(1.1)
         reader.refresh()
         assert reader.snapshot().token == "gpassing" and not reader.refused
         assert reader.query("SELECT count() FROM __DB__.project_daily")[0][0] == \

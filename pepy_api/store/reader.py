@@ -209,14 +209,18 @@ class FrozenGenerationReader(Reader):
         #: Each attached generation's claim (hold_generation), released when it is detached: the
         #: pipeline never removes a generation this process still reads.
         self._holds: dict[str, object] = {}
-        #: Generations refused, with when (monotonic): each is tried again after
-        #: ``RETRY_REFUSED_SECONDS`` while it is the current one.
+        #: Generations refused, with when (monotonic) each may be tried again while it is the
+        #: current one; and how many times each was refused.
         self.refused: dict[str, float] = {}
+        self._refusals: dict[str, int] = {}
         self.refresh()
 
-    #: A refused generation is validated again after this long: a transient error (a file not
-    #: readable for a moment) must not leave the API a day behind, unalerted (found by a probe).
+    #: A refused generation is validated again after this long, doubling at each refusal up to
+    #: ``RETRY_REFUSED_MAX_SECONDS``: a transient error (a file not readable for a moment) must not
+    #: leave the API a day behind, unalerted (found by a probe), and a generation broken for good
+    #: must not cost an attach every minute all day (found in review).
     RETRY_REFUSED_SECONDS = 60.0
+    RETRY_REFUSED_MAX_SECONDS = 1800.0
 
     def _refresh(self) -> None:
         self._detach_retired()
@@ -226,12 +230,12 @@ class FrozenGenerationReader(Reader):
             return
         seen = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
         now = time.monotonic()
-        retry_due = any(now - at >= self.RETRY_REFUSED_SECONDS for at in self.refused.values())
+        retry_due = any(now >= due for due in self.refused.values())
         if seen == self._pointer_seen and not retry_due:
             return
         manifest = current_manifest(self._warehouse_dir)
         name = manifest["generation"] if manifest is not None else None
-        if name is None or name == self._snapshot.token or now - self.refused.get(name, -1e18) < self.RETRY_REFUSED_SECONDS:
+        if name is None or name == self._snapshot.token or now < self.refused.get(name, -1e18):
             self._pointer_seen = seen
             if name is not None and retry_due and name not in self.refused:
                 self.refused.clear()  # refused ones no longer current: never retried
@@ -264,15 +268,20 @@ class FrozenGenerationReader(Reader):
                                            totals=read_totals(manifest))
             lap("totals")
         except Exception as error:  # noqa: BLE001 - any failure: keep serving the previous generation
-            self.refused[name] = time.monotonic()
-            log.error("refused generation %s, still serving %s: %s", name, self._snapshot.token, error)
+            refusals = self._refusals[name] = self._refusals.get(name, 0) + 1
+            wait = min(self.RETRY_REFUSED_SECONDS * 2 ** (refusals - 1), self.RETRY_REFUSED_MAX_SECONDS)
+            self.refused[name] = time.monotonic() + wait
+            log.error("refused generation %s, still serving %s (tried again in %.0f s): %s", name,
+                      self._snapshot.token, wait, error)
             with contextlib.suppress(Exception), self.client() as client:
                 detach_generation(client, database)
+            shutil.rmtree(self._engine_dir / "links" / name, ignore_errors=True)  # each try links it afresh
             self._release(database)
             if isinstance(error, GenerationError):
                 return
             raise
         self.refused.pop(name, None)
+        self._refusals.pop(name, None)
         previous = self._snapshot.database
         self._snapshot = snapshot
         if previous:
