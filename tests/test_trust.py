@@ -131,9 +131,15 @@ def test_a_backfill_starting_on_partial_days_refuses_no_good_day_and_names_the_p
         def build(self):
             return HalfDay(super().build(), partial, keep=0.3)
 
+    from pepy_pipeline.assets.downloads import uncompared_days
+
     last = MONDAY + dt.timedelta(days=4)
-    result = run_range(dsn, MONDAY, last, source=Resource(name="sample", sample_projects=60, sample_rows_per_day=3000))
+    instance = DagsterInstance.ephemeral()
+    result = run_range(dsn, MONDAY, last, source=Resource(name="sample", sample_projects=60, sample_rows_per_day=3000),
+                       instance=instance)
     assert result.success  # every day committed: none of the good days is refused
+    # A day far above nearby days is not vouched for: later runs compare it again (found in review).
+    assert MONDAY + dt.timedelta(days=3) in uncompared_days(instance)
     (volume,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "volume_within_bands"]
     assert volume.severity.value == "WARN"
     evidence = volume.metadata["evidence"].value
@@ -706,15 +712,17 @@ def test_opening_balance_makes_totals_all_time_and_never_double_counts(client, w
     with pytest.raises(BalanceOverlapsLoadedDays, match="counted twice"):
         load_opening_balance(client, DATABASE, SOURCE.opening_balance(MONDAY + dt.timedelta(days=1)),
                              MONDAY + dt.timedelta(days=1), "sample")
-    # A balance counting today, not over in UTC, is refused before its source is read (a scan).
-    tomorrow = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
+    # A balance counting yesterday (late rows still arriving) or today (not over in UTC) is refused
+    # before its source is read (a scan).
+    today = dt.datetime.now(dt.timezone.utc).date()
 
     def never_read():
         raise AssertionError("the source was read")
         yield
 
-    with pytest.raises(BalanceCoversAnUnfinishedDay, match="not over in UTC"):
-        load_opening_balance(client, DATABASE, never_read(), tomorrow, "sample")
+    for stops_before in (today, today + dt.timedelta(days=1)):
+        with pytest.raises(BalanceCoversAnUnfinishedDay, match="not over in UTC or still receiving late rows"):
+            load_opening_balance(client, DATABASE, never_read(), stops_before, "sample")
     published = publish(client, DATABASE, warehouse_dir)
     assert published.first_complete_day == MONDAY
     balance = dict(client.query(f"SELECT project, downloads FROM {DATABASE}.opening_balance").result_rows)
@@ -1081,6 +1089,19 @@ def _recent_failed_day_retries(instance, dsn):
         tags = {key: value for key, value in request.tags.items() if key.startswith("pepy/")}
         assert not run_range(dsn, MONDAY, MONDAY, source=failing, instance=instance, tags=tags).success
     assert MONDAY not in requested()  # out of tries while upstream is unchanged: no more scans
+    # A last try asked on a morning the fingerprints could not be read vouches for nothing: tried
+    # again, tagged, and counted with the change reloads (found in review: stuck for good).
+    from dagster import DagsterRunStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from pepy_pipeline.schedules import RELOAD_TAG
+    instance.add_run(DagsterRun(job_name="load_downloads", run_id="untagged-try", status=DagsterRunStatus.FAILURE,
+                                tags={CATCH_UP_TAG: MONDAY.isoformat()}))
+    request = requested()[MONDAY]
+    assert request.tags[FINGERPRINT_TAG].endswith("partial") and request.tags[RELOAD_TAG] == MONDAY.isoformat()
+    tags = {key: value for key, value in request.tags.items() if key.startswith("pepy/")}
+    assert not run_range(dsn, MONDAY, MONDAY, source=failing, instance=instance, tags=tags).success
+    assert MONDAY not in requested()
     clock["now"] += dt.timedelta(days=2)  # upstream changed since the last try (its late rows arrived)
     request = requested()[MONDAY]
     assert request.tags[FINGERPRINT_TAG].endswith("complete")
@@ -1155,3 +1176,32 @@ def test_the_source_is_asked_about_a_day_before_its_commit(client):
     assert committed_when_asked == [0]  # asked while nothing of the day was committed
     (upstream,) = [o for o in result.outcomes if o.name == "matches_upstream_count"]
     assert upstream.passed and fact_sums(client, MONDAY)[1] == result.downloads
+
+
+def test_a_day_out_of_change_reloads_is_not_read_again_as_a_low_volume_recheck():
+    """Found in review: the cap on reloads for a changed fingerprint was bypassed by the low-volume
+    recheck (a changed fingerprint makes a recheck look worthwhile), while the tick logged the day
+    as not reloaded."""
+    from dagster import AssetMaterialization, DagsterRunStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from pepy_pipeline.assets.downloads import DOWNLOADS
+    from pepy_pipeline.schedules import MAX_CHANGE_RELOADS, RELOAD_TAG
+
+    class Moved(SampleSource):
+        def day_fingerprints(self, days):
+            return {day: "moved again" for day in days}
+
+    instance = DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(AssetMaterialization(
+        asset_key=DOWNLOADS, partition=MONDAY.isoformat(),
+        metadata={"upstream_fingerprint": "loaded", "volume_ratio": 0.7, "volume_low": True}))
+    today = MONDAY + dt.timedelta(days=3)
+    source = Moved(projects=60, rows_per_day=3000)
+    assert "changed upstream" in days_to_load(instance, source, today)[MONDAY]
+    for k in range(MAX_CHANGE_RELOADS):
+        instance.add_run(DagsterRun(job_name="load_downloads", run_id=f"reload-{k}", status=DagsterRunStatus.SUCCESS,
+                                    tags={RELOAD_TAG: MONDAY.isoformat()}))
+    skipped = {}
+    assert MONDAY not in days_to_load(instance, source, today, skipped=skipped)
+    assert "not reloaded" in skipped[MONDAY]

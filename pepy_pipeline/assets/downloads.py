@@ -150,7 +150,7 @@ def _compared_after_commit(client, database: str, committed: list, bands) -> lis
     late = []
     for result in committed:
         volume = next((o for o in result.outcomes if o.name == "volume_within_bands"), None)
-        if volume is not None and "ratio" not in volume.metadata:
+        if volume is not None and ("ratio" not in volume.metadata or volume.metadata.get("unconfirmed")):
             outcome = compared_after_commit(client, database, result.day, bands)
             if outcome is not None:
                 late.append((result.day, outcome))
@@ -231,7 +231,7 @@ def verdict_metadata(outcomes: list[CheckOutcome]) -> dict:
     by_name = {o.name: o for o in outcomes}
     volume, upstream = by_name.get("volume_within_bands"), by_name.get("matches_upstream_count")
     metadata = {VOLUME_LOW: False}
-    if volume is not None and "ratio" in volume.metadata:
+    if volume is not None and "ratio" in volume.metadata and not volume.metadata.get("unconfirmed"):
         metadata = {"volume_ratio": volume.metadata["ratio"], "volume_reference": volume.metadata.get("reference", ""),
                     VOLUME_LOW: not volume.passed and volume.metadata["ratio"] < 1}
     if upstream is not None and "error" not in upstream.metadata:

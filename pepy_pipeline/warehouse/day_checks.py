@@ -183,7 +183,9 @@ def volume_within_bands(client, staged: StagedDay, bands: VolumeBands) -> CheckO
         # uncompared: a day far above them more likely shows them partial than itself duplicated,
         # and refusing it would refuse every good day after a partial start (found in review).
         metadata["verdict"] = ("committed with a warning: far above the nearby days compared with; were they "
-                               "partial? (each is compared again at the end of its run)")
+                               "partial? (each is compared again at the end of its run, and this day by later "
+                               "runs, as one not compared)")
+        metadata["unconfirmed"] = True  # not a comparison that vouches for the day
         return CheckOutcome("volume_within_bands", False, False, metadata)
     if ratio < bands.fail_below or ratio > bands.fail_above:
         metadata["verdict"] = "refused: outside the fail band (a partial or duplicated day upstream?)"

@@ -30,16 +30,19 @@ class BalanceOverlapsLoadedDays(ValueError):
 
 
 class BalanceCoversAnUnfinishedDay(ValueError):
-    """The balance would count today (or a later day) before it is over in UTC: its downloads so
-    far would be counted for good, and the day could never be loaded in full."""
+    """The balance would count today or yesterday: today is not over in UTC and yesterday still
+    receives late rows, and what they have so far would be counted for good (neither could be
+    loaded afterwards)."""
 
 
 def refuse_unfinished(stops_before: dt.date, today: dt.date | None = None) -> None:
     today = today or dt.datetime.now(dt.timezone.utc).date()
-    if stops_before > today:
+    latest = today - dt.timedelta(days=1)
+    if stops_before > latest:
         raise BalanceCoversAnUnfinishedDay(
-            f"an opening balance stopping before {stops_before} would count {today}, which is not over in UTC "
-            f"(a partial day, never loadable afterwards). Use --stops-before {today} or earlier.")
+            f"an opening balance stopping before {stops_before} would count {stops_before - dt.timedelta(days=1)}, "
+            "which is not over in UTC or still receiving late rows (counted partial for good, never loadable "
+            f"afterwards). Use --stops-before {latest} or earlier.")
 
 
 def load_opening_balance(client, database: str, batches, stops_before: dt.date, source_name: str) -> dict:

@@ -129,9 +129,9 @@ class BigQuerySource:
     def opening_balance(self, stops_before: dt.date, cap: int) -> Iterator[pa.RecordBatch]:
         """Per-project downloads before ``stops_before``: dry-run, refused over ``cap``, capped;
         refused when it would count a day not over in UTC, whoever asks."""
-        if stops_before > dt.datetime.now(dt.timezone.utc).date():
+        if stops_before >= dt.datetime.now(dt.timezone.utc).date():
             raise BigQuerySourceError(f"an opening balance stopping before {stops_before} would count a day not "
-                                      "over in UTC (a partial day, never loadable afterwards)")
+                                      "over in UTC or still receiving late rows (partial, never loadable afterwards)")
         parameters = [bigquery.ScalarQueryParameter("stops_before", "DATE", stops_before)]
         sql = self.opening_balance_sql()
         dry = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False, query_parameters=parameters)
