@@ -529,11 +529,29 @@ def test_the_schedule_leaves_days_a_backfill_has_not_submitted_yet(dsn):
         _schedule_leaves_backfill_days(instance, dsn)
 
 
-def _schedule_leaves_backfill_days(instance, dsn):
+def schedule_tick(instance, source, today: dt.date) -> list:
+    """The daily schedule's own tick at 04:30 UTC on ``today``: its run requests, yesterday first."""
     from dagster import build_schedule_context
-    from dagster._core.execution.backfill import BulkActionStatus
 
     from pepy_pipeline.schedules import daily_downloads_schedule
+
+    at = dt.datetime.combine(today, dt.time(4, 30), dt.timezone.utc)
+    with build_schedule_context(instance=instance, resources={"source": source}, scheduled_execution_time=at,
+                                repository_def=defs.get_repository_def()) as context:
+        return daily_downloads_schedule.evaluate_tick(context).run_requests
+
+
+def requests_by_day(instance, source, today: dt.date) -> dict:
+    return {dt.date.fromisoformat(request.partition_key): request for request in schedule_tick(instance, source, today)}
+
+
+def pepy_tags(request) -> dict:
+    """The tags a run gets from the schedule's request (its partition range is run_range's)."""
+    return {key: value for key, value in request.tags.items() if key.startswith("pepy/")}
+
+
+def _schedule_leaves_backfill_days(instance, dsn):
+    from dagster._core.execution.backfill import BulkActionStatus
 
     assert run_range(dsn, MONDAY, MONDAY, instance=instance).success
     today = MONDAY + dt.timedelta(days=6)
@@ -542,11 +560,7 @@ def _schedule_leaves_backfill_days(instance, dsn):
     _load_backfill(instance, "job-backfill", day[3:4], job=True)
 
     def requested_days():
-        at = dt.datetime(today.year, today.month, today.day, 4, 30, tzinfo=dt.timezone.utc)
-        with build_schedule_context(instance=instance, resources={"source": SMALL}, scheduled_execution_time=at,
-                                    repository_def=defs.get_repository_def()) as context:
-            result = daily_downloads_schedule.evaluate_tick(context)
-        days = [dt.date.fromisoformat(request.partition_key) for request in result.run_requests]
+        days = [dt.date.fromisoformat(request.partition_key) for request in schedule_tick(instance, SMALL, today)]
         assert days == sorted(days, reverse=True)  # yesterday first: the pool runs them in this order
         return sorted(days)
 
@@ -971,10 +985,7 @@ def test_the_schedule_reads_a_recent_day_committed_short_again_a_bounded_number_
 
 
 def _schedule_reads_short_days_again(instance, dsn):
-    from dagster import build_schedule_context
-
-    from pepy_pipeline.schedules import (MAX_LOW_VOLUME_RECHECKS, RECHECK_TAG, committed_low, daily_downloads_schedule,
-                                         last_load_metadata)
+    from pepy_pipeline.schedules import MAX_LOW_VOLUME_RECHECKS, RECHECK_TAG, committed_low, last_load_metadata
 
     class Short(type(SMALL)):
         def build(self):
@@ -1006,18 +1017,13 @@ def _schedule_reads_short_days_again(instance, dsn):
     assert committed_low(last_load_metadata(instance, tuesday)) is not None
 
     def requested():
-        at = dt.datetime.combine(MONDAY + dt.timedelta(days=3), dt.time(4, 30), dt.timezone.utc)
-        with build_schedule_context(instance=instance, resources={"source": SMALL}, scheduled_execution_time=at,
-                                    repository_def=defs.get_repository_def()) as context:
-            result = daily_downloads_schedule.evaluate_tick(context)
-        return {dt.date.fromisoformat(request.partition_key): request for request in result.run_requests}
+        return requests_by_day(instance, SMALL, MONDAY + dt.timedelta(days=3))
 
     for _ in range(MAX_LOW_VOLUME_RECHECKS):
         request = requested()[MONDAY]
         assert request.tags["pepy/why"].startswith("recheck") and request.tags[RECHECK_TAG] == MONDAY.isoformat()
         assert tuesday not in requested()
-        tags = {key: value for key, value in request.tags.items() if key.startswith("pepy/")}  # the range is run_range's
-        assert run_range(dsn, MONDAY, MONDAY, source=short, instance=instance, tags=tags).success
+        assert run_range(dsn, MONDAY, MONDAY, source=short, instance=instance, tags=pepy_tags(request)).success
     assert MONDAY not in requested()  # the cap: a day that stays short stops costing scans
     # Read in full, the day is no longer low.
     assert run_range(dsn, MONDAY, MONDAY, instance=instance).success
@@ -1058,9 +1064,7 @@ def test_the_schedule_retries_a_recent_failed_day_a_bounded_number_of_times_unle
 
 
 def _recent_failed_day_retries(instance, dsn):
-    from dagster import build_schedule_context
-
-    from pepy_pipeline.schedules import CATCH_UP_TAG, FINGERPRINT_TAG, MAX_CATCH_UP_TRIES, daily_downloads_schedule
+    from pepy_pipeline.schedules import CATCH_UP_TAG, FINGERPRINT_TAG, MAX_CATCH_UP_TRIES
 
     clock = {"now": dt.datetime.combine(MONDAY + dt.timedelta(days=1), dt.time(4), dt.timezone.utc)}
 
@@ -1077,17 +1081,12 @@ def _recent_failed_day_retries(instance, dsn):
     assert not run_range(dsn, MONDAY, MONDAY, source=failing, instance=instance).success
 
     def requested():
-        at = dt.datetime.combine(MONDAY + dt.timedelta(days=3), dt.time(4, 30), dt.timezone.utc)
-        with build_schedule_context(instance=instance, resources={"source": late}, scheduled_execution_time=at,
-                                    repository_def=defs.get_repository_def()) as context:
-            result = daily_downloads_schedule.evaluate_tick(context)
-        return {dt.date.fromisoformat(request.partition_key): request for request in result.run_requests}
+        return requests_by_day(instance, late, MONDAY + dt.timedelta(days=3))
 
     for _ in range(MAX_CATCH_UP_TRIES):
         request = requested()[MONDAY]
         assert request.tags[CATCH_UP_TAG] == MONDAY.isoformat() and request.tags[FINGERPRINT_TAG].endswith("partial")
-        tags = {key: value for key, value in request.tags.items() if key.startswith("pepy/")}
-        assert not run_range(dsn, MONDAY, MONDAY, source=failing, instance=instance, tags=tags).success
+        assert not run_range(dsn, MONDAY, MONDAY, source=failing, instance=instance, tags=pepy_tags(request)).success
     assert MONDAY not in requested()  # out of tries while upstream is unchanged: no more scans
     # A last try asked on a morning the fingerprints could not be read vouches for nothing: tried
     # again, tagged, and counted with the change reloads (found in review: stuck for good).
@@ -1099,14 +1098,12 @@ def _recent_failed_day_retries(instance, dsn):
                                 tags={CATCH_UP_TAG: MONDAY.isoformat()}))
     request = requested()[MONDAY]
     assert request.tags[FINGERPRINT_TAG].endswith("partial") and request.tags[RELOAD_TAG] == MONDAY.isoformat()
-    tags = {key: value for key, value in request.tags.items() if key.startswith("pepy/")}
-    assert not run_range(dsn, MONDAY, MONDAY, source=failing, instance=instance, tags=tags).success
+    assert not run_range(dsn, MONDAY, MONDAY, source=failing, instance=instance, tags=pepy_tags(request)).success
     assert MONDAY not in requested()
     clock["now"] += dt.timedelta(days=2)  # upstream changed since the last try (its late rows arrived)
     request = requested()[MONDAY]
     assert request.tags[FINGERPRINT_TAG].endswith("complete")
-    tags = {key: value for key, value in request.tags.items() if key.startswith("pepy/")}
-    assert run_range(dsn, MONDAY, MONDAY, source=late, instance=instance, tags=tags).success
+    assert run_range(dsn, MONDAY, MONDAY, source=late, instance=instance, tags=pepy_tags(request)).success
     assert MONDAY not in requested()
 
 
@@ -1121,9 +1118,7 @@ def test_a_day_changed_upstream_is_reloaded_a_bounded_number_of_times(dsn):
 
 
 def _changed_day_reloads(instance, dsn):
-    from dagster import build_schedule_context
-
-    from pepy_pipeline.schedules import MAX_CHANGE_RELOADS, RELOAD_TAG, daily_downloads_schedule, plan_tick
+    from pepy_pipeline.schedules import MAX_CHANGE_RELOADS, RELOAD_TAG, plan_tick
 
     upstream = {"fingerprint": "v0"}
 
@@ -1140,19 +1135,14 @@ def _changed_day_reloads(instance, dsn):
     today = MONDAY + dt.timedelta(days=3)
 
     def requested():
-        at = dt.datetime.combine(today, dt.time(4, 30), dt.timezone.utc)
-        with build_schedule_context(instance=instance, resources={"source": moving}, scheduled_execution_time=at,
-                                    repository_def=defs.get_repository_def()) as context:
-            result = daily_downloads_schedule.evaluate_tick(context)
-        return {dt.date.fromisoformat(request.partition_key): request for request in result.run_requests}
+        return requests_by_day(instance, moving, today)
 
     assert MONDAY not in requested()  # unchanged
     for k in range(1, MAX_CHANGE_RELOADS + 1):
         upstream["fingerprint"] = f"v{k}"
         request = requested()[MONDAY]
         assert request.tags["pepy/why"].startswith("changed upstream") and request.tags[RELOAD_TAG] == MONDAY.isoformat()
-        tags = {key: value for key, value in request.tags.items() if key.startswith("pepy/")}
-        assert run_range(dsn, MONDAY, MONDAY, source=moving, instance=instance, tags=tags).success
+        assert run_range(dsn, MONDAY, MONDAY, source=moving, instance=instance, tags=pepy_tags(request)).success
         assert MONDAY not in requested()  # reloaded: its fingerprint is the one upstream has
     upstream["fingerprint"] = "moved again"
     assert MONDAY not in requested()  # the cap
