@@ -144,13 +144,19 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
         )
 
 
+def vouched_by_volume(volume: CheckOutcome | None) -> bool:
+    """Whether a day's volume outcome compared it with days that vouch for it: not when too few
+    days were loaded around it, nor when it was only far above nearby days that may be partial."""
+    return volume is not None and "ratio" in volume.metadata and not volume.metadata.get("unconfirmed")
+
+
 def _compared_after_commit(client, database: str, committed: list, bands) -> list[tuple[dt.date, CheckOutcome]]:
     """This run's days committed without a volume comparison (too few days loaded around them,
     the start of a backfill), compared with the days the run loaded after them."""
     late = []
     for result in committed:
         volume = next((o for o in result.outcomes if o.name == "volume_within_bands"), None)
-        if volume is not None and ("ratio" not in volume.metadata or volume.metadata.get("unconfirmed")):
+        if volume is not None and not vouched_by_volume(volume):
             outcome = compared_after_commit(client, database, result.day, bands)
             if outcome is not None:
                 late.append((result.day, outcome))
@@ -231,7 +237,7 @@ def verdict_metadata(outcomes: list[CheckOutcome]) -> dict:
     by_name = {o.name: o for o in outcomes}
     volume, upstream = by_name.get("volume_within_bands"), by_name.get("matches_upstream_count")
     metadata = {VOLUME_LOW: False}
-    if volume is not None and "ratio" in volume.metadata and not volume.metadata.get("unconfirmed"):
+    if vouched_by_volume(volume):
         metadata = {"volume_ratio": volume.metadata["ratio"], "volume_reference": volume.metadata.get("reference", ""),
                     VOLUME_LOW: not volume.passed and volume.metadata["ratio"] < 1}
     if upstream is not None and "error" not in upstream.metadata:
