@@ -74,6 +74,7 @@ def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInsta
     """Materialise the load job for each batch of days, then publish once; True if all succeeded."""
     from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG
     from pepy_pipeline.definitions import defs
+    from pepy_pipeline.run_process import process_tags
     from pepy_pipeline.sensors import fail_dead_runs
 
     validate_range(start, end)
@@ -86,12 +87,13 @@ def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInsta
     ok = True
     for first, last in day_batches(start, end, days_per_run):
         tags = {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
-                NO_PUBLISH_TAG: "true"}
+                NO_PUBLISH_TAG: "true", **process_tags()}
         result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
         status = "ok" if result.success else "FAILED (see the run in the UI; committed days stay committed)"
         print(f"{first}..{last}: run {result.run_id} {status}", flush=True)
         ok = ok and result.success
-    published = defs.resolve_job_def("publish").execute_in_process(instance=instance, raise_on_error=False)
+    published = defs.resolve_job_def("publish").execute_in_process(instance=instance, tags=process_tags(),
+                                                                   raise_on_error=False)
     print(f"publish: run {published.run_id} {'ok' if published.success else 'FAILED'}", flush=True)
     return ok and published.success
 

@@ -8,6 +8,12 @@ import socket
 PID_TAG, HOST_TAG = "pepy/pid", "pepy/host"
 
 
+def process_tags() -> dict[str, str]:
+    """This process, as run tags: given at creation to a run executed in this process (the CLI's),
+    so a kill before its first step records it is still found."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
 def record_run_process(context) -> None:
     """Tag the run with this process, for ``sensors.dead_runs``."""
-    context.instance.add_run_tags(context.run.run_id, {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
+    context.instance.add_run_tags(context.run.run_id, process_tags())
