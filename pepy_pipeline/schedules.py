@@ -1,6 +1,7 @@
 """The daily schedule: load yesterday, reload only the recent days that changed upstream or were
-committed with a low volume, and retry days left as holes by a load that failed or was refused,
-however old (the freshness it promises is declared in ``pepy_pipeline.freshness``)."""
+committed with a low volume, and the older days (up to two months back) whose upstream row count
+changed, and retry days left as holes by a load that failed or was refused, however old (the
+freshness it promises is declared in ``pepy_pipeline.freshness``)."""
 
 import datetime as dt
 
@@ -39,6 +40,12 @@ served_day_schedule = ScheduleDefinition(name="served_day_schedule", job=served_
 
 #: How far back the schedule looks for days that changed upstream after they were loaded.
 LOOKBACK_DAYS = 7
+#: Days older than the look-back, up to this many days back, are swept each morning for a change
+#: in upstream's row count (one metadata query for all of them): rows delivered weeks late, or a
+#: day repaired upstream after an outage, were lost silently (a probe: 15% of a day's rows
+#: arriving 200 h late). Only the row count is compared there: a change of metadata alone (a bulk
+#: rewrite upstream) must not reload two months of closed days at ~0.3 TiB each.
+SWEEP_DAYS = 60
 
 
 def last_load_metadata(instance, day: dt.date) -> dict | None:
@@ -62,6 +69,12 @@ def committed_low(metadata: dict | None) -> float | None:
     the warn band below its median (None: it was not)."""
     low, ratio = (metadata or {}).get(VOLUME_LOW), (metadata or {}).get("volume_ratio")
     return ratio.value if low is not None and low.value and ratio is not None else None
+
+
+def rows_token(fingerprint: str) -> str:
+    """The part of a fingerprint that changes only when upstream's rows do: before the ``@`` of
+    BigQuery's ``rows@modified``, the whole of a fingerprint without one."""
+    return fingerprint.split("@", 1)[0]
 
 
 def worth_rechecking(metadata: dict, fingerprint_now: str | None) -> bool:
@@ -185,12 +198,15 @@ def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = N
     fingerprints cannot be read now, get the day before reloaded. A recent failed day is retried
     ``MAX_CATCH_UP_TRIES`` times too, and after that only when upstream changed since its last
     try (:func:`changed_since_last_try`). A changed day is reloaded ``MAX_CHANGE_RELOADS`` times
-    at most. ``fingerprints`` and ``skipped``, when given, receive the fingerprints read and the
+    at most. Older days up to ``SWEEP_DAYS`` back whose upstream row count changed since they
+    were loaded (:func:`changed_after_look_back`) share the older days' quota, after the failed
+    ones. ``fingerprints`` and ``skipped``, when given, receive the fingerprints read and the
     days changed upstream but not requested (with why)."""
     yesterday = today - dt.timedelta(days=1)
     wanted = {yesterday: "new"}
     recent = [today - dt.timedelta(days=k) for k in range(2, LOOKBACK_DAYS + 2)]
-    now, why_not = upstream_fingerprints(source, recent)
+    swept = [today - dt.timedelta(days=k) for k in range(LOOKBACK_DAYS + 2, SWEEP_DAYS + 1)]
+    now, why_not = upstream_fingerprints(source, recent + swept)
     if fingerprints is not None and now:
         fingerprints.update(now)
     if now is None:
@@ -213,7 +229,8 @@ def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = N
             wanted[day] = f"recheck: committed at {ratio} of its median, in the warn band (a partial read?)"
     older = 0
     horizon = today - dt.timedelta(days=HOLE_HORIZON_DAYS)
-    for day, why in sorted(unloaded_days(instance, yesterday, horizon).items(), reverse=True):
+    holes = unloaded_days(instance, yesterday, horizon)
+    for day, why in sorted(holes.items(), reverse=True):
         if day in recent:
             if now is not None and day not in now:  # upstream does not have the day (yet)
                 continue
@@ -225,7 +242,29 @@ def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = N
         elif older < CATCH_UP_PER_TICK and catch_up_tries(instance, day) < MAX_CATCH_UP_TRIES:
             wanted.setdefault(day, f"catch-up: {why}")
             older += 1
+    for day, why in changed_after_look_back(instance, now or {}, [d for d in swept if d not in holes]).items():
+        if change_reloads(instance, day) >= MAX_CHANGE_RELOADS:
+            if skipped is not None:
+                skipped[day] = (f"{why}, already reloaded {MAX_CHANGE_RELOADS} times for changes: not reloaded; "
+                                "load it by hand if rows are still arriving")
+        elif older < CATCH_UP_PER_TICK:
+            wanted[day] = why
+            older += 1
+        elif skipped is not None:
+            skipped[day] = f"{why}: left to a later morning (at most {CATCH_UP_PER_TICK} older days a tick)"
     return wanted
+
+
+def changed_after_look_back(instance, fingerprints_now: dict[dt.date, str], days: list[dt.date]) -> dict[dt.date, str]:
+    """Of ``days`` (older than the look-back), newest first, each loaded with a fingerprint whose
+    row count (:func:`rows_token`) differs from upstream's now. A day loaded without a fingerprint
+    (unreadable that morning) cannot be compared, and is not read again blindly."""
+    changed = {}
+    for day in sorted(days, reverse=True):
+        before = loaded_fingerprint(last_load_metadata(instance, day)) if day in fingerprints_now else None
+        if before and rows_token(before) != rows_token(fingerprints_now[day]):
+            changed[day] = f"changed upstream after the look-back: {before} -> {fingerprints_now[day]}"
+    return changed
 
 
 def plan_tick(instance, source, today: dt.date, asset_graph=None, fingerprints: dict | None = None,
@@ -243,7 +282,7 @@ def plan_tick(instance, source, today: dt.date, asset_graph=None, fingerprints: 
 def daily_downloads_schedule(context: ScheduleEvaluationContext):
     """Early each UTC morning: load yesterday, reload recent days that changed upstream or were
     committed low from a read that may have been cut short, retry those a failed load left as
-    holes, and catch up a few older failed days. A day a queued
+    holes, and catch up a few older failed days or days whose upstream row count changed. A day a queued
     or running run is loading, or a backfill still submitting runs targets, is not requested again:
     that run or backfill loads it, and a later morning retries it if it fails."""
     today = context.scheduled_execution_time.date()
