@@ -63,12 +63,30 @@ def _etag(token: str, path: str, query: bytes) -> bytes:
     return f'"{digest}"'.encode()
 
 
-def etag_matches(if_none_match: str, etag: str) -> bool:
-    """RFC 9110 weak comparison: ``W/"x"`` matches ``"x"`` (proxies weaken ETags when they compress)."""
+#: Appended inside a strong ETag when its body goes out gzip-compressed (``pepy_api.compression``):
+#: RFC 9110 wants a strong validator to differ between two encodings of a response, and one ETag
+#: served both (found by a spec audit). A client revalidating either form gets its 304.
+GZIP_SUFFIX = "-gzip"
+
+
+def gzip_etag(etag: str) -> str:
+    """The ETag of ``etag``'s response sent gzip-compressed."""
+    return f'{etag[:-1]}{GZIP_SUFFIX}"' if etag.endswith('"') and not etag.endswith(f'{GZIP_SUFFIX}"') else etag
+
+
+def matching_tag(if_none_match: str, etag: str) -> str | None:
+    """The ETag to answer a 304 with, when ``If-None-Match`` holds ``etag`` or its gzip form by
+    RFC 9110's weak comparison (``W/"x"`` matches ``"x"``: proxies weaken ETags when they
+    compress); None when it holds neither."""
     if if_none_match.strip() == "*":
-        return True
+        return etag
     opaque = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == opaque for tag in if_none_match.split(","))
+    for tag in (t.strip().removeprefix("W/") for t in if_none_match.split(",")):
+        if tag == opaque:
+            return etag
+        if tag == gzip_etag(opaque) != opaque:
+            return gzip_etag(etag)
+    return None
 
 
 def _route_template(scope) -> str:
@@ -135,10 +153,12 @@ class CachingMiddleware:
         etag = next((v.decode() for k, v in headers if k == b"etag"), None)
         if etag is not None:
             match = Headers(scope=scope).get("if-none-match")
-            if match and etag_matches(match, etag):
-                keep = [(k, v) for k, v in headers if k in (b"etag", b"cache-control", b"x-data-last-complete-day",
+            answer = matching_tag(match, etag) if match else None
+            if answer is not None:
+                keep = [(k, v) for k, v in headers if k in (b"cache-control", b"x-data-last-complete-day",
                                                                b"x-data-first-complete-day")]
-                await send({"type": "http.response.start", "status": 304, "headers": [*keep, (b"x-cache", cache)]})
+                await send({"type": "http.response.start", "status": 304,
+                            "headers": [(b"etag", answer.encode()), *keep, (b"x-cache", cache)]})
                 await send({"type": "http.response.body", "body": b""})
                 return
         await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"x-cache", cache)]})

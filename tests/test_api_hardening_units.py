@@ -15,18 +15,19 @@ import pytest
 
 from pepy_api.access import FixedWindow, is_public
 from pepy_api.badges import colour_or_default, render_badge
-from pepy_api.caching import etag_matches
+from pepy_api.caching import matching_tag
 from pepy_api.engine_dirs import OWNER_FILE, new_engine_dir, remove_leftovers
 from pepy_api.names import InvalidProjectName, normalize
 from pepy_api.observe import built_at
 from pepy_api.responses import csv_response
 
 
-@pytest.mark.parametrize("header, matches", [
-    ('"abc"', True), ('W/"abc"', True), ('"x", W/"abc"', True), ("*", True), ('"abd"', False), ("", False),
+@pytest.mark.parametrize("header, answer", [
+    ('"abc"', '"abc"'), ('W/"abc"', '"abc"'), ('"x", W/"abc"', '"abc"'), ("*", '"abc"'), ('"abd"', None), ("", None),
+    ('"abc-gzip"', '"abc-gzip"'), ('W/"abc-gzip"', '"abc-gzip"'), ('"abd-gzip"', None), ('"abc-gzip-gzip"', None),
 ])
-def test_if_none_match_uses_weak_comparison(header, matches):
-    assert etag_matches(header, '"abc"') is matches
+def test_if_none_match_uses_weak_comparison_and_knows_the_gzip_form(header, answer):
+    assert matching_tag(header, '"abc"') == answer
 
 
 def test_csv_cells_cannot_become_formulas():

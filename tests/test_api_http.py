@@ -261,6 +261,22 @@ def test_etag_304_cors_and_freshness(api):
     assert api.get("/health-check").json() == {"status": "healthy"}
 
 
+def test_a_gzip_body_has_its_own_strong_etag_and_either_form_revalidates(api):
+    """Found by a spec audit: one strong ETag served a body gzip-compressed and plain, which RFC
+    9110 forbids (a strong validator names one byte sequence)."""
+    path = "/openapi.json"  # the one answer over the gzip threshold in this small data set
+    plain = api.get(path, headers={"Accept-Encoding": "identity"})
+    packed = api.get(path, headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert packed.content == plain.content  # httpx decodes: the same answer
+    assert packed.headers["etag"] == plain.headers["etag"][:-1] + '-gzip"'
+    for etag, encoding in ((packed.headers["etag"], "gzip"), (plain.headers["etag"], "identity")):
+        again = api.get(path, headers={"If-None-Match": etag, "Accept-Encoding": encoding})
+        assert again.status_code == 304 and again.headers["etag"] == etag
+    small = api.get("/health-check", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers
+
+
 def test_unknown_route_is_json_404(api):
     response = api.get("/no/such/thing")
     assert response.status_code == 404 and "message" in response.json()
