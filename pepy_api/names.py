@@ -16,8 +16,9 @@ class InvalidProjectName(ValueError):
 
 
 def normalize(name: str, allow_all: bool = False) -> str:
-    """The PEP 503 form of ``name`` (``Flask_Login`` -> ``flask-login``), or raise."""
-    if allow_all and name == ALL_PROJECTS:
+    """The PEP 503 form of ``name`` (``Flask_Login`` -> ``flask-login``), or raise. ``__all__``,
+    where allowed, is case-insensitive like every name (``__ALL__`` was a 400: a spec audit)."""
+    if allow_all and name.lower() == ALL_PROJECTS:
         return ALL_PROJECTS
     return _normalized(name, _VALID, "a project name has 1 to 512 characters",
                        "not a valid project name: use letters, digits, '.', '_' and '-', "

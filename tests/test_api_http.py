@@ -169,6 +169,7 @@ def test_all_packages_pseudo_package(api):
     assert body["package"] == "__all__"
     per_day = {r["date"]: r["downloads"] for r in body["data"]}
     assert per_day["2018-05-01"] > 10 + 16
+    assert api.get("/api/packages/__ALL__/overall?mirrors=true").json() == body  # case-insensitive like names
 
 
 @pytest.mark.parametrize("query", ["start_date=2018-05-04&end_date=2018-05-01", "start_date=2018-02-30",
