@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 from dagster import (
     AssetKey,
+    DagsterEventType,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -56,28 +58,43 @@ def publish_sensor(context: SensorEvaluationContext):
     return RunRequest(run_key=f"publish-after-{committed}")
 
 
-def dead_runs(instance) -> list:
-    """STARTED runs that recorded a process on this host which no longer exists."""
-    host = socket.gethostname()
+#: A STARTED run that has neither recorded its process nor started a step after this long died
+#: before its first step. A daemon-launched run is given its process by its step (the CLI's runs
+#: at creation), so one killed before that stayed STARTED for good, holding the warehouse pool:
+#: every later load queued behind it. Steps start seconds after their run (the pools are
+#: run-granular: runs wait in the queue, not in STARTED).
+SILENT_START_SECONDS = 600
+
+
+def dead_runs(instance, now: float | None = None) -> list[tuple[object, str]]:
+    """(run, why) for each STARTED run whose recorded process on this host no longer exists, or
+    that recorded none and started no step ``SILENT_START_SECONDS`` after it started."""
+    host, now = socket.gethostname(), time.time() if now is None else now
     dead = []
-    for run in instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED])):
-        pid = run.tags.get(PID_TAG, "")
+    for record in instance.get_run_records(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED])):
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG)
+        if pid is None:
+            if (record.start_time or now) < now - SILENT_START_SECONDS and not instance.get_records_for_run(
+                    run.run_id, of_type=DagsterEventType.STEP_START, limit=1).records:
+                dead.append((run, f"started {int(now - record.start_time)} s ago without starting a step or "
+                                  "recording its process (killed before its first step)"))
+            continue
         if run.tags.get(HOST_TAG) != host or not pid.isdigit():
             continue
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            dead.append(run)
+            dead.append((run, f"its process (pid {pid}) is gone (killed or out of memory)"))
         except PermissionError:
             pass
     return dead
 
 
-def fail_dead_runs(instance) -> list[str]:
+def fail_dead_runs(instance, now: float | None = None) -> list[str]:
     failed = []
-    for run in dead_runs(instance):
-        instance.report_run_failed(run, f"the run's process (pid {run.tags[PID_TAG]}) is gone (killed or out of "
-                                        "memory); marked failed so its warehouse slot is freed")
+    for run, why in dead_runs(instance, now):
+        instance.report_run_failed(run, f"the run's {why}; marked failed so its warehouse slot is freed")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         failed.append(run.run_id)
     return failed

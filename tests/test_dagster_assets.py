@@ -222,6 +222,39 @@ def test_a_killed_cli_load_leaves_no_run_started_after_the_next_load(tmp_path):
             assert status[day] == AssetPartitionStatus.FAILED and "failed" in wanted[dt.date.fromisoformat(day)], wanted
 
 
+def test_a_run_killed_before_its_first_step_is_failed_once_it_has_been_silent_for_ten_minutes():
+    """A daemon-launched run gets its process recorded by its step; one killed before its first
+    step stayed STARTED for good, its warehouse pool slot held: every later load queued behind it."""
+    import time
+
+    from dagster import DagsterEvent, DagsterEventType, DagsterRunStatus
+
+    from pepy_pipeline.definitions import defs
+    from pepy_pipeline.run_process import process_tags
+    from pepy_pipeline.sensors import SILENT_START_SECONDS, dead_runs, fail_dead_runs
+
+    instance = DagsterInstance.ephemeral()
+    job = defs.resolve_job_def("load_downloads")
+    started_at = time.time()
+
+    def started_run(tags=None, step=False):
+        run = instance.create_run_for_job(job_def=job, tags=tags or {})
+        instance.report_dagster_event(DagsterEvent(DagsterEventType.RUN_START.value, job_name=job.name), run.run_id,
+                                      timestamp=started_at)
+        if step:
+            instance.report_dagster_event(DagsterEvent(DagsterEventType.STEP_START.value, job_name=job.name,
+                                                       step_key="pypi_downloads"), run.run_id)
+        return run.run_id
+
+    silent, stepping, alive = started_run(), started_run(step=True), started_run(tags=process_tags())
+    assert dead_runs(instance, now=started_at + SILENT_START_SECONDS - 30) == []  # still starting, maybe
+    later = started_at + SILENT_START_SECONDS + 30
+    assert [run.run_id for run, _ in dead_runs(instance, now=later)] == [silent]  # a step or a live process: alive
+    assert fail_dead_runs(instance, now=later) == [silent]
+    assert instance.get_run_by_id(silent).status == DagsterRunStatus.FAILURE
+    assert {instance.get_run_by_id(r).status for r in (stepping, alive)} == {DagsterRunStatus.STARTED}
+
+
 def test_the_served_day_check_fails_when_a_publish_left_yesterday_out():
     """Found in review: the freshness policy sees when a publish happened, not what it holds, so a
     publish of a reloaded older day at 04:40 met it while yesterday's load had failed."""
