@@ -171,6 +171,58 @@ def test_a_failed_blocking_check_fails_the_run_and_posts_an_alert(webhook, dsn):
     assert "no rows" in alert["failed_checks"][0]["metadata"]["error"]
 
 
+def test_a_catch_up_morning_alerts_a_missing_day_once_after_its_last_scheduled_load(webhook):
+    """Found by an operations probe: every run of a catch-up morning publishes with the holes the
+    next runs fill, and each alerted (9 alerts after a 9-day outage). A queued scheduled load holds
+    back an alert of ``serves_yesterday`` alone; a backfill's runs, or any other failed check, do not."""
+    from dagster import (AssetCheckEvaluation, AssetCheckSeverity, DagsterEvent, DagsterEventType,
+                         DagsterRunStatus)
+    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster._core.storage.tags import BACKFILL_ID_TAG, SCHEDULE_NAME_TAG
+
+    from pepy_pipeline.assets.publishing import SERVES_YESTERDAY, SERVING
+    from pepy_pipeline.load_runs import LOAD_JOB
+    from pepy_pipeline.schedules import daily_downloads_schedule
+
+    repository = Definitions(sensors=[alerts.alert_on_failed_checks]).get_repository_def()
+    sensor = repository.get_sensor_def("alert_on_failed_checks")
+    instance = DagsterInstance.ephemeral()
+    cursor = sensor.evaluate_tick(build_sensor_context(instance=instance, repository_def=repository)).cursor
+    scheduled = {SCHEDULE_NAME_TAG: daily_downloads_schedule.name}
+
+    def queued(run_id, tags):
+        instance.add_run(DagsterRun(job_name=LOAD_JOB, run_id=run_id, status=DagsterRunStatus.NOT_STARTED, tags=tags))
+
+    def finish(run_id, *failed_checks):
+        for event, data in ((DagsterEventType.RUN_START, None),
+                            *((DagsterEventType.ASSET_CHECK_EVALUATION, AssetCheckEvaluation(
+                                asset_key=SERVING, check_name=name, passed=False, severity=AssetCheckSeverity.ERROR))
+                              for name in failed_checks),
+                            (DagsterEventType.RUN_SUCCESS, None)):
+            instance.report_dagster_event(DagsterEvent(event.value, job_name=LOAD_JOB, event_specific_data=data),
+                                          run_id)
+
+    def tick():
+        nonlocal cursor
+        result = sensor.evaluate_tick(build_sensor_context(instance=instance, repository_def=repository,
+                                                           cursor=cursor))
+        cursor = result.cursor
+        assert all(reaction.error is None for reaction in result.dagster_run_reactions)
+        return [alert["body"]["run_id"] for alert in webhook]
+
+    for run_id in ("yesterday", "catch-up-1", "catch-up-2"):
+        queued(run_id, scheduled)
+    finish("yesterday", SERVES_YESTERDAY)
+    finish("catch-up-1", SERVES_YESTERDAY)
+    assert tick() == []  # a scheduled load is still queued: the holes may close
+    queued("backfill-run", {BACKFILL_ID_TAG: "b1"})
+    finish("catch-up-2", SERVES_YESTERDAY)
+    assert tick() == ["catch-up-2"]  # the last scheduled one, the holes still open; a backfill holds nothing
+    queued("tomorrow", scheduled)
+    finish("backfill-run", SERVES_YESTERDAY, "another_check")
+    assert tick() == ["catch-up-2", "backfill-run"]  # not serves_yesterday alone
+
+
 def test_alerts_are_off_without_a_webhook(monkeypatch):
     monkeypatch.delenv(alerts.WEBHOOK_VARIABLE, raising=False)
     assert alerts.alert_sensors() == []
