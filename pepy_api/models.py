@@ -10,39 +10,51 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
+
+
+class Body(BaseModel):
+    """A response body: every field it sends is declared (``additionalProperties: false`` in the
+    schema), so a field added to a handler and not here fails the schema test."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def first_complete_day_field():
+    return Field(description="The first day of the unbroken daily history the answer's data ends with "
+                             "(days before a gap are still counted, not called complete); null: no data")
 
 # -- pepy.tech -----------------------------------------------------------------------------
 
 
-class ProjectV2(BaseModel):
+class ProjectV2(Body):
     id: str = Field(description="PEP 503 normalised name")
     total_downloads: int = Field(ge=0, description="All-time downloads, all versions, mirrors included")
     versions: list[str] = Field(description="Versions with downloads in the window, PEP 440 order")
     downloads: dict[str, dict[str, int]] = Field(description="YYYY-MM-DD -> version -> downloads, dates ascending")
 
 
-class ProjectV1(BaseModel):
+class ProjectV1(Body):
     id: str
     total_downloads: int = Field(ge=0)
     downloads: dict[str, int] = Field(description="YYYY-MM-DD -> downloads (last 30 days, all versions)")
 
 
-class ProDownloads(BaseModel):
+class ProDownloads(Body):
     downloads: dict[str, dict[str, int]] = Field(description="YYYY-MM-DD -> version -> downloads")
 
 
-class CountryCount(BaseModel):
+class CountryCount(Body):
     country: str = Field(description="ISO 3166 alpha-3", min_length=3, max_length=3)
     downloads: int
 
 
-class CountryDownloads(BaseModel):
+class CountryDownloads(Body):
     downloads: dict[str, list[CountryCount]] = Field(description="YYYY-MM-DD -> downloads per country")
 
 
-class Health(BaseModel):
+class Health(Body):
     status: Literal["healthy"]
 
 
@@ -57,43 +69,43 @@ class RecentData(TypedDict, total=False):
     last_month: int
 
 
-class Recent(BaseModel):
+class Recent(Body):
     data: RecentData
     package: str
     type: Literal["recent_downloads"]
 
 
-class OverallRow(BaseModel):
+class OverallRow(Body):
     category: Literal["with_mirrors", "without_mirrors"]
     date: dt.date
     downloads: int
 
 
-class Overall(BaseModel):
+class Overall(Body):
     data: list[OverallRow]
     package: str
     type: Literal["overall_downloads"]
 
 
-class CategoryRow(BaseModel):
+class CategoryRow(Body):
     category: str = Field(description='The category, or "null" where upstream did not know it')
     date: dt.date
     downloads: int
 
 
-class PythonMajor(BaseModel):
+class PythonMajor(Body):
     data: list[CategoryRow]
     package: str
     type: Literal["python_major_downloads"]
 
 
-class PythonMinor(BaseModel):
+class PythonMinor(Body):
     data: list[CategoryRow]
     package: str
     type: Literal["python_minor_downloads"]
 
 
-class System(BaseModel):
+class System(Body):
     data: list[CategoryRow]
     package: str
     type: Literal["system_downloads"]
@@ -102,7 +114,7 @@ class System(BaseModel):
 # -- pepy's own (/v1) ----------------------------------------------------------------------
 
 
-class PeriodDownloads(BaseModel):
+class PeriodDownloads(Body):
     date: dt.date = Field(description="The day, or the first day of the week/month")
     downloads: int
 
@@ -111,59 +123,60 @@ class DimensionDownloads(PeriodDownloads):
     value: str | None = Field(description="The dimension's value; null where upstream did not know it")
 
 
-class Breakdown(BaseModel):
+class Breakdown(Body):
     project: str
     by: str
     granularity: Literal["day", "week", "month"]
     start_date: dt.date
     end_date: dt.date
+    first_complete_day: dt.date | None = first_complete_day_field()
     last_complete_day: dt.date
     data: list[DimensionDownloads | PeriodDownloads] = Field(
         description="One row per period (by=none), or per period and value")
 
 
-class VersionCount(BaseModel):
+class VersionCount(Body):
     version: str
     downloads: int
 
 
-class Summary(BaseModel):
+class Summary(Body):
     project: str
-    total_downloads: int
+    total_downloads: int = Field(description="All time, mirrors included (an opening balance included)")
     total_downloads_without_mirrors: int
+    downloads_before_first_complete_day: int = Field(
+        description="The part of total_downloads counted before first_complete_day (an opening balance)")
     last_day: int
     last_week: int
     last_month: int
-    last_day_without_mirrors: int
-    last_week_without_mirrors: int
-    last_month_without_mirrors: int
-    first_date: dt.date
-    last_date: dt.date
     top_versions_last_month: list[VersionCount]
+    first_complete_day: dt.date | None = first_complete_day_field()
     last_complete_day: dt.date
 
 
-class TopVersions(BaseModel):
+class TopVersions(Body):
     project: str
     start_date: dt.date
     end_date: dt.date
+    first_complete_day: dt.date | None = first_complete_day_field()
     last_complete_day: dt.date
     versions: list[VersionCount]
 
 
-class ProjectRank(BaseModel):
+class ProjectRank(Body):
     project: str
     total_downloads: int
     last_month: int
 
 
-class TopProjects(BaseModel):
+class TopProjects(Body):
     projects: list[ProjectRank]
     matches: int = Field(description="Projects matching the prefix (all projects without one)")
+    first_complete_day: dt.date | None = first_complete_day_field()
     last_complete_day: dt.date
 
 
-class ShieldsEndpoint(BaseModel):
+class ShieldsEndpoint(Body):
     """shields.io's endpoint badge schema."""
 
     schemaVersion: Literal[1]  # noqa: N815 - shields.io's name
