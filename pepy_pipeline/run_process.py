@@ -17,3 +17,18 @@ def process_tags() -> dict[str, str]:
 def record_run_process(context) -> None:
     """Tag the run with this process, for ``sensors.dead_runs``."""
     context.instance.add_run_tags(context.run.run_id, process_tags())
+
+
+def process_alive(tags) -> bool | None:
+    """Whether the process a run's ``tags`` record is alive: None when they record none on this
+    host (another host's cannot be asked)."""
+    pid = tags.get(PID_TAG, "")
+    if tags.get(HOST_TAG) != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        pass
+    return True

@@ -902,6 +902,29 @@ def test_a_backfill_publishes_once_through_the_sensor(dsn, warehouse_dir):
     assert publish_needed(instance)[0] is False
 
 
+def test_the_sensor_leaves_a_command_line_loads_publish_to_it_while_it_lives(dsn, warehouse_dir):
+    """Found by a newcomer: between a command-line load's runs, and before its own publish had
+    recorded, the sensor saw days committed and no load in flight, and published too: two
+    publishes for every command-line load (minutes at real size)."""
+    import subprocess
+    import sys
+
+    from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG
+    from pepy_pipeline.run_process import PID_TAG, process_tags
+
+    instance = DagsterInstance.ephemeral()
+    command_line = {NO_PUBLISH_TAG: "true", **process_tags()}  # the CLI's tags (this process: alive)
+    assert run_range(dsn, MONDAY, MONDAY, instance=instance, tags=command_line).success
+    assert current_manifest(warehouse_dir) is None
+    needed, why, _ = publish_needed(instance)
+    assert not needed and "command line" in why
+    # The command line killed before its publish: its process is gone.
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (record,) = instance.fetch_materializations(AssetKey("download_rollups"), limit=1).records
+    instance.add_run_tags(record.run_id, {PID_TAG: gone.stdout.strip()})
+    assert publish_needed(instance)[0]
+
+
 def test_the_sensor_waits_for_loads_launched_from_the_asset_pages(dsn, warehouse_dir):
     """A materialization or backfill launched from the UI's asset pages runs as ``__ASSET_JOB``,
     not ``load_downloads``: the sensor must still not publish while it is in flight."""
