@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import urllib.request
 
 from dagster import (
@@ -32,10 +33,9 @@ WEBHOOK_VARIABLE = "PEPY_ALERT_WEBHOOK_URL"
 TIMEOUT_SECONDS = 10
 
 
-def failed_checks(context: RunStatusSensorContext) -> list[dict]:
+def failed_checks(instance, run_id: str) -> list[dict]:
     """The run's failed checks of ERROR severity (the blocking ones fail the run)."""
-    records = context.instance.get_records_for_run(
-        context.dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000).records
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000).records
     failed = []
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
@@ -57,18 +57,9 @@ def post(payload: dict) -> None:
         response.read()
 
 
-def _run_facts(context: RunStatusSensorContext) -> dict:
-    run = context.dagster_run
-    tags = run.tags
+def _run_facts(run) -> dict:
     return {"job": run.job_name, "run_id": run.run_id,
-            "partitions": {k: v for k, v in tags.items() if "partition" in k}}
-
-
-@run_failure_sensor(name="alert_on_run_failure", default_status=DefaultSensorStatus.RUNNING,
-                    description=f"POSTs a JSON alert to ${WEBHOOK_VARIABLE} when a run fails.")
-def alert_on_run_failure(context: RunFailureSensorContext):
-    post({"event": "run_failure", **_run_facts(context), "message": context.failure_event.message,
-          "failed_checks": failed_checks(context)})
+            "partitions": {k: v for k, v in run.tags.items() if "partition" in k}}
 
 
 def left_to_a_later_load(instance, failed: list[dict]) -> bool:
@@ -80,14 +71,45 @@ def left_to_a_later_load(instance, failed: list[dict]) -> bool:
         run.tags.get(SCHEDULE_NAME_TAG) == daily_downloads_schedule.name for run in loads_in_flight(instance))
 
 
+def alert_on_finished_run(instance, run, failure_message: str | None) -> None:
+    """Post the alert a finished run calls for, if any: its failure (``failure_message``), or the
+    failed ERROR checks of a successful run."""
+    failed = failed_checks(instance, run.run_id)
+    if failure_message is not None:
+        post({"event": "run_failure", **_run_facts(run), "message": failure_message, "failed_checks": failed})
+    elif failed and not left_to_a_later_load(instance, failed):
+        post({"event": "check_failure", **_run_facts(run), "failed_checks": failed})
+
+
+def alert_on_command_line_run(instance, run_id: str) -> None:
+    """The command line's runs (executed in its process) have no code location, and Dagster's
+    run-status sensors never see them: a failed CLI load alerted no one (found by a newcomer).
+    The CLI calls this after each of its runs instead; a failure to post is printed, never fatal."""
+    if not os.environ.get(WEBHOOK_VARIABLE):
+        return
+    run = instance.get_run_by_id(run_id)
+    failure = None
+    if run.status == DagsterRunStatus.FAILURE:
+        records = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE, limit=1).records
+        failure = records[0].event_log_entry.message if records else "the run failed"
+    try:
+        alert_on_finished_run(instance, run, failure)
+    except OSError as error:
+        print(f"alert for run {run_id} not posted: {error}", file=sys.stderr)
+
+
+@run_failure_sensor(name="alert_on_run_failure", default_status=DefaultSensorStatus.RUNNING,
+                    description=f"POSTs a JSON alert to ${WEBHOOK_VARIABLE} when a run fails.")
+def alert_on_run_failure(context: RunFailureSensorContext):
+    alert_on_finished_run(context.instance, context.dagster_run, context.failure_event.message or "the run failed")
+
+
 @run_status_sensor(name="alert_on_failed_checks", run_status=DagsterRunStatus.SUCCESS,
                    default_status=DefaultSensorStatus.RUNNING,
                    description=f"POSTs a JSON alert to ${WEBHOOK_VARIABLE} when a successful run has failed "
                                "ERROR checks.")
 def alert_on_failed_checks(context: RunStatusSensorContext):
-    failed = failed_checks(context)
-    if failed and not left_to_a_later_load(context.instance, failed):
-        post({"event": "check_failure", **_run_facts(context), "failed_checks": failed})
+    alert_on_finished_run(context.instance, context.dagster_run, None)
 
 
 def alert_sensors() -> list:

@@ -72,6 +72,7 @@ def ensure_dagster_home() -> Path:
 
 def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInstance | None = None) -> bool:
     """Materialise the load job for each batch of days, then publish once; True if all succeeded."""
+    from pepy_pipeline.alerts import alert_on_command_line_run
     from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG
     from pepy_pipeline.definitions import defs
     from pepy_pipeline.run_process import process_tags
@@ -91,10 +92,12 @@ def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInsta
         result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
         status = "ok" if result.success else "FAILED (see the run in the UI; committed days stay committed)"
         print(f"{first}..{last}: run {result.run_id} {status}", flush=True)
+        alert_on_command_line_run(instance, result.run_id)
         ok = ok and result.success
     published = defs.resolve_job_def("publish").execute_in_process(instance=instance, tags=process_tags(),
                                                                    raise_on_error=False)
     print(f"publish: run {published.run_id} {'ok' if published.success else 'FAILED'}", flush=True)
+    alert_on_command_line_run(instance, published.run_id)
     return ok and published.success
 
 

@@ -223,6 +223,25 @@ def test_a_catch_up_morning_alerts_a_missing_day_once_after_its_last_scheduled_l
     assert tick() == ["catch-up-2", "backfill-run"]  # not serves_yesterday alone
 
 
+def test_a_command_line_load_alerts_like_a_daemon_run(webhook, tmp_path):
+    """Found by a newcomer: the command line's runs execute in its own process, outside any code
+    location, and Dagster's run-status sensors never see them: a failed CLI load alerted no one."""
+    from tests.support.processes import run_cli
+
+    env = {"PEPY_HOME": str(tmp_path / "home"), "DAGSTER_HOME": "", "PEPY_SAMPLE_PROJECTS": "40",
+           "PEPY_SAMPLE_ROWS_PER_DAY": "1500", alerts.WEBHOOK_VARIABLE: os.environ[alerts.WEBHOOK_VARIABLE]}
+    done = run_cli(["load", "2026-10-01"], env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # An old day's publish does not serve yesterday: the check fails, and that is an alert.
+    assert [(a["body"]["event"], [c["check"] for c in a["body"]["failed_checks"]]) for a in webhook] == [
+        ("check_failure", ["serves_yesterday"])]
+    smaller = run_cli(["load", "2026-10-01"], {**env, "PEPY_SAMPLE_ROWS_PER_DAY": "500"})  # a reload that shrinks
+    assert smaller.returncode == 1
+    failure = [a["body"] for a in webhook[1:] if a["body"]["event"] == "run_failure"]
+    assert len(failure) == 1 and failure[0]["job"] == "load_downloads" and failure[0]["message"]
+    assert "volume_within_bands" in [c["check"] for c in failure[0]["failed_checks"]]
+
+
 def test_alerts_are_off_without_a_webhook(monkeypatch):
     monkeypatch.delenv(alerts.WEBHOOK_VARIABLE, raising=False)
     assert alerts.alert_sensors() == []
