@@ -145,7 +145,8 @@ class Summary(Body):
     total_downloads: int = Field(description="All time, mirrors included (an opening balance included)")
     total_downloads_without_mirrors: int
     downloads_before_first_complete_day: int = Field(
-        description="The part of total_downloads counted before first_complete_day (an opening balance)")
+        description="The part of total_downloads counted before first_complete_day (an opening balance, days "
+                    "loaded before a gap): total_downloads is this plus the daily series from first_complete_day")
     last_day: int
     last_week: int
     last_month: int

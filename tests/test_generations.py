@@ -200,6 +200,31 @@ def test_a_day_reloaded_without_a_project_is_absent_from_its_daily_series(tmp_pa
     assert [row["date"] for row in series] == [d.isoformat() for d in (api_data.D1, api_data.D3, D4)]
 
 
+def test_days_loaded_before_a_gap_count_before_the_first_complete_day(tmp_path):
+    """Found by a newcomer: with a day loaded before a gap, /v1's summary said 0 downloads before
+    the first complete day (the opening balance alone) while its total counted that day, so the
+    total was not that figure plus the daily series the summary's dates describe."""
+    warehouse = tmp_path / "warehouse"
+    with connected(f"chdb://{warehouse}") as client:
+        migrate(client, "pepy")
+        for day in (api_data.D1, api_data.D3, D4):  # D2 missing: a gap
+            load_day(client, "pepy", RowsSource({day: [api_data.grain(row) for row in api_data.ROWS[day]]}), day,
+                     bands=VolumeBands(fail_below=0.0))
+        publish(client, "pepy", warehouse)
+    process, base = start_api(tmp_path, tmp_path / "api.log")
+    try:
+        with httpx.Client(base_url=base, timeout=10) as http:
+            summary = http.get("/v1/projects/pepy").json()
+            series = http.get("/v1/projects/pepy/downloads").json()
+    finally:
+        stop(process)
+    on_d1 = sum(row["downloads"] for row in api_data.ROWS[api_data.D1] if row["project"] == "pepy")
+    assert summary["first_complete_day"] == api_data.D3.isoformat() and on_d1 > 0
+    assert summary["downloads_before_first_complete_day"] == on_d1
+    assert series["start_date"] == api_data.D3.isoformat()
+    assert summary["total_downloads"] == on_d1 + sum(row["downloads"] for row in series["data"])
+
+
 def test_the_api_never_merges_or_writes_the_generation_it_attached(tmp_path):
     """Found at real size: the API's own engine ran background merges on the attached parts
     (both cores busy while idle) and wrote the merged parts into the frozen generation, so its

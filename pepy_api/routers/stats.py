@@ -116,10 +116,16 @@ def summary(project: ProjectDep, snap: SnapshotDep, reader: ReaderDep):
     t = project.totals
     end = snap.last_complete_day
     top = queries.top_versions(reader, project.name, end - dt.timedelta(days=29), end, 10)
+    before = t.opening_balance
+    first = snap.first_complete_day
+    if first is not None and (snap.first_loaded_day is None or snap.first_loaded_day < first):
+        # Days loaded before a gap count here too: total_downloads is always this figure plus the
+        # daily series from first_complete_day (it was the opening balance alone: a newcomer).
+        before += queries.downloads_before(reader, project.name, first)
     return {
         "project": project.name,
         "total_downloads": t.total, "total_downloads_without_mirrors": t.total_without_mirrors,
-        "downloads_before_first_complete_day": t.opening_balance,
+        "downloads_before_first_complete_day": before,
         "last_day": t.last_day, "last_week": t.last_week, "last_month": t.last_month,
         "top_versions_last_month": [{"version": v, "downloads": n} for v, n in top],
         "first_complete_day": _day_or_none(snap.first_complete_day),

@@ -177,6 +177,13 @@ def month_parameters(start: dt.date, end: dt.date) -> dict:
             "head_end": months[0] - dt.timedelta(days=1), "tail_start": after, "tail_end": end}
 
 
+def downloads_before(reader: Reader, project: str, day: dt.date) -> int:
+    """A project's downloads on the days loaded before ``day`` (days before a gap)."""
+    rows = reader.query("SELECT sum(downloads) FROM __DB__.project_daily WHERE project = {project:String} "
+                        "AND date < {day:Date}", {"project": project, "day": day})
+    return int(rows[0][0]) if rows else 0
+
+
 def top_versions(reader: Reader, project: str, start: dt.date, end: dt.date,
                  limit: int, measure: str = "all") -> list[tuple[str, int]]:
     return reader.query(

@@ -160,14 +160,14 @@ class Reader:
         self._clients.clear()
 
     def _read_snapshot(self, token: str, database: str, first, last, published_at=None,
-                       totals: pa.Table | None = None) -> Snapshot:
+                       totals: pa.Table | None = None, first_loaded=None) -> Snapshot:
         """The snapshot of ``database``, from ``totals`` (the generation's own copy) if given,
         else from the totals query."""
         if totals is None:
             with self.client() as client:
                 totals = query_totals(client, database, self.totals_settings)
         columns = totals_columns(totals)
-        return build_snapshot(token, database, columns, first, last, published_at)
+        return build_snapshot(token, database, columns, first, last, published_at, first_loaded)
 
 
 def totals_columns(table: pa.Table) -> dict:
@@ -265,7 +265,8 @@ class FrozenGenerationReader(Reader):
             snapshot = self._read_snapshot(name, database, _day(manifest.get("first_complete_day")),
                                            _day(manifest.get("last_complete_day")),
                                            dt.datetime.fromisoformat(manifest["created_at"]).timestamp(),
-                                           totals=read_totals(manifest))
+                                           totals=read_totals(manifest),
+                                           first_loaded=_day(manifest.get("first_loaded_day")))
             lap("totals")
         except Exception as error:  # noqa: BLE001 - any failure: keep serving the previous generation
             refusals = self._refusals[name] = self._refusals.get(name, 0) + 1

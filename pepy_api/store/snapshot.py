@@ -153,6 +153,9 @@ class Snapshot:
     last_complete_day: dt.date | None
     #: From this day to ``last_complete_day`` every day is loaded: the daily history's start.
     first_complete_day: dt.date | None = None
+    #: The first loaded day: before ``first_complete_day`` when days were loaded before a gap.
+    #: None: not known (a ClickHouse server's publish log, a generation published before it).
+    first_loaded_day: dt.date | None = None
     totals: TotalsTable = EMPTY_TOTALS
     #: Real projects (no '__all__'), most downloaded first: top lists.
     ranked: RankedNames = EMPTY_RANKED
@@ -181,7 +184,8 @@ class Snapshot:
 
 
 def build_snapshot(token: str, database: str, columns: dict[str, Sequence], first_complete_day: dt.date | None,
-                   last_complete_day: dt.date | None, published_at: float | None = None) -> Snapshot:
+                   last_complete_day: dt.date | None, published_at: float | None = None,
+                   first_loaded_day: dt.date | None = None) -> Snapshot:
     """``columns``: the result of ``pepy_warehouse.totals.TOTALS_SQL`` by column (project first,
     then the Totals fields in order): the names as an Arrow string array (or any sequence of str),
     the counts as arrays or lists."""
@@ -205,7 +209,8 @@ def build_snapshot(token: str, database: str, columns: dict[str, Sequence], firs
     sorted_ranks = np.empty(len(names), np.int64)
     sorted_ranks[ranked_order] = np.arange(len(names))
     return Snapshot(token=token, database=database, last_complete_day=last_complete_day,
-                    first_complete_day=first_complete_day, totals=TotalsTable(sorted_names, values, every_project),
+                    first_complete_day=first_complete_day, first_loaded_day=first_loaded_day,
+                    totals=TotalsTable(sorted_names, values, every_project),
                     ranked=RankedNames(sorted_names, ranked_order), sorted_ranks=sorted_ranks,
                     published_at=published_at)
 

@@ -112,6 +112,8 @@ def publish(client, database: str, warehouse_dir: Path | None) -> Published:
             generation = freeze_generation(client, db, warehouse_dir, {
                 "first_complete_day": first.isoformat() if first else None,
                 "last_complete_day": last.isoformat() if last else None,
+                # Days loaded before a gap: the API then counts them as before first_complete_day.
+                "first_loaded_day": days[-1].isoformat() if days else None,
             }).name
         else:
             generation = new_generation_name()
