@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pydantic import Field
+
 from pepy_warehouse.settings import WarehouseSettings
 
 
@@ -39,7 +41,8 @@ class PipelineSettings(WarehouseSettings):
     #: A reload with fewer downloads than this share of what the day already has is refused.
     volume_reload_fail_below: float = 0.98
     #: Embedded: the writer's nice value, so the API on the same cores answers first (0: off).
-    writer_nice: int = 10
+    #: Bounded here as in the resource: 20 was accepted here, then broke the code location's import.
+    writer_nice: int = Field(default=10, ge=0, le=19)
     #: Embedded: a writer without a terminal runs in a session of its own, its autogroup at
     #: writer_nice (where the kernel shares CPU by session first, nice alone did not yield).
     writer_session: bool = True

@@ -77,6 +77,16 @@ def test_explicit_settings_still_build_plain_resources():
     assert resources["source"].bigquery_credentials_base64 == "abc"
 
 
+def test_a_writer_nice_the_resource_refuses_is_refused_as_a_setting():
+    """Found by a newcomer: PEPY_WRITER_NICE=20 passed the settings, then the resource refused it
+    and the code location failed to import, naming neither the variable nor its range."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="writer_nice"):
+        PipelineSettings(writer_nice=20)
+    assert build_resources(PipelineSettings(writer_nice=19))["warehouse"].writer_nice == 19
+
+
 @pytest.mark.parametrize("dsn, shown", [
     ("http://default:secret@127.0.0.1:9/pepy", "http://default:***@127.0.0.1:9/pepy"),
     ("http://pepy:p@ss@word@host:8123/db", "http://pepy:***@host:8123/db"),
