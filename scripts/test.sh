@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (pass pytest options through, e.g. -m "not slow").
+# Installs, then runs the default test suite: every tier but the slow one (a backfill through a
+# live Dagster daemon, the BigQuery emulator). Pytest options pass through; a -m of your own
+# replaces the default marker expression (-m slow: that tier alone; -m "": everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-exec .venv/bin/python -m pytest "$@"
+for arg in "$@"; do
+    if [[ "$arg" == "-m" || "$arg" == -m?* ]]; then
+        exec .venv/bin/python -m pytest "$@"
+    fi
+done
+exec .venv/bin/python -m pytest -m "not slow" "$@"
