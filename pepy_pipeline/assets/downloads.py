@@ -205,7 +205,8 @@ def _check_results(outcomes: list[tuple[dt.date | None, CheckOutcome]]):
         mine = [(day, o) for day, o in outcomes if o.name == spec.name]
         if not mine:
             yield AssetCheckResult(asset_key=spec.asset_key, check_name=spec.name, passed=True,
-                                   metadata={"note": "not evaluated in this run (no day got this far)"})
+                                   metadata={"note": "not evaluated in this run: no day got this far, or the source cannot "
+                                                   "tell (the sample source has no upstream count)"})
             continue
         failing = [(day, o) for day, o in mine if not o.passed]
         blocking_failed = any(o.blocking for _, o in failing)
