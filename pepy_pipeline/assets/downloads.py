@@ -204,9 +204,10 @@ def _check_results(outcomes: list[tuple[dt.date | None, CheckOutcome]]):
     for spec in _CHECKS:
         mine = [(day, o) for day, o in outcomes if o.name == spec.name]
         if not mine:
+            note = ("not evaluated in this run: no day got this far, or the source cannot tell (the sample "
+                    "source has no upstream count)")
             yield AssetCheckResult(asset_key=spec.asset_key, check_name=spec.name, passed=True,
-                                   metadata={"note": "not evaluated in this run: no day got this far, or the source cannot "
-                                                   "tell (the sample source has no upstream count)"})
+                                   metadata={"note": note})
             continue
         failing = [(day, o) for day, o in mine if not o.passed]
         blocking_failed = any(o.blocking for _, o in failing)
