@@ -183,12 +183,14 @@ def test_a_failed_blocking_check_fails_the_run_and_posts_an_alert(webhook, dsn):
 
 def test_a_catch_up_morning_alerts_a_missing_day_once_after_its_last_scheduled_load(webhook):
     """Found by an operations probe: every run of a catch-up morning publishes with the holes the
-    next runs fill, and each alerted (9 alerts after a 9-day outage). A queued scheduled load holds
-    back an alert of ``serves_yesterday`` alone; a backfill's runs, or any other failed check, do not."""
+    next runs fill, and each alerted (9 alerts after a 9-day outage). Another queued load of the
+    same tick holds back a load's alert of ``serves_yesterday`` alone; nothing else does: not a
+    load of another tick (a hung one would silence every morning: found in review), not a
+    backfill, not the 09:05 check, not another failed check."""
     from dagster import (AssetCheckEvaluation, AssetCheckSeverity, DagsterEvent, DagsterEventType,
                          DagsterRunStatus)
     from dagster._core.storage.dagster_run import DagsterRun
-    from dagster._core.storage.tags import BACKFILL_ID_TAG, SCHEDULE_NAME_TAG
+    from dagster._core.storage.tags import BACKFILL_ID_TAG, SCHEDULE_NAME_TAG, TICK_ID_TAG
 
     from pepy_pipeline.assets.publishing import SERVES_YESTERDAY, SERVING
     from pepy_pipeline.load_runs import LOAD_JOB
@@ -198,21 +200,22 @@ def test_a_catch_up_morning_alerts_a_missing_day_once_after_its_last_scheduled_l
     sensor = repository.get_sensor_def("alert_on_failed_checks")
     instance = DagsterInstance.ephemeral()
     cursor = sensor.evaluate_tick(build_sensor_context(instance=instance, repository_def=repository)).cursor
-    scheduled = {SCHEDULE_NAME_TAG: daily_downloads_schedule.name}
 
-    def queued(run_id, tags):
-        instance.add_run(DagsterRun(job_name=LOAD_JOB, run_id=run_id, status=DagsterRunStatus.NOT_STARTED, tags=tags))
+    def tick_of(tick_id):
+        return {SCHEDULE_NAME_TAG: daily_downloads_schedule.name, TICK_ID_TAG: tick_id}
 
-    def finish(run_id, *failed_checks):
+    def queued(run_id, tags, job=LOAD_JOB):
+        instance.add_run(DagsterRun(job_name=job, run_id=run_id, status=DagsterRunStatus.NOT_STARTED, tags=tags))
+
+    def finish(run_id, *failed_checks, job=LOAD_JOB):
         for event, data in ((DagsterEventType.RUN_START, None),
                             *((DagsterEventType.ASSET_CHECK_EVALUATION, AssetCheckEvaluation(
                                 asset_key=SERVING, check_name=name, passed=False, severity=AssetCheckSeverity.ERROR))
                               for name in failed_checks),
                             (DagsterEventType.RUN_SUCCESS, None)):
-            instance.report_dagster_event(DagsterEvent(event.value, job_name=LOAD_JOB, event_specific_data=data),
-                                          run_id)
+            instance.report_dagster_event(DagsterEvent(event.value, job_name=job, event_specific_data=data), run_id)
 
-    def tick():
+    def alerted():
         nonlocal cursor
         result = sensor.evaluate_tick(build_sensor_context(instance=instance, repository_def=repository,
                                                            cursor=cursor))
@@ -221,16 +224,21 @@ def test_a_catch_up_morning_alerts_a_missing_day_once_after_its_last_scheduled_l
         return [alert["body"]["run_id"] for alert in webhook]
 
     for run_id in ("yesterday", "catch-up-1", "catch-up-2"):
-        queued(run_id, scheduled)
+        queued(run_id, tick_of("monday"))
+    queued("hung-since-sunday", tick_of("sunday"))
+    queued("backfill-run", {BACKFILL_ID_TAG: "b1"})
     finish("yesterday", SERVES_YESTERDAY)
     finish("catch-up-1", SERVES_YESTERDAY)
-    assert tick() == []  # a scheduled load is still queued: the holes may close
-    queued("backfill-run", {BACKFILL_ID_TAG: "b1"})
+    assert alerted() == []  # another load of Monday's tick is still queued: the holes may close
     finish("catch-up-2", SERVES_YESTERDAY)
-    assert tick() == ["catch-up-2"]  # the last scheduled one, the holes still open; a backfill holds nothing
-    queued("tomorrow", scheduled)
-    finish("backfill-run", SERVES_YESTERDAY, "another_check")
-    assert tick() == ["catch-up-2", "backfill-run"]  # not serves_yesterday alone
+    assert alerted() == ["catch-up-2"]  # the tick's last one, the holes still open
+    queued("check", {}, job="check_served_day")
+    finish("check", SERVES_YESTERDAY, job="check_served_day")
+    queued("tuesday", tick_of("tuesday"))
+    queued("tuesday-catch-up", tick_of("tuesday"))
+    finish("tuesday", SERVES_YESTERDAY, "another_check")
+    finish("backfill-run", SERVES_YESTERDAY)
+    assert alerted()[1:] == ["check", "tuesday", "backfill-run"]  # the 09:05 check, another check, a backfill
 
 
 def test_a_command_line_load_alerts_like_a_daemon_run(webhook, tmp_path):
@@ -250,6 +258,19 @@ def test_a_command_line_load_alerts_like_a_daemon_run(webhook, tmp_path):
     failure = [a["body"] for a in webhook[1:] if a["body"]["event"] == "run_failure"]
     assert len(failure) == 1 and failure[0]["job"] == "load_downloads" and failure[0]["message"]
     assert "volume_within_bands" in [c["check"] for c in failure[0]["failed_checks"]]
+
+
+def test_a_malformed_webhook_address_never_stops_a_command_line_load(monkeypatch, capsys):
+    """Found in review: ``urllib`` raises ValueError for an address without a scheme, and it left
+    the command line's later runs and its publish undone."""
+    from dagster import DagsterRunStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    monkeypatch.setenv(alerts.WEBHOOK_VARIABLE, "hooks.example/no-scheme")
+    instance = DagsterInstance.ephemeral()
+    instance.add_run(DagsterRun(job_name="load_downloads", run_id="failed", status=DagsterRunStatus.FAILURE))
+    alerts.alert_on_command_line_run(instance, "failed")
+    assert "alert for run failed not posted" in capsys.readouterr().err
 
 
 def test_alerts_are_off_without_a_webhook(monkeypatch):
