@@ -1,6 +1,6 @@
 """The daily schedule: load yesterday, reload only the recent days that changed upstream or were
 committed with a low volume, and the older days (up to two months back) whose upstream row count
-changed, and retry days left as holes by a load that failed or was refused, however old (the
+grew, and retry days left as holes by a load that failed or was refused, however old (the
 freshness it promises is declared in ``pepy_pipeline.freshness``)."""
 
 import datetime as dt
@@ -40,12 +40,23 @@ served_day_schedule = ScheduleDefinition(name="served_day_schedule", job=served_
 
 #: How far back the schedule looks for days that changed upstream after they were loaded.
 LOOKBACK_DAYS = 7
-#: Days older than the look-back, up to this many days back, are swept each morning for a change
-#: in upstream's row count (one metadata query for all of them): rows delivered weeks late, or a
+#: Days older than the look-back, up to this many days back, are swept each morning for growth
+#: of upstream's row count (one metadata query for all of them): rows delivered weeks late, or a
 #: day repaired upstream after an outage, were lost silently (a probe: 15% of a day's rows
 #: arriving 200 h late). Only the row count is compared there: a change of metadata alone (a bulk
 #: rewrite upstream) must not reload two months of closed days at ~0.3 TiB each.
 SWEEP_DAYS = 60
+#: ... and read again only when it grew by more than this share: a trickle of a few rows must
+#: not cost a read and a closed month's compaction every morning (found in review); upstream
+#: only adds rows, so a count that fell is not read again either.
+MIN_LATE_GROWTH = 0.001
+#: Those reloads (and the retries of a refused day there whose rows grew since its last try) are
+#: counted by their own tag, at most this many per day: the look-back's reloads for metadata
+#: changes must not use up a day's reloads for its late rows (found in review).
+MAX_LATE_ROW_RELOADS = 2
+LATE_ROWS_TAG = "pepy/reload-late-rows"
+LATE_ROWS = "late rows upstream after the look-back"
+GREW_SINCE_TRY = "upstream's rows grew since its last try"
 
 
 def last_load_metadata(instance, day: dt.date) -> dict | None:
@@ -75,6 +86,16 @@ def rows_token(fingerprint: str) -> str:
     """The part of a fingerprint that changes only when upstream's rows do: before the ``@`` of
     BigQuery's ``rows@modified``, the whole of a fingerprint without one."""
     return fingerprint.split("@", 1)[0]
+
+
+def rows_grew(before: str, now: str) -> bool:
+    """Whether upstream's rows grew materially from fingerprint ``before`` to ``now``: by more
+    than ``MIN_LATE_GROWTH`` where both tokens count rows (BigQuery's), else any change of the
+    token (the sample source's)."""
+    old, new = rows_token(before), rows_token(now)
+    if old.isdigit() and new.isdigit():
+        return int(new) > int(old) * (1 + MIN_LATE_GROWTH)
+    return old != new
 
 
 def worth_rechecking(metadata: dict, fingerprint_now: str | None) -> bool:
@@ -163,6 +184,10 @@ def change_reloads(instance, day: dt.date) -> int:
     return instance.get_runs_count(filters=RunsFilter(tags={RELOAD_TAG: day.isoformat()}))
 
 
+def late_row_reloads(instance, day: dt.date) -> int:
+    return instance.get_runs_count(filters=RunsFilter(tags={LATE_ROWS_TAG: day.isoformat()}))
+
+
 def recheck_tries(instance, day: dt.date) -> int:
     return instance.get_runs_count(filters=RunsFilter(tags={RECHECK_TAG: day.isoformat()}))
 
@@ -187,6 +212,16 @@ def changed_since_last_try(instance, day: dt.date, fingerprint_now: str | None) 
     return runs[0].tags.get(FINGERPRINT_TAG) != fingerprint_now
 
 
+def rows_grew_since_last_try(instance, day: dt.date, fingerprint_now: str | None) -> bool:
+    """Whether upstream's rows of ``day`` grew (:func:`rows_grew`) since its last retry was asked
+    (True when that retry carried no fingerprint: it vouches for nothing)."""
+    runs = instance.get_runs(filters=RunsFilter(tags={CATCH_UP_TAG: day.isoformat()}), limit=1)
+    if not fingerprint_now or not runs:
+        return False
+    tried = runs[0].tags.get(FINGERPRINT_TAG)
+    return tried is None or rows_grew(tried, fingerprint_now)
+
+
 def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = None,
                  skipped: dict | None = None) -> dict[dt.date, str]:
     """Yesterday, plus each recent day whose upstream fingerprint differs from the one it was
@@ -198,9 +233,9 @@ def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = N
     fingerprints cannot be read now, get the day before reloaded. A recent failed day is retried
     ``MAX_CATCH_UP_TRIES`` times too, and after that only when upstream changed since its last
     try (:func:`changed_since_last_try`). A changed day is reloaded ``MAX_CHANGE_RELOADS`` times
-    at most. Older days up to ``SWEEP_DAYS`` back whose upstream row count changed since they
-    were loaded (:func:`changed_after_look_back`) share the older days' quota, after the failed
-    ones. ``fingerprints`` and ``skipped``, when given, receive the fingerprints read and the
+    at most. Older days up to ``SWEEP_DAYS`` back whose upstream row count grew since they were
+    loaded (:func:`late_rows_after_look_back`), or since the last try of one that failed, share
+    the older days' quota after the failed ones, ``MAX_LATE_ROW_RELOADS`` times each. ``fingerprints`` and ``skipped``, when given, receive the fingerprints read and the
     days changed upstream but not requested (with why)."""
     yesterday = today - dt.timedelta(days=1)
     wanted = {yesterday: "new"}
@@ -242,10 +277,14 @@ def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = N
         elif older < CATCH_UP_PER_TICK and catch_up_tries(instance, day) < MAX_CATCH_UP_TRIES:
             wanted.setdefault(day, f"catch-up: {why}")
             older += 1
-    for day, why in changed_after_look_back(instance, now or {}, [d for d in swept if d not in holes]).items():
-        if change_reloads(instance, day) >= MAX_CHANGE_RELOADS:
+        elif older < CATCH_UP_PER_TICK and rows_grew_since_last_try(instance, day, (now or {}).get(day)) \
+                and late_row_reloads(instance, day) < MAX_LATE_ROW_RELOADS:  # refused, then repaired upstream
+            wanted.setdefault(day, f"catch-up: {why}; {GREW_SINCE_TRY}")
+            older += 1
+    for day, why in late_rows_after_look_back(instance, now or {}, [d for d in swept if d not in holes]).items():
+        if late_row_reloads(instance, day) >= MAX_LATE_ROW_RELOADS:
             if skipped is not None:
-                skipped[day] = (f"{why}, already reloaded {MAX_CHANGE_RELOADS} times for changes: not reloaded; "
+                skipped[day] = (f"{why}, already reloaded {MAX_LATE_ROW_RELOADS} times for late rows: not reloaded; "
                                 "load it by hand if rows are still arriving")
         elif older < CATCH_UP_PER_TICK:
             wanted[day] = why
@@ -255,16 +294,17 @@ def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = N
     return wanted
 
 
-def changed_after_look_back(instance, fingerprints_now: dict[dt.date, str], days: list[dt.date]) -> dict[dt.date, str]:
+def late_rows_after_look_back(instance, fingerprints_now: dict[dt.date, str],
+                              days: list[dt.date]) -> dict[dt.date, str]:
     """Of ``days`` (older than the look-back), newest first, each loaded with a fingerprint whose
-    row count (:func:`rows_token`) differs from upstream's now. A day loaded without a fingerprint
+    rows upstream's now outgrew (:func:`rows_grew`). A day loaded without a fingerprint
     (unreadable that morning) cannot be compared, and is not read again blindly."""
-    changed = {}
+    grown = {}
     for day in sorted(days, reverse=True):
         before = loaded_fingerprint(last_load_metadata(instance, day)) if day in fingerprints_now else None
-        if before and rows_token(before) != rows_token(fingerprints_now[day]):
-            changed[day] = f"changed upstream after the look-back: {before} -> {fingerprints_now[day]}"
-    return changed
+        if before and rows_grew(before, fingerprints_now[day]):
+            grown[day] = f"{LATE_ROWS}: {before} -> {fingerprints_now[day]}"
+    return grown
 
 
 def plan_tick(instance, source, today: dt.date, asset_graph=None, fingerprints: dict | None = None,
@@ -282,7 +322,7 @@ def plan_tick(instance, source, today: dt.date, asset_graph=None, fingerprints: 
 def daily_downloads_schedule(context: ScheduleEvaluationContext):
     """Early each UTC morning: load yesterday, reload recent days that changed upstream or were
     committed low from a read that may have been cut short, retry those a failed load left as
-    holes, and catch up a few older failed days or days whose upstream row count changed. A day a queued
+    holes, and catch up a few older failed days or days whose upstream row count grew. A day a queued
     or running run is loading, or a backfill still submitting runs targets, is not requested again:
     that run or backfill loads it, and a later morning retries it if it fails."""
     today = context.scheduled_execution_time.date()
@@ -304,6 +344,8 @@ def daily_downloads_schedule(context: ScheduleEvaluationContext):
         tags = {"pepy/why": why[:200], **({CATCH_UP_TAG: day.isoformat()} if why.startswith("catch-up") else {}),
                 **({FINGERPRINT_TAG: fingerprints[day]} if why.startswith("catch-up") and fingerprints.get(day) else {}),
                 **({RECHECK_TAG: day.isoformat()} if why.startswith("recheck") else {}),
+                **({LATE_ROWS_TAG: day.isoformat()} if why.startswith(LATE_ROWS) or why.endswith(GREW_SINCE_TRY)
+                   else {}),
                 **({RELOAD_TAG: day.isoformat()}
                    if why.startswith("changed upstream") or why.endswith(CHANGED_SINCE_TRY) else {})}
         yield RunRequest(run_key=f"load-{day}-{why}"[:250], partition_key=day.isoformat(), tags=tags)

@@ -399,10 +399,12 @@ def test_the_schedule_retries_failed_and_missing_days_older_than_its_look_back(d
     monkeypatch.setattr(schedules, "CATCH_UP_PER_TICK", 100)
     from dagster import DagsterRunStatus
     from dagster._core.storage.dagster_run import DagsterRun
+    fingerprint = SMALL.build().day_fingerprints([day[18]])[day[18]]  # what the schedule tags its tries with
     for attempt in range(schedules.MAX_CATCH_UP_TRIES):
         assert day[18] in days_to_load(instance, SMALL.build(), today)
         instance.add_run(DagsterRun(job_name="load_downloads", run_id=f"catch-up-{attempt}", status=DagsterRunStatus.FAILURE,
-                                    tags={schedules.CATCH_UP_TAG: day[18].isoformat()}))
+                                    tags={schedules.CATCH_UP_TAG: day[18].isoformat(),
+                                          schedules.FINGERPRINT_TAG: fingerprint}))
     assert day[18] not in days_to_load(instance, SMALL.build(), today)
     # A day that loads, then fails again (a reload), gets its tries afresh: those before the load
     # do not count.
@@ -1233,7 +1235,7 @@ def _rows_after_the_look_back(instance, dsn):
     from dagster import AssetMaterialization
 
     from pepy_pipeline.assets.downloads import DOWNLOADS
-    from pepy_pipeline.schedules import RELOAD_TAG
+    from pepy_pipeline.schedules import LATE_ROWS, LATE_ROWS_TAG
 
     clock = {"now": dt.datetime.combine(MONDAY + dt.timedelta(days=1), dt.time(4), dt.timezone.utc)}
 
@@ -1254,8 +1256,7 @@ def _rows_after_the_look_back(instance, dsn):
     clock["now"] += dt.timedelta(days=1)  # the late rows have landed upstream
     today += dt.timedelta(days=1)
     request = requests_by_day(instance, late, today)[MONDAY]
-    assert request.tags["pepy/why"].startswith("changed upstream after the look-back")
-    assert request.tags[RELOAD_TAG] == MONDAY.isoformat()
+    assert request.tags["pepy/why"].startswith(LATE_ROWS) and request.tags[LATE_ROWS_TAG] == MONDAY.isoformat()
     assert run_range(dsn, MONDAY, MONDAY, source=late, instance=instance, tags=pepy_tags(request)).success
     with connected(dsn) as client:
         complete = fact_sums(client, MONDAY)[1]
@@ -1263,23 +1264,26 @@ def _rows_after_the_look_back(instance, dsn):
     assert MONDAY not in requests_by_day(instance, late, today)
 
 
-def test_older_days_are_reloaded_for_a_changed_row_count_only_and_a_few_a_morning():
-    """Past the look-back only upstream's row count is compared (a metadata rewrite of every
-    partition must not reload two months of closed days), at most three older days a morning,
-    newest first, each at most three times, and never past ``SWEEP_DAYS``."""
+def test_older_days_are_reloaded_for_grown_row_counts_only_and_a_few_a_morning():
+    """Past the look-back only growth of upstream's row count counts (a metadata rewrite of every
+    partition must not reload two months of closed days), and only material growth (a trickle
+    of rows must not cost a read each morning), at most three older days a morning, newest
+    first, each at most ``MAX_LATE_ROW_RELOADS`` times whatever the look-back's reloads used
+    (found in review), and never past ``SWEEP_DAYS``."""
     from dagster import AssetMaterialization, DagsterRunStatus
     from dagster._core.storage.dagster_run import DagsterRun
 
     from pepy_pipeline.assets.downloads import DOWNLOADS
-    from pepy_pipeline.schedules import CATCH_UP_PER_TICK, MAX_CHANGE_RELOADS, RELOAD_TAG, SWEEP_DAYS
+    from pepy_pipeline.schedules import (CATCH_UP_PER_TICK, LATE_ROWS_TAG, MAX_CHANGE_RELOADS, MAX_LATE_ROW_RELOADS,
+                                         RELOAD_TAG, SWEEP_DAYS)
 
-    today = MONDAY + dt.timedelta(days=SWEEP_DAYS + 10)
-    history = [MONDAY + dt.timedelta(days=k) for k in range((today - MONDAY).days)]
+    today = MONDAY + dt.timedelta(days=20)  # partitions exist up to the real today only
+    history = [today - dt.timedelta(days=k) for k in range(SWEEP_DAYS + 10, 0, -1)]
     instance = DagsterInstance.ephemeral()
     for day in history:
         instance.report_runless_asset_event(AssetMaterialization(
-            asset_key=DOWNLOADS, partition=day.isoformat(), metadata={"upstream_fingerprint": "100@1"}))
-    upstream = {day: "100@1" for day in history}
+            asset_key=DOWNLOADS, partition=day.isoformat(), metadata={"upstream_fingerprint": "1000000@1"}))
+    upstream = {day: "1000000@1" for day in history}
 
     class Fingerprinted(SampleSource):
         def day_fingerprints(self, days):
@@ -1291,17 +1295,68 @@ def test_older_days_are_reloaded_for_a_changed_row_count_only_and_a_few_a_mornin
         return sorted((day for day in days_to_load(instance, source, today, skipped=skipped)
                        if day < today - dt.timedelta(days=8)), reverse=True)
 
+    def add_runs(tag, day, count):
+        for k in range(count):
+            instance.add_run(DagsterRun(job_name="load_downloads", run_id=f"{tag}-{day}-{k}",
+                                        status=DagsterRunStatus.SUCCESS, tags={tag: day.isoformat()}))
+
     assert older_wanted() == []
-    upstream.update({day: "100@2" for day in history})  # metadata rewritten, the same rows
+    upstream.update({day: "1000000@2" for day in history})  # metadata rewritten, the same rows
+    assert older_wanted() == []
+    upstream.update({day: "1000500@3" for day in history})  # 0.05% more: a trickle
+    assert older_wanted() == []
+    upstream.update({day: "900000@3" for day in history})  # fewer rows upstream: never read again for that
     assert older_wanted() == []
     older = [today - dt.timedelta(days=k) for k in (9, 20, 30, 40, SWEEP_DAYS + 1)]
-    upstream.update({day: "120@3" for day in older})
+    upstream.update({day: "1150000@4" for day in older})
+    add_runs(RELOAD_TAG, older[0], MAX_CHANGE_RELOADS)  # the look-back's reloads for metadata changes
     skipped = {}
     assert older_wanted(skipped) == older[:CATCH_UP_PER_TICK]
     assert "later morning" in skipped[older[3]] and older[4] not in skipped  # past the sweep: not asked
-    for k in range(MAX_CHANGE_RELOADS):
-        instance.add_run(DagsterRun(job_name="load_downloads", run_id=f"reload-{k}", status=DagsterRunStatus.SUCCESS,
-                                    tags={RELOAD_TAG: older[0].isoformat()}))
+    add_runs(LATE_ROWS_TAG, older[0], MAX_LATE_ROW_RELOADS)
     skipped = {}
     assert older_wanted(skipped) == older[1:4]
     assert "not reloaded" in skipped[older[0]]
+
+
+def test_an_older_day_refused_then_repaired_upstream_is_tried_again(dsn):
+    """Found in review: a day past the look-back refused as partial and out of tries stayed a
+    hole for good once upstream repaired it; its rows growing since its last try earn it a try."""
+    from dagster import instance_for_test
+
+    with instance_for_test() as instance:  # the schedule's context opens it again from its ref
+        _refused_then_repaired(instance, dsn)
+
+
+def _refused_then_repaired(instance, dsn):
+    from pepy_pipeline.schedules import CATCH_UP_TAG, GREW_SINCE_TRY, LATE_ROWS_TAG, MAX_CATCH_UP_TRIES
+
+    upstream = {"rows": "1000"}
+
+    class Counted(SampleSource):
+        def day_fingerprints(self, days):
+            return {day: f"{upstream['rows']}@1" for day in days}
+
+    class Resource(type(SMALL)):
+        def build(self):
+            return Counted(projects=60, rows_per_day=3000)
+
+    class Failing(Resource):
+        def build(self):
+            return FailsOn(super().build(), MONDAY)
+
+    counted, failing = (kind(name="sample", sample_projects=60, sample_rows_per_day=3000) for kind in (Resource, Failing))
+    assert run_range(dsn, MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=20), source=counted,
+                     instance=instance).success
+    assert not run_range(dsn, MONDAY, MONDAY, source=failing, instance=instance).success
+    today = MONDAY + dt.timedelta(days=21)  # MONDAY is 21 days back: past the look-back
+    for _ in range(MAX_CATCH_UP_TRIES):
+        request = requests_by_day(instance, counted, today)[MONDAY]
+        assert request.tags[CATCH_UP_TAG] == MONDAY.isoformat()
+        assert not run_range(dsn, MONDAY, MONDAY, source=failing, instance=instance, tags=pepy_tags(request)).success
+    assert MONDAY not in requests_by_day(instance, counted, today)  # out of tries, upstream unchanged
+    upstream["rows"] = "1200"  # repaired upstream
+    request = requests_by_day(instance, counted, today)[MONDAY]
+    assert request.tags["pepy/why"].endswith(GREW_SINCE_TRY) and request.tags[LATE_ROWS_TAG] == MONDAY.isoformat()
+    assert run_range(dsn, MONDAY, MONDAY, source=counted, instance=instance, tags=pepy_tags(request)).success
+    assert MONDAY not in requests_by_day(instance, counted, today)
