@@ -74,19 +74,19 @@ def gzip_etag(etag: str) -> str:
     return f'{etag[:-1]}{GZIP_SUFFIX}"' if etag.endswith('"') and not etag.endswith(f'{GZIP_SUFFIX}"') else etag
 
 
-def matching_tag(if_none_match: str, etag: str) -> str | None:
-    """The ETag to answer a 304 with, when ``If-None-Match`` holds ``etag`` or its gzip form by
-    RFC 9110's weak comparison (``W/"x"`` matches ``"x"``: proxies weaken ETags when they
-    compress); None when it holds neither."""
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 weak comparison: ``W/"x"`` matches ``"x"`` (proxies weaken ETags when they compress)."""
     if if_none_match.strip() == "*":
-        return etag
+        return True
     opaque = etag.removeprefix("W/")
-    for tag in (t.strip().removeprefix("W/") for t in if_none_match.split(",")):
-        if tag == opaque:
-            return etag
-        if tag == gzip_etag(opaque) != opaque:
-            return gzip_etag(etag)
-    return None
+    return any(tag.strip().removeprefix("W/") == opaque for tag in if_none_match.split(","))
+
+
+def _with_vary(headers: list, value: bytes) -> list:
+    """``headers`` with ``value`` in their ``Vary``."""
+    vary = [v for k, v in headers if k == b"vary"]
+    merged = b", ".join(vary + [value]) if not any(value.lower() in v.lower() for v in vary) else b", ".join(vary)
+    return [*(h for h in headers if h[0] != b"vary"), (b"vary", merged)]
 
 
 def _route_template(scope) -> str:
@@ -95,10 +95,14 @@ def _route_template(scope) -> str:
 
 
 class CachingMiddleware:
-    def __init__(self, app, reader, cache: ResponseCache) -> None:
+    def __init__(self, app, reader, cache: ResponseCache, gzip_min_bytes: int | None = None) -> None:
         self.app = app
         self.reader = reader
         self.cache = cache
+        #: The gzip layer's threshold (``pepy_api.compression``), None without one: a 304 and a
+        #: HEAD carry the ETag and encoding the GET would (found in review: HEAD said plain
+        #: where GET sent gzip, and a 304 answered whichever tag the client listed first).
+        self.gzip_min_bytes = gzip_min_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
@@ -146,20 +150,27 @@ class CachingMiddleware:
         await self.app(inner, receive, capture)
         note(scope, route=_route_template(inner))
 
-    @staticmethod
-    async def _answer(scope, send, entry, cache: bytes) -> None:
+    async def _answer(self, scope, send, entry, cache: bytes) -> None:
         """Send a finished response, or a 304 when the client already has this ETag."""
         status, headers, body, _ = entry
+        request = Headers(scope=scope)
+        compressible = self.gzip_min_bytes is not None and len(body) >= self.gzip_min_bytes
+        compressed = compressible and "gzip" in request.get("accept-encoding", "")  # the gzip layer's rule
         etag = next((v.decode() for k, v in headers if k == b"etag"), None)
-        if etag is not None:
-            match = Headers(scope=scope).get("if-none-match")
-            answer = matching_tag(match, etag) if match else None
-            if answer is not None:
-                keep = [(k, v) for k, v in headers if k in (b"cache-control", b"x-data-last-complete-day",
+        sent = gzip_etag(etag) if etag is not None and compressed else etag
+        # The gzip layer adds Vary to the GETs it may compress, never to a 304 or a HEAD (no body).
+        varied = _with_vary(headers, b"Accept-Encoding") if compressible else headers
+        if sent is not None:
+            match = request.get("if-none-match")
+            if match and etag_matches(match, sent):
+                keep = [(k, v) for k, v in varied if k in (b"cache-control", b"vary", b"x-data-last-complete-day",
                                                                b"x-data-first-complete-day")]
                 await send({"type": "http.response.start", "status": 304,
-                            "headers": [(b"etag", answer.encode()), *keep, (b"x-cache", cache)]})
+                            "headers": [(b"etag", sent.encode()), *keep, (b"x-cache", cache)]})
                 await send({"type": "http.response.body", "body": b""})
                 return
+        if scope["method"] == "HEAD" and compressed:  # the GET's headers; its compressed length is unknown
+            headers = [*(h for h in varied if h[0] not in (b"etag", b"content-length")),
+                       (b"content-encoding", b"gzip"), *(((b"etag", sent.encode()),) if sent else ())]
         await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"x-cache", cache)]})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

@@ -83,7 +83,8 @@ def create_app(settings: ApiSettings | None = None, reader: Reader | None = None
     # Added innermost first: observability sees everything, then the trailing-slash rewrite runs.
     # gzip sits outside the cache, so cached bodies stay uncompressed and serve every client.
     reader_proxy = _ReaderProxy(app)
-    app.add_middleware(CachingMiddleware, reader=reader_proxy, cache=ResponseCache(settings.cache_max_bytes))
+    app.add_middleware(CachingMiddleware, reader=reader_proxy, cache=ResponseCache(settings.cache_max_bytes),
+                       gzip_min_bytes=settings.gzip_min_bytes)
     # ISA-L level 1: a big project's 2.8 MB v2 body in 8 ms (zlib level 4: 63 ms) to 33% of its size.
     app.add_middleware(IsalGZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=settings.gzip_level)
     if settings.key_set or settings.rate_limit_per_minute:

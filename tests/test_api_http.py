@@ -274,6 +274,19 @@ def test_a_gzip_body_has_its_own_strong_etag_and_either_form_revalidates(api):
     for etag, encoding in ((packed.headers["etag"], "gzip"), (plain.headers["etag"], "identity")):
         again = api.get(path, headers={"If-None-Match": etag, "Accept-Encoding": encoding})
         assert again.status_code == 304 and again.headers["etag"] == etag
+        assert "accept-encoding" in again.headers["vary"].lower()
+        # The 304 answers with the form this request would get, whichever the client lists first
+        # (a cache holding both forms); a form it would not get is no match (found in review).
+        both = api.get(path, headers={"If-None-Match": f'{packed.headers["etag"]}, {plain.headers["etag"]}',
+                                      "Accept-Encoding": encoding})
+        assert both.status_code == 304 and both.headers["etag"] == etag
+        other = plain.headers["etag"] if encoding == "gzip" else packed.headers["etag"]
+        assert api.get(path, headers={"If-None-Match": other, "Accept-Encoding": encoding}).status_code == 200
+        # HEAD says what GET sends (found in review: plain ETag and no encoding where GET gzipped).
+        head = api.head(path, headers={"Accept-Encoding": encoding})
+        get = api.get(path, headers={"Accept-Encoding": encoding})
+        assert head.headers["etag"] == get.headers["etag"] == etag
+        assert head.headers.get("content-encoding") == get.headers.get("content-encoding")
     small = api.get("/health-check", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in small.headers
 
