@@ -4,7 +4,7 @@ chDB allows one process per directory, and sensors run in the code server."""
 
 from __future__ import annotations
 
-import time
+import socket
 
 from dagster import (
     AssetKey,
@@ -19,10 +19,12 @@ from dagster import (
     sensor,
 )
 
+from dagster._core.launcher import DefaultRunLauncher
+
 from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG, ROLLUPS
 from pepy_pipeline.assets.publishing import SERVING
 from pepy_pipeline.load_runs import backfills_in_progress, loads_in_flight
-from pepy_pipeline.run_process import PID_TAG, process_alive
+from pepy_pipeline.run_process import HOST_TAG, PID_TAG, process_alive
 
 publish_job = define_asset_job("publish", selection=[SERVING],
                                description="Publish committed days to the API (once after a backfill).")
@@ -68,34 +70,43 @@ def publish_sensor(context: SensorEvaluationContext):
     return RunRequest(run_key=f"publish-after-{committed}")
 
 
-#: A STARTED run that has neither recorded its process nor started a step after this long died
-#: before its first step. A daemon-launched run is given its process by its step (the CLI's runs
-#: at creation), so one killed before that stayed STARTED for good, holding the warehouse pool:
-#: every later load queued behind it. Steps start seconds after their run (the pools are
-#: run-granular: runs wait in the queue, not in STARTED).
-SILENT_START_SECONDS = 600
+def worker_pid(instance, run_id: str) -> str | None:
+    """The pid Dagster's default run launcher logs for a run's worker when the process starts
+    ("Started process for run"), before the run is STARTED and before any step; None for other
+    launchers (their workers live elsewhere, and their own health checks watch them)."""
+    if not isinstance(instance.run_launcher, DefaultRunLauncher):
+        return None
+    for record in instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT, limit=10).records:
+        data = record.event_log_entry.dagster_event.event_specific_data
+        pid = (getattr(data, "metadata", None) or {}).get("pid")
+        if pid is not None:  # the first engine event with a pid is the worker's (steps' come later)
+            return str(pid.value)
+    return None
 
 
-def dead_runs(instance, now: float | None = None) -> list[tuple[object, str]]:
-    """(run, why) for each STARTED run whose recorded process on this host no longer exists, or
-    that recorded none and started no step ``SILENT_START_SECONDS`` after it started."""
-    now = time.time() if now is None else now
+def dead_runs(instance) -> list[tuple[object, str]]:
+    """(run, why) for each STARTED run whose process on this host no longer exists: the one it
+    recorded (the CLI's at creation, a daemon run's in its step), or else the worker the default
+    launcher started for it. A daemon run killed before its step recorded its process stayed
+    STARTED for good, holding the warehouse pool (Dagster's run monitoring cannot tell: the
+    default launcher has no worker health check)."""
     dead = []
-    for record in instance.get_run_records(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED])):
-        run = record.dagster_run
-        if PID_TAG not in run.tags:
-            if (record.start_time or now) < now - SILENT_START_SECONDS and not instance.get_records_for_run(
-                    run.run_id, of_type=DagsterEventType.STEP_START, limit=1).records:
-                dead.append((run, f"started {int(now - record.start_time)} s ago without starting a step or "
-                                  "recording its process (killed before its first step)"))
-        elif process_alive(run.tags) is False:
-            dead.append((run, f"its process (pid {run.tags[PID_TAG]}) is gone (killed or out of memory)"))
+    for run in instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED])):
+        if PID_TAG in run.tags:
+            if process_alive(run.tags) is False:
+                dead.append((run, f"process (pid {run.tags[PID_TAG]}) is gone (killed or out of memory)"))
+            continue
+        pid = worker_pid(instance, run.run_id)
+        if pid is not None and process_alive({PID_TAG: pid, HOST_TAG: socket.gethostname()}) is False:
+            dead.append((run, f"worker (pid {pid}) is gone before its step recorded it (killed early)"))
     return dead
 
 
-def fail_dead_runs(instance, now: float | None = None) -> list[str]:
+def fail_dead_runs(instance) -> list[str]:
+    """Mark the dead runs failed: a failed run leaves the warehouse pool (run-granular), and any
+    op slots it held are freed."""
     failed = []
-    for run, why in dead_runs(instance, now):
+    for run, why in dead_runs(instance):
         instance.report_run_failed(run, f"the run's {why}; marked failed so its warehouse slot is freed")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         failed.append(run.run_id)

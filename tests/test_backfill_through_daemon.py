@@ -163,3 +163,10 @@ def test_daemon_backfill_serialised_on_embedded_warehouse_while_api_serves(tmp_p
     # Published once, at the end: the API never served a day in between (Dagster keeps an asset
     # backfill REQUESTED until its runs finish, and the sensor waits for it).
     assert hammer.days_seen == {"2026-10-03", BACKFILL[-1]}
+    # The dead-run sensor finds a daemon run's worker before its step records it: the pid the
+    # default launcher logs (read from Dagster's code, checked here on real runs).
+    from dagster import DagsterInstance
+
+    from pepy_pipeline.sensors import worker_pid
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        assert all((worker_pid(instance, run["runId"]) or "").isdigit() for run in runs), runs

@@ -222,37 +222,40 @@ def test_a_killed_cli_load_leaves_no_run_started_after_the_next_load(tmp_path):
             assert status[day] == AssetPartitionStatus.FAILED and "failed" in wanted[dt.date.fromisoformat(day)], wanted
 
 
-def test_a_run_killed_before_its_first_step_is_failed_once_it_has_been_silent_for_ten_minutes():
+def test_a_daemon_run_killed_before_its_first_step_is_failed_by_its_worker_pid():
     """A daemon-launched run gets its process recorded by its step; one killed before its first
-    step stayed STARTED for good, its warehouse pool slot held: every later load queued behind it."""
-    import time
+    step stayed STARTED for good, its warehouse pool slot held: every later load queued behind
+    it. The worker's pid, logged by Dagster's default launcher when the process starts, tells."""
+    import os
+    import subprocess
+    import sys
 
-    from dagster import DagsterEvent, DagsterEventType, DagsterRunStatus
+    from dagster import DagsterEvent, DagsterEventType, DagsterRunStatus, instance_for_test
+    from dagster._core.events import EngineEventData
 
     from pepy_pipeline.definitions import defs
     from pepy_pipeline.run_process import process_tags
-    from pepy_pipeline.sensors import SILENT_START_SECONDS, dead_runs, fail_dead_runs
+    from pepy_pipeline.sensors import dead_runs, fail_dead_runs
 
-    instance = DagsterInstance.ephemeral()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     job = defs.resolve_job_def("load_downloads")
-    started_at = time.time()
+    with instance_for_test() as instance:  # the default run launcher, as the daemon's instance has
+        def started_run(worker_pid, tags=None):
+            run = instance.create_run_for_job(job_def=job, tags=tags or {})
+            instance.report_dagster_event(DagsterEvent(
+                DagsterEventType.ENGINE_EVENT.value, job_name=job.name,
+                event_specific_data=EngineEventData.in_process(worker_pid)), run.run_id)
+            instance.report_dagster_event(DagsterEvent(DagsterEventType.RUN_START.value, job_name=job.name),
+                                          run.run_id)
+            return run.run_id
 
-    def started_run(tags=None, step=False):
-        run = instance.create_run_for_job(job_def=job, tags=tags or {})
-        instance.report_dagster_event(DagsterEvent(DagsterEventType.RUN_START.value, job_name=job.name), run.run_id,
-                                      timestamp=started_at)
-        if step:
-            instance.report_dagster_event(DagsterEvent(DagsterEventType.STEP_START.value, job_name=job.name,
-                                                       step_key="pypi_downloads"), run.run_id)
-        return run.run_id
-
-    silent, stepping, alive = started_run(), started_run(step=True), started_run(tags=process_tags())
-    assert dead_runs(instance, now=started_at + SILENT_START_SECONDS - 30) == []  # still starting, maybe
-    later = started_at + SILENT_START_SECONDS + 30
-    assert [run.run_id for run, _ in dead_runs(instance, now=later)] == [silent]  # a step or a live process: alive
-    assert fail_dead_runs(instance, now=later) == [silent]
-    assert instance.get_run_by_id(silent).status == DagsterRunStatus.FAILURE
-    assert {instance.get_run_by_id(r).status for r in (stepping, alive)} == {DagsterRunStatus.STARTED}
+        killed = started_run(int(gone.stdout))
+        alive = started_run(os.getpid())
+        recorded = started_run(int(gone.stdout), tags=process_tags())  # its step's record wins: alive
+        assert [run.run_id for run, _ in dead_runs(instance)] == [killed]
+        assert fail_dead_runs(instance) == [killed]
+        assert instance.get_run_by_id(killed).status == DagsterRunStatus.FAILURE
+        assert {instance.get_run_by_id(r).status for r in (alive, recorded)} == {DagsterRunStatus.STARTED}
 
 
 def test_the_served_day_check_fails_when_a_publish_left_yesterday_out():
