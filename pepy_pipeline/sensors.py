@@ -84,29 +84,31 @@ def worker_pid(instance, run_id: str) -> str | None:
     return None
 
 
-def dead_runs(instance) -> list[tuple[object, str]]:
+def dead_runs(instance, workers: bool = False) -> list[tuple[object, str]]:
     """(run, why) for each STARTED run whose process on this host no longer exists: the one it
-    recorded (the CLI's at creation, a daemon run's in its step), or else the worker the default
-    launcher started for it. A daemon run killed before its step recorded its process stayed
-    STARTED for good, holding the warehouse pool (Dagster's run monitoring cannot tell: the
-    default launcher has no worker health check)."""
+    recorded (the CLI's at creation, a daemon run's in its step), or, with ``workers``, the
+    worker the default launcher started for it. A daemon run killed before its step recorded its
+    process stayed STARTED for good, holding the warehouse pool (Dagster's run monitoring cannot
+    tell: the default launcher has no worker health check). The worker's pid names no host: only
+    the sensor asks about it, evaluated in the code server that starts the workers; a command
+    line in another container would take a live worker for dead."""
     dead = []
     for run in instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED])):
         if PID_TAG in run.tags:
             if process_alive(run.tags) is False:
                 dead.append((run, f"process (pid {run.tags[PID_TAG]}) is gone (killed or out of memory)"))
             continue
-        pid = worker_pid(instance, run.run_id)
+        pid = worker_pid(instance, run.run_id) if workers else None
         if pid is not None and process_alive({PID_TAG: pid, HOST_TAG: socket.gethostname()}) is False:
             dead.append((run, f"worker (pid {pid}) is gone before its step recorded it (killed early)"))
     return dead
 
 
-def fail_dead_runs(instance) -> list[str]:
-    """Mark the dead runs failed: a failed run leaves the warehouse pool (run-granular), and any
-    op slots it held are freed."""
+def fail_dead_runs(instance, workers: bool = False) -> list[str]:
+    """Mark the dead runs (:func:`dead_runs`) failed: a failed run leaves the warehouse pool
+    (run-granular), and any op slots it held are freed."""
     failed = []
-    for run, why in dead_runs(instance):
+    for run, why in dead_runs(instance, workers):
         instance.report_run_failed(run, f"the run's {why}; marked failed so its warehouse slot is freed")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         failed.append(run.run_id)
@@ -117,5 +119,5 @@ def fail_dead_runs(instance) -> list[str]:
         description="Marks runs whose process died as failed and frees their pool slots, so a killed "
                     "load never blocks the queue.")
 def dead_run_sensor(context: SensorEvaluationContext):
-    failed = fail_dead_runs(context.instance)
+    failed = fail_dead_runs(context.instance, workers=True)
     return SkipReason(f"marked failed: {', '.join(failed)}" if failed else "no dead runs")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, then runs the default test suite: every tier but the slow one (a backfill through a
-# live Dagster daemon, the BigQuery emulator). Pytest options pass through; a -m of your own
+# live Dagster daemon, the BigQuery emulator, the longest single tests). Pytest options pass through; a -m of your own
 # replaces the default marker expression (-m slow: that tier alone; -m "": everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -131,6 +131,7 @@ def test_the_code_location_is_safe_for_an_embedded_warehouse():
     assert defs.resolve_schedule_def("daily_downloads_schedule").cron_schedule == "30 4 * * *"
 
 
+@pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
 def test_the_cli_loads_a_range_and_rejects_days_outside_the_partitions(tmp_path):
     # As the README writes it: no DAGSTER_HOME set (it defaults to $PEPY_HOME/dagster).
     env = {"PEPY_HOME": str(tmp_path / "home"), "DAGSTER_HOME": "",
@@ -151,6 +152,7 @@ def test_the_cli_loads_a_range_and_rejects_days_outside_the_partitions(tmp_path)
     assert future.returncode == 2 and "outside the partitions" in future.stderr
 
 
+@pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
 def test_a_killed_cli_load_leaves_no_run_started_after_the_next_load(tmp_path):
     """SIGKILLed mid-run, a CLI load leaves its run STARTED; without a daemon the next CLI load
     marks it failed (its process is gone) and loads as usual."""
@@ -235,7 +237,9 @@ def test_a_daemon_run_killed_before_its_first_step_is_failed_by_its_worker_pid()
 
     from pepy_pipeline.definitions import defs
     from pepy_pipeline.run_process import process_tags
-    from pepy_pipeline.sensors import dead_runs, fail_dead_runs
+    from dagster import build_sensor_context
+
+    from pepy_pipeline.sensors import dead_run_sensor, dead_runs, fail_dead_runs
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     job = defs.resolve_job_def("load_downloads")
@@ -252,8 +256,11 @@ def test_a_daemon_run_killed_before_its_first_step_is_failed_by_its_worker_pid()
         killed = started_run(int(gone.stdout))
         alive = started_run(os.getpid())
         recorded = started_run(int(gone.stdout), tags=process_tags())  # its step's record wins: alive
-        assert [run.run_id for run, _ in dead_runs(instance)] == [killed]
-        assert fail_dead_runs(instance) == [killed]
+        assert dead_runs(instance) == []  # the command line's view: a worker's pid names no host
+        assert [run.run_id for run, _ in dead_runs(instance, workers=True)] == [killed]
+        assert fail_dead_runs(instance) == []
+        tick = dead_run_sensor(build_sensor_context(instance=instance))  # the sensor asks about workers
+        assert killed in tick.skip_message
         assert instance.get_run_by_id(killed).status == DagsterRunStatus.FAILURE
         assert {instance.get_run_by_id(r).status for r in (alive, recorded)} == {DagsterRunStatus.STARTED}
 

@@ -225,6 +225,7 @@ def test_days_loaded_before_a_gap_count_before_the_first_complete_day(tmp_path):
     assert summary["total_downloads"] == on_d1 + sum(row["downloads"] for row in series["data"])
 
 
+@pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
 def test_the_api_never_merges_or_writes_the_generation_it_attached(tmp_path):
     """Found at real size: the API's own engine ran background merges on the attached parts
     (both cores busy while idle) and wrote the merged parts into the frozen generation, so its

@@ -998,6 +998,7 @@ class ShortRead(HalfDay):
         return sum(pc.sum(batch.column("downloads")).as_py() for batch in self.source.read_day(day))
 
 
+@pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
 def test_the_schedule_reads_a_recent_day_committed_short_again_a_bounded_number_of_times(dsn):
     """Found by a failure-mode probe: a day 20-50% short was committed with a WARN that the next
     run's check results replaced, and the schedule reloaded recent days only when their upstream
@@ -1132,6 +1133,7 @@ def _recent_failed_day_retries(instance, dsn):
     assert MONDAY not in requested()
 
 
+@pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
 def test_a_day_changed_upstream_is_reloaded_a_bounded_number_of_times(dsn):
     """Found by an operations probe: a partition whose upstream metadata moved every morning (same
     rows) was reloaded at every tick of its 7-day look-back: eight reads a day of ~0.3 TiB each at
