@@ -1,6 +1,7 @@
 """Optional alerts: a JSON POST to ``PEPY_ALERT_WEBHOOK_URL`` when a run fails (a failed blocking
-check fails its run) or a run succeeds with failed ERROR checks (``serves_yesterday`` alone waits
-for the last of a morning's scheduled loads). Off when the variable is unset.
+check fails its run) or a run succeeds with failed ERROR checks (a scheduled load whose only
+failed check is ``serves_yesterday`` leaves it to the last load of its tick). The command line
+posts the same alerts for its own runs. Off when the variable is unset.
 
 The URL is read when an alert is sent, never stored in a definition: webhook URLs often carry a
 token, and definitions are shown in the UI.

@@ -235,8 +235,9 @@ def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = N
     try (:func:`changed_since_last_try`). A changed day is reloaded ``MAX_CHANGE_RELOADS`` times
     at most. Older days up to ``SWEEP_DAYS`` back whose upstream row count grew since they were
     loaded (:func:`late_rows_after_look_back`), or since the last try of one that failed, share
-    the older days' quota after the failed ones, ``MAX_LATE_ROW_RELOADS`` times each. ``fingerprints`` and ``skipped``, when given, receive the fingerprints read and the
-    days changed upstream but not requested (with why)."""
+    the older days' quota after the failed ones, ``MAX_LATE_ROW_RELOADS`` times each.
+    ``fingerprints`` and ``skipped``, when given, receive the fingerprints read and the days
+    changed upstream but not requested (with why)."""
     yesterday = today - dt.timedelta(days=1)
     wanted = {yesterday: "new"}
     recent = [today - dt.timedelta(days=k) for k in range(2, LOOKBACK_DAYS + 2)]
