@@ -63,7 +63,7 @@ def _etag(token: str, path: str, query: bytes) -> bytes:
     return f'"{digest}"'.encode()
 
 
-#: Appended inside a strong ETag when its body goes out gzip-compressed (``pepy_api.compression``):
+#: Appended inside a strong ETag when its body goes out gzip-compressed (by ``pepy_api.compression``):
 #: RFC 9110 wants a strong validator to differ between two encodings of a response, and one ETag
 #: served both (found by a spec audit). A client revalidating either form gets its 304.
 GZIP_SUFFIX = "-gzip"
@@ -151,26 +151,26 @@ class CachingMiddleware:
         note(scope, route=_route_template(inner))
 
     async def _answer(self, scope, send, entry, cache: bytes) -> None:
-        """Send a finished response, or a 304 when the client already has this ETag."""
+        """Send a finished response, or a 304 when the client already has this ETag. The one
+        place that decides a response's ETag form: the gzip-compressed body gets its own."""
         status, headers, body, _ = entry
         request = Headers(scope=scope)
         compressible = self.gzip_min_bytes is not None and len(body) >= self.gzip_min_bytes
         compressed = compressible and "gzip" in request.get("accept-encoding", "")  # the gzip layer's rule
         etag = next((v.decode() for k, v in headers if k == b"etag"), None)
-        sent = gzip_etag(etag) if etag is not None and compressed else etag
+        if etag is not None and compressed:
+            headers = [(k, gzip_etag(etag).encode() if k == b"etag" else v) for k, v in headers]
         # The gzip layer adds Vary to the GETs it may compress, never to a 304 or a HEAD (no body).
         varied = _with_vary(headers, b"Accept-Encoding") if compressible else headers
-        if sent is not None:
-            match = request.get("if-none-match")
-            if match and etag_matches(match, sent):
-                keep = [(k, v) for k, v in varied if k in (b"cache-control", b"vary", b"x-data-last-complete-day",
-                                                               b"x-data-first-complete-day")]
-                await send({"type": "http.response.start", "status": 304,
-                            "headers": [(b"etag", sent.encode()), *keep, (b"x-cache", cache)]})
-                await send({"type": "http.response.body", "body": b""})
-                return
+        sent = next((v.decode() for k, v in headers if k == b"etag"), None)
+        match = request.get("if-none-match")
+        if sent is not None and match and etag_matches(match, sent):
+            keep = [(k, v) for k, v in varied if k in (b"etag", b"cache-control", b"vary", b"x-data-last-complete-day",
+                                                         b"x-data-first-complete-day")]
+            await send({"type": "http.response.start", "status": 304, "headers": [*keep, (b"x-cache", cache)]})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if scope["method"] == "HEAD" and compressed:  # the GET's headers; its compressed length is unknown
-            headers = [*(h for h in varied if h[0] not in (b"etag", b"content-length")),
-                       (b"content-encoding", b"gzip"), *(((b"etag", sent.encode()),) if sent else ())]
+            headers = [*(h for h in varied if h[0] != b"content-length"), (b"content-encoding", b"gzip")]
         await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"x-cache", cache)]})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

@@ -4,34 +4,22 @@ compressing it than the engine spent answering (level 1: 37 ms for 2.8 MB; ISA-L
 and smaller: 936 kB against 1,022 kB; docs/benchmarks.md).
 
 Starlette's middleware decides when to compress (size, content type, Accept-Encoding, worker
-thread for large bodies); only its compressor is replaced here, and a compressed body's ETag
-marked (``pepy_api.caching.gzip_etag``).
+thread for large bodies); only its compressor is replaced here. The compressed body's own ETag
+is given inside, by ``pepy_api.caching``, with the same rule (size and Accept-Encoding).
 """
 
 from __future__ import annotations
 
 from isal import isal_zlib
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware.gzip import GZipMiddleware, GZipResponder, IdentityResponder
-from starlette.types import Message, Receive, Scope, Send
-
-from pepy_api.caching import gzip_etag
+from starlette.types import Receive, Scope, Send
 
 #: ISA-L's levels: 0 (fastest) to 3 (smallest).
 LEVELS = range(isal_zlib.ISAL_BEST_SPEED, isal_zlib.ISAL_BEST_COMPRESSION + 1)
 
 
 class IsalGZipResponder(GZipResponder):
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_gzip_etag(message: Message) -> None:
-            if message["type"] == "http.response.start" and not self.content_encoding_set:
-                headers = MutableHeaders(raw=message["headers"])
-                if headers.get("content-encoding") == "gzip" and "etag" in headers:
-                    headers["etag"] = gzip_etag(headers["etag"])
-            await send(message)
-
-        await super().__call__(scope, receive, send_with_gzip_etag)
-
     @property
     def compressor(self):
         if self._compressor is None:
