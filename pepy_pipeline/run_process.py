@@ -25,8 +25,13 @@ def process_alive(tags) -> bool | None:
     pid = tags.get(PID_TAG, "")
     if tags.get(HOST_TAG) != socket.gethostname() or not pid.isdigit():
         return None
+    return pid_alive(int(pid))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host."""
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process: alive

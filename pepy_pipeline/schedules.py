@@ -4,6 +4,7 @@ grew, and retry days left as holes by a load that failed or was refused, however
 freshness it promises is declared in ``pepy_pipeline.freshness``)."""
 
 import datetime as dt
+import operator
 
 from dagster import (
     AssetCheckKey,
@@ -201,25 +202,17 @@ def catch_up_tries(instance, day: dt.date) -> int:
     return instance.get_runs_count(filters=RunsFilter(tags={CATCH_UP_TAG: day.isoformat()}, created_after=since))
 
 
-def changed_since_last_try(instance, day: dt.date, fingerprint_now: str | None) -> bool:
-    """Whether upstream's fingerprint of ``day`` differs from the one its last retry was asked
-    with: False without a fingerprint now or without a retry; True when the last retry carried
-    none (fingerprints unreadable that morning), else a day would be stuck for good (found in
-    review)."""
-    runs = instance.get_runs(filters=RunsFilter(tags={CATCH_UP_TAG: day.isoformat()}), limit=1)
-    if not fingerprint_now or not runs:
-        return False
-    return runs[0].tags.get(FINGERPRINT_TAG) != fingerprint_now
-
-
-def rows_grew_since_last_try(instance, day: dt.date, fingerprint_now: str | None) -> bool:
-    """Whether upstream's rows of ``day`` grew (:func:`rows_grew`) since its last retry was asked
-    (True when that retry carried no fingerprint: it vouches for nothing)."""
+def changed_since_last_try(instance, day: dt.date, fingerprint_now: str | None, changed=operator.ne) -> bool:
+    """Whether upstream's fingerprint of ``day`` is ``changed`` (any difference by default;
+    :func:`rows_grew` past the look-back) from the one its last retry was asked with: False
+    without a fingerprint now or without a retry; True when the last retry carried none
+    (fingerprints unreadable that morning: it vouches for nothing), else a day would be stuck for
+    good (found in review)."""
     runs = instance.get_runs(filters=RunsFilter(tags={CATCH_UP_TAG: day.isoformat()}), limit=1)
     if not fingerprint_now or not runs:
         return False
     tried = runs[0].tags.get(FINGERPRINT_TAG)
-    return tried is None or rows_grew(tried, fingerprint_now)
+    return tried is None or changed(tried, fingerprint_now)
 
 
 def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = None,
@@ -278,7 +271,7 @@ def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = N
         elif older < CATCH_UP_PER_TICK and catch_up_tries(instance, day) < MAX_CATCH_UP_TRIES:
             wanted.setdefault(day, f"catch-up: {why}")
             older += 1
-        elif older < CATCH_UP_PER_TICK and rows_grew_since_last_try(instance, day, (now or {}).get(day)) \
+        elif older < CATCH_UP_PER_TICK and changed_since_last_try(instance, day, (now or {}).get(day), rows_grew) \
                 and late_row_reloads(instance, day) < MAX_LATE_ROW_RELOADS:  # refused, then repaired upstream
             wanted.setdefault(day, f"catch-up: {why}; {GREW_SINCE_TRY}")
             older += 1

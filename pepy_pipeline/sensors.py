@@ -4,8 +4,6 @@ chDB allows one process per directory, and sensors run in the code server."""
 
 from __future__ import annotations
 
-import socket
-
 from dagster import (
     AssetKey,
     DagsterEventType,
@@ -24,7 +22,7 @@ from dagster._core.launcher import DefaultRunLauncher
 from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG, ROLLUPS
 from pepy_pipeline.assets.publishing import SERVING
 from pepy_pipeline.load_runs import backfills_in_progress, loads_in_flight
-from pepy_pipeline.run_process import HOST_TAG, PID_TAG, process_alive
+from pepy_pipeline.run_process import PID_TAG, pid_alive, process_alive
 
 publish_job = define_asset_job("publish", selection=[SERVING],
                                description="Publish committed days to the API (once after a backfill).")
@@ -99,7 +97,7 @@ def dead_runs(instance, workers: bool = False) -> list[tuple[object, str]]:
                 dead.append((run, f"process (pid {run.tags[PID_TAG]}) is gone (killed or out of memory)"))
             continue
         pid = worker_pid(instance, run.run_id) if workers else None
-        if pid is not None and process_alive({PID_TAG: pid, HOST_TAG: socket.gethostname()}) is False:
+        if pid is not None and pid.isdigit() and not pid_alive(int(pid)):
             dead.append((run, f"worker (pid {pid}) is gone before its step recorded it (killed early)"))
     return dead
 
