@@ -32,6 +32,16 @@ MONDAY = dt.date(2026, 10, 19)
 SOURCE = SampleSource(projects=60, rows_per_day=3000)
 
 
+@pytest.fixture
+def instance():
+    """A Dagster instance on disk, as the daemon's: the schedule's context opens it again from
+    its ref (an ephemeral one cannot be)."""
+    from dagster import instance_for_test
+
+    with instance_for_test() as on_disk:
+        yield on_disk
+
+
 class HalfDay:
     """Upstream delivered only part of ``day`` (a real failure mode of the PyPI table)."""
 
@@ -521,16 +531,6 @@ def _load_backfill(instance, backfill_id: str, days: list[dt.date], *, job: bool
     return backfill
 
 
-def test_the_schedule_leaves_days_a_backfill_has_not_submitted_yet(dsn):
-    """Found in review: only days of runs already queued were left to them, so a morning tick
-    during a long backfill requested again the days the daemon had not submitted yet. Evaluated as
-    the daemon does, through the code location's asset graph."""
-    from dagster import instance_for_test
-
-    with instance_for_test() as instance:  # the schedule's context opens it again from its ref
-        _schedule_leaves_backfill_days(instance, dsn)
-
-
 def schedule_tick(instance, source, today: dt.date) -> list:
     """The daily schedule's own tick at 04:30 UTC on ``today``: its run requests, yesterday first."""
     from dagster import build_schedule_context
@@ -552,7 +552,10 @@ def pepy_tags(request) -> dict:
     return {key: value for key, value in request.tags.items() if key.startswith("pepy/")}
 
 
-def _schedule_leaves_backfill_days(instance, dsn):
+def test_the_schedule_leaves_days_a_backfill_has_not_submitted_yet(dsn, instance):
+    """Found in review: only days of runs already queued were left to them, so a morning tick
+    during a long backfill requested again the days the daemon had not submitted yet. Evaluated as
+    the daemon does, through the code location's asset graph."""
     from dagster._core.execution.backfill import BulkActionStatus
 
     assert run_range(dsn, MONDAY, MONDAY, instance=instance).success
@@ -947,17 +950,23 @@ def test_the_sensor_waits_for_loads_launched_from_the_asset_pages(dsn, warehouse
     assert publish_needed(instance)[0]  # a run of other assets does not hold the publish
 
 
+def late_sample(clock: dict, late_share: float, late_hours: float):
+    """The small sample source as a resource, ``late_share`` of each day's rows arriving
+    ``late_hours`` after its end, by ``clock["now"]`` (a test moves it)."""
+    class Late(type(SMALL)):
+        def build(self):
+            return SampleSource(projects=60, rows_per_day=3000, late_share=late_share, late_hours=late_hours,
+                                clock=lambda: clock["now"])
+
+    return Late(name="sample", sample_projects=60, sample_rows_per_day=3000)
+
+
 def test_the_schedule_reloads_only_days_that_changed_upstream(dsn):
     instance = DagsterInstance.ephemeral()
     day = MONDAY
     clock = {"now": dt.datetime.combine(day + dt.timedelta(days=1), dt.time(4), dt.timezone.utc)}
 
-    class Late(type(SMALL)):
-        def build(self):
-            return SampleSource(projects=60, rows_per_day=3000, late_share=0.1, late_hours=30,
-                                clock=lambda: clock["now"])
-
-    late = Late(name="sample", sample_projects=60, sample_rows_per_day=3000)
+    late = late_sample(clock, late_share=0.1, late_hours=30)
     assert run_range(dsn, day, day, source=late, instance=instance).success
     today = day + dt.timedelta(days=2)
     assert sorted(days_to_load(instance, late.build(), today)) == [day + dt.timedelta(days=1)]
@@ -999,18 +1008,11 @@ class ShortRead(HalfDay):
 
 
 @pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
-def test_the_schedule_reads_a_recent_day_committed_short_again_a_bounded_number_of_times(dsn):
+def test_the_schedule_reads_a_recent_day_committed_short_again_a_bounded_number_of_times(dsn, instance):
     """Found by a failure-mode probe: a day 20-50% short was committed with a WARN that the next
     run's check results replaced, and the schedule reloaded recent days only when their upstream
     fingerprint changed, so a read cut short (fewer downloads than upstream counts) stayed. Runs
     are launched with the tags the schedule's own tick gives them, so the cap is the schedule's."""
-    from dagster import instance_for_test
-
-    with instance_for_test() as instance:  # the schedule's context opens it again from its ref
-        _schedule_reads_short_days_again(instance, dsn)
-
-
-def _schedule_reads_short_days_again(instance, dsn):
     from pepy_pipeline.schedules import MAX_LOW_VOLUME_RECHECKS, RECHECK_TAG, committed_low, last_load_metadata
 
     class Short(type(SMALL)):
@@ -1078,32 +1080,22 @@ def test_a_reload_without_a_project_removes_its_versions_from_that_day(client):
     assert versions_of("gone") == [] and versions_of("kept") == ["1.0"]
 
 
-def test_the_schedule_retries_a_recent_failed_day_a_bounded_number_of_times_unless_upstream_changed(dsn):
+def test_the_schedule_retries_a_recent_failed_day_a_bounded_number_of_times_unless_upstream_changed(dsn, instance):
     """Found in review: a recent day whose load failed or was refused was requested again every
     morning of the 7-day look-back, then caught up three more times: up to ten reads (~0.3 TiB of
     BigQuery each at real size) of a day upstream had not changed. Driven through the schedule's
     own tick and tags."""
-    from dagster import instance_for_test
-
-    with instance_for_test() as instance:  # the schedule's context opens it again from its ref
-        _recent_failed_day_retries(instance, dsn)
-
-
-def _recent_failed_day_retries(instance, dsn):
     from pepy_pipeline.schedules import CATCH_UP_TAG, FINGERPRINT_TAG, MAX_CATCH_UP_TRIES
 
     clock = {"now": dt.datetime.combine(MONDAY + dt.timedelta(days=1), dt.time(4), dt.timezone.utc)}
 
-    class Late(type(SMALL)):
-        def build(self):
-            return SampleSource(projects=60, rows_per_day=3000, late_share=0.1, late_hours=30,
-                                clock=lambda: clock["now"])
+    late = late_sample(clock, late_share=0.1, late_hours=30)
 
-    class Failing(Late):
+    class Failing(type(late)):
         def build(self):
             return FailsOn(super().build(), MONDAY)
 
-    late, failing = (kind(name="sample", sample_projects=60, sample_rows_per_day=3000) for kind in (Late, Failing))
+    failing = Failing(name="sample", sample_projects=60, sample_rows_per_day=3000)
     assert not run_range(dsn, MONDAY, MONDAY, source=failing, instance=instance).success
 
     def requested():
@@ -1134,17 +1126,10 @@ def _recent_failed_day_retries(instance, dsn):
 
 
 @pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
-def test_a_day_changed_upstream_is_reloaded_a_bounded_number_of_times(dsn):
+def test_a_day_changed_upstream_is_reloaded_a_bounded_number_of_times(dsn, instance):
     """Found by an operations probe: a partition whose upstream metadata moved every morning (same
     rows) was reloaded at every tick of its 7-day look-back: eight reads a day of ~0.3 TiB each at
     real size. Driven through the schedule's own tick and tags."""
-    from dagster import instance_for_test
-
-    with instance_for_test() as instance:  # the schedule's context opens it again from its ref
-        _changed_day_reloads(instance, dsn)
-
-
-def _changed_day_reloads(instance, dsn):
     from pepy_pipeline.schedules import MAX_CHANGE_RELOADS, RELOAD_TAG, plan_tick
 
     upstream = {"fingerprint": "v0"}
@@ -1224,16 +1209,9 @@ def test_a_day_out_of_change_reloads_is_not_read_again_as_a_low_volume_recheck()
     assert "not reloaded" in skipped[MONDAY]
 
 
-def test_rows_arriving_after_the_look_back_are_loaded_by_a_later_morning(dsn):
+def test_rows_arriving_after_the_look_back_are_loaded_by_a_later_morning(dsn, instance):
     """Found by an operations probe: 15% of a day's rows arriving 200 h after its end (past the
     7-day look-back) were lost silently. Driven through the schedule's own tick and tags."""
-    from dagster import instance_for_test
-
-    with instance_for_test() as instance:  # the schedule's context opens it again from its ref
-        _rows_after_the_look_back(instance, dsn)
-
-
-def _rows_after_the_look_back(instance, dsn):
     from dagster import AssetMaterialization
 
     from pepy_pipeline.assets.downloads import DOWNLOADS
@@ -1241,12 +1219,7 @@ def _rows_after_the_look_back(instance, dsn):
 
     clock = {"now": dt.datetime.combine(MONDAY + dt.timedelta(days=1), dt.time(4), dt.timezone.utc)}
 
-    class VeryLate(type(SMALL)):
-        def build(self):
-            return SampleSource(projects=60, rows_per_day=3000, late_share=0.15, late_hours=200,
-                                clock=lambda: clock["now"])
-
-    late = VeryLate(name="sample", sample_projects=60, sample_rows_per_day=3000)
+    late = late_sample(clock, late_share=0.15, late_hours=200)
     assert run_range(dsn, MONDAY, MONDAY, source=late, instance=instance).success
     with connected(dsn) as client:
         partial = fact_sums(client, MONDAY)[1]
@@ -1321,16 +1294,9 @@ def test_older_days_are_reloaded_for_grown_row_counts_only_and_a_few_a_morning()
     assert "not reloaded" in skipped[older[0]]
 
 
-def test_an_older_day_refused_then_repaired_upstream_is_tried_again(dsn):
+def test_an_older_day_refused_then_repaired_upstream_is_tried_again(dsn, instance):
     """Found in review: a day past the look-back refused as partial and out of tries stayed a
     hole for good once upstream repaired it; its rows growing since its last try earn it a try."""
-    from dagster import instance_for_test
-
-    with instance_for_test() as instance:  # the schedule's context opens it again from its ref
-        _refused_then_repaired(instance, dsn)
-
-
-def _refused_then_repaired(instance, dsn):
     from pepy_pipeline.schedules import CATCH_UP_TAG, GREW_SINCE_TRY, LATE_ROWS_TAG, MAX_CATCH_UP_TRIES
 
     upstream = {"rows": "1000"}
