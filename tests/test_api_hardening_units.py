@@ -7,8 +7,6 @@ import csv
 import datetime as dt
 import io
 import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -20,6 +18,7 @@ from pepy_api.engine_dirs import OWNER_FILE, new_engine_dir, remove_leftovers
 from pepy_api.names import InvalidProjectName, normalize
 from pepy_api.observe import built_at
 from pepy_api.responses import csv_response
+from tests.support.processes import unused_pid
 
 
 @pytest.mark.parametrize("header, matches", [
@@ -86,10 +85,9 @@ def test_data_version_age_is_read_from_generation_names_and_server_tokens():
 
 
 def test_leftover_engine_directories_of_dead_processes_are_removed(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     leftover = tmp_path / "pepy-api-engine-crashed"
     leftover.mkdir()
-    (leftover / OWNER_FILE).write_text(dead.stdout.strip())
+    (leftover / OWNER_FILE).write_text(str(unused_pid()))
     (leftover / "data").mkdir()
     alive = tmp_path / "pepy-api-engine-running"
     alive.mkdir()

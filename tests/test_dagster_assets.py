@@ -15,7 +15,7 @@ from pepy_warehouse.connection import WarehouseUnavailable, connected
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_warehouse.generation import current_manifest as current_generation
 from tests.conftest import DATABASE, fact_sums, month_parts
-from tests.support.processes import run_cli
+from tests.support.processes import run_cli, unused_pid
 
 FIRST, LAST = dt.date(2026, 10, 1), dt.date(2026, 10, 4)
 SMALL = DownloadSourceResource(name="sample", sample_projects=60, sample_rows_per_day=3000)
@@ -229,8 +229,6 @@ def test_a_daemon_run_killed_before_its_first_step_is_failed_by_its_worker_pid()
     step stayed STARTED for good, its warehouse pool slot held: every later load queued behind
     it. The worker's pid, logged by Dagster's default launcher when the process starts, tells."""
     import os
-    import subprocess
-    import sys
 
     from dagster import DagsterEvent, DagsterEventType, DagsterRunStatus, instance_for_test
     from dagster._core.events import EngineEventData
@@ -241,7 +239,6 @@ def test_a_daemon_run_killed_before_its_first_step_is_failed_by_its_worker_pid()
 
     from pepy_pipeline.sensors import dead_run_sensor, dead_runs, fail_dead_runs
 
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     job = defs.resolve_job_def("load_downloads")
     with instance_for_test() as instance:  # the default run launcher, as the daemon's instance has
         def started_run(worker_pid, tags=None):
@@ -253,9 +250,9 @@ def test_a_daemon_run_killed_before_its_first_step_is_failed_by_its_worker_pid()
                                           run.run_id)
             return run.run_id
 
-        killed = started_run(int(gone.stdout))
+        killed = started_run(unused_pid())
         alive = started_run(os.getpid())
-        recorded = started_run(int(gone.stdout), tags=process_tags())  # its step's record wins: alive
+        recorded = started_run(unused_pid(), tags=process_tags())  # its step's record wins: alive
         assert dead_runs(instance) == []  # the command line's view: a worker's pid names no host
         assert [run.run_id for run, _ in dead_runs(instance, workers=True)] == [killed]
         assert fail_dead_runs(instance) == []

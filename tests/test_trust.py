@@ -26,6 +26,7 @@ from pepy_warehouse.generation import current_manifest
 from pepy_warehouse.locks import embedded_writer_lock, warehouse_mutex
 from tests.conftest import (DATABASE, fact_sums, month_grain_and_daily, month_parts, rollups_match_facts, stop_merges,
                             version_day_cells)
+from tests.support.processes import unused_pid
 from tests.test_dagster_assets import SMALL, failure_text, run_range
 
 MONDAY = dt.date(2026, 10, 19)
@@ -911,8 +912,6 @@ def test_the_sensor_leaves_a_command_line_loads_publish_to_it_while_it_lives(dsn
     """Found by a newcomer: between a command-line load's runs, and before its own publish had
     recorded, the sensor saw days committed and no load in flight, and published too: two
     publishes for every command-line load (minutes at real size)."""
-    import subprocess
-    import sys
 
     from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG
     from pepy_pipeline.run_process import PID_TAG, process_tags
@@ -924,9 +923,8 @@ def test_the_sensor_leaves_a_command_line_loads_publish_to_it_while_it_lives(dsn
     needed, why, _ = publish_needed(instance)
     assert not needed and "command line" in why
     # The command line killed before its publish: its process is gone.
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (record,) = instance.fetch_materializations(AssetKey("download_rollups"), limit=1).records
-    instance.add_run_tags(record.run_id, {PID_TAG: gone.stdout.strip()})
+    instance.add_run_tags(record.run_id, {PID_TAG: str(unused_pid())})
     assert publish_needed(instance)[0]
 
 

@@ -76,3 +76,9 @@ def start_api(home: Path, log: Path, extra_env: dict[str, str] | None = None) ->
 def run_cli(args: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([str(VENV_BIN / "python"), "-m", "pepy_pipeline", *args], env={**os.environ, **env},
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def unused_pid() -> int:
+    """A pid no process can have (above the kernel's ``pid_max``): a process that has just exited
+    would do too, but its pid may be reused at once."""
+    return int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
