@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from pepy_pipeline.schedules import LOOKBACK_DAYS
+from pepy_pipeline.reload_policy import LOOKBACK_DAYS
 from pepy_pipeline.warehouse import compaction
 from pepy_pipeline.warehouse.compaction import (
     CLOSED_AFTER_DAYS,

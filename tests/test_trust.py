@@ -12,7 +12,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from pepy_pipeline.definitions import defs
-from pepy_pipeline.schedules import days_to_load
+from pepy_pipeline.reload_policy import days_to_load
 from pepy_pipeline.sensors import publish_needed
 from pepy_pipeline.sources.sample import SampleSource
 from pepy_pipeline.warehouse.commit import COMMIT_MUTEX, DayBeforeOpeningBalance, torn_days
@@ -264,23 +264,9 @@ def test_a_day_that_raises_fails_alone_and_the_next_days_still_load(dsn):
     """Found in review: only a refused day (DayFailed) failed alone; any other error (a schema change
     upstream, retries used up, a day before the opening balance) ended the run, and the days after
     it were never tried."""
-    class Broken:
-        name = "sample"
-
-        def __init__(self, source, day):
-            self.source, self.day = source, day
-
-        def describe(self):
-            return self.source.describe()
-
-        def read_day(self, day):
-            if day == self.day:
-                raise ValueError("upstream schema changed: no column 'details'")  # not transient
-            yield from self.source.read_day(day)
-
     class Resource(type(SMALL)):
         def build(self):
-            return Broken(super().build(), MONDAY)
+            return FailsOn(super().build(), MONDAY)  # not a transient error
 
     result = run_range(dsn, MONDAY - dt.timedelta(days=1), MONDAY + dt.timedelta(days=1),
                        source=Resource(name="sample", sample_projects=60, sample_rows_per_day=3000))
@@ -328,7 +314,7 @@ def test_the_schedule_retries_a_recent_day_whose_load_failed(dsn):
     wanted = days_to_load(instance, SMALL.build(), today)
     # Yesterday, and the hole; not the days before the first one loaded (history starts there).
     assert sorted(wanted) == [MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=3)], wanted
-    assert "never loaded" in wanted[MONDAY + dt.timedelta(days=1)]
+    assert "never loaded" in wanted[MONDAY + dt.timedelta(days=1)].text
     assert run_range(dsn, MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=1), instance=instance).success
     assert sorted(days_to_load(instance, SMALL.build(), today)) == [MONDAY + dt.timedelta(days=3)]
 
@@ -379,7 +365,7 @@ def test_the_schedule_retries_failed_and_missing_days_older_than_its_look_back(d
     """Found in review: a hole was retried only while a loaded day was inside the 7-day look-back,
     so an outage of a week or more, or a failed first day, stayed missing for good (only a WARN
     check said so)."""
-    from pepy_pipeline import schedules
+    from pepy_pipeline import reload_policy
 
     def failing(day):
         class Resource(type(SMALL)):
@@ -394,35 +380,35 @@ def test_the_schedule_retries_failed_and_missing_days_older_than_its_look_back(d
     assert not run_range(dsn, day[18], day[18], source=failing(day[18]), instance=instance).success
     assert run_range(dsn, day[16], day[16], instance=instance).success
     today = MONDAY + dt.timedelta(days=1)  # look-back: day[0] is yesterday, day[1..7] recent
-    monkeypatch.setattr(schedules, "CATCH_UP_PER_TICK", 100)
+    monkeypatch.setattr(reload_policy, "CATCH_UP_PER_TICK", 100)
     wanted = days_to_load(instance, SMALL.build(), today)
-    assert "failed" in wanted[day[21]] and "failed" in wanted[day[18]] and "catch-up" in wanted[day[18]]
-    assert "never loaded" in wanted[day[19]] and "never loaded" in wanted[day[17]]
+    assert "failed" in wanted[day[21]].text and "failed" in wanted[day[18]].text and "catch-up" in wanted[day[18]].text
+    assert "never loaded" in wanted[day[19]].text and "never loaded" in wanted[day[17]].text
     assert day[22] not in wanted and day[20] not in wanted and day[16] not in wanted  # before history; loaded
     assert set(wanted) == {day[k] for k in (0, *range(1, 16), 17, 18, 19, 21)}, sorted(wanted)
     # Holes (never tried) only within the horizon; failed days at any age.
-    monkeypatch.setattr(schedules, "HOLE_HORIZON_DAYS", 18)  # from day[17] on
+    monkeypatch.setattr(reload_policy, "HOLE_HORIZON_DAYS", 18)  # from day[17] on
     assert {day[19], day[21]} & set(days_to_load(instance, SMALL.build(), today)) == {day[21]}
     # Older days are caught up a bounded number a tick, newest first ...
-    monkeypatch.setattr(schedules, "CATCH_UP_PER_TICK", 3)
+    monkeypatch.setattr(reload_policy, "CATCH_UP_PER_TICK", 3)
     assert set(days_to_load(instance, SMALL.build(), today)) == {day[k] for k in range(0, 11)}
     # ... each at most MAX_CATCH_UP_TRIES times by the schedule (a day that can never load).
-    monkeypatch.setattr(schedules, "CATCH_UP_PER_TICK", 100)
+    monkeypatch.setattr(reload_policy, "CATCH_UP_PER_TICK", 100)
     from dagster import DagsterRunStatus
     from dagster._core.storage.dagster_run import DagsterRun
     fingerprint = SMALL.build().day_fingerprints([day[18]])[day[18]]  # what the schedule tags its tries with
-    for attempt in range(schedules.MAX_CATCH_UP_TRIES):
+    for attempt in range(reload_policy.MAX_CATCH_UP_TRIES):
         assert day[18] in days_to_load(instance, SMALL.build(), today)
         instance.add_run(DagsterRun(job_name="load_downloads", run_id=f"catch-up-{attempt}", status=DagsterRunStatus.FAILURE,
-                                    tags={schedules.CATCH_UP_TAG: day[18].isoformat(),
-                                          schedules.FINGERPRINT_TAG: fingerprint}))
+                                    tags={reload_policy.CATCH_UP_TAG: day[18].isoformat(),
+                                          reload_policy.FINGERPRINT_TAG: fingerprint}))
     assert day[18] not in days_to_load(instance, SMALL.build(), today)
     # A day that loads, then fails again (a reload), gets its tries afresh: those before the load
     # do not count.
     assert run_range(dsn, day[18], day[18], instance=instance).success
     assert day[18] not in days_to_load(instance, SMALL.build(), today)
     assert not run_range(dsn, day[18], day[18], source=failing(day[18]), instance=instance).success
-    assert "catch-up" in days_to_load(instance, SMALL.build(), today)[day[18]]
+    assert "catch-up" in days_to_load(instance, SMALL.build(), today)[day[18]].text
     # A failed day loaded since is no longer wanted.
     assert run_range(dsn, day[21], day[21], instance=instance).success
     assert day[21] not in days_to_load(instance, SMALL.build(), today)
@@ -451,7 +437,7 @@ def test_the_schedule_still_requests_yesterday_when_fingerprints_cannot_be_read(
     today = MONDAY + dt.timedelta(days=3)
     wanted = days_to_load(instance, Unreachable(SMALL.build()), today)
     assert sorted(wanted) == [MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=2)], wanted
-    assert "cannot tell" in wanted[MONDAY + dt.timedelta(days=1)] and wanted[MONDAY + dt.timedelta(days=2)] == "new"
+    assert "cannot tell" in wanted[MONDAY + dt.timedelta(days=1)].text and wanted[MONDAY + dt.timedelta(days=2)].text == "new"
 
 
 def test_the_schedule_retries_holes_for_a_source_without_fingerprints(dsn):
@@ -473,8 +459,8 @@ def test_the_schedule_retries_holes_for_a_source_without_fingerprints(dsn):
         assert run_range(dsn, day, day, instance=instance).success
     wanted = days_to_load(instance, NoFingerprints(SMALL.build()), MONDAY + dt.timedelta(days=4))
     assert sorted(wanted) == [MONDAY + dt.timedelta(days=k) for k in (1, 2, 3)], wanted
-    assert "never loaded" in wanted[MONDAY + dt.timedelta(days=1)]
-    assert "cannot tell" in wanted[MONDAY + dt.timedelta(days=2)]
+    assert "never loaded" in wanted[MONDAY + dt.timedelta(days=1)].text
+    assert "cannot tell" in wanted[MONDAY + dt.timedelta(days=2)].text
 
 
 def test_the_schedule_leaves_days_a_running_backfill_is_loading(dsn):
@@ -483,7 +469,7 @@ def test_the_schedule_leaves_days_a_running_backfill_is_loading(dsn):
     from dagster import DagsterRunStatus
     from dagster._core.storage.dagster_run import DagsterRun
 
-    from pepy_pipeline.schedules import plan_tick
+    from pepy_pipeline.reload_policy import plan_tick
 
     instance = DagsterInstance.ephemeral()
     assert run_range(dsn, MONDAY, MONDAY, instance=instance).success
@@ -970,7 +956,7 @@ def test_the_schedule_reloads_only_days_that_changed_upstream(dsn):
     assert sorted(days_to_load(instance, late.build(), today)) == [day + dt.timedelta(days=1)]
     clock["now"] += dt.timedelta(days=2)  # the late rows have arrived upstream
     wanted = days_to_load(instance, late.build(), today)
-    assert sorted(wanted) == [day, day + dt.timedelta(days=1)] and "changed upstream" in wanted[day]
+    assert sorted(wanted) == [day, day + dt.timedelta(days=1)] and "changed upstream" in wanted[day].text
     with connected(dsn) as client:
         partial = fact_sums(client, day)[1]
     assert run_range(dsn, day, day, source=late, instance=instance).success
@@ -1011,7 +997,7 @@ def test_the_schedule_reads_a_recent_day_committed_short_again_a_bounded_number_
     run's check results replaced, and the schedule reloaded recent days only when their upstream
     fingerprint changed, so a read cut short (fewer downloads than upstream counts) stayed. Runs
     are launched with the tags the schedule's own tick gives them, so the cap is the schedule's."""
-    from pepy_pipeline.schedules import MAX_LOW_VOLUME_RECHECKS, RECHECK_TAG, committed_low, last_load_metadata
+    from pepy_pipeline.reload_policy import MAX_LOW_VOLUME_RECHECKS, RECHECK_TAG, committed_low, last_load_metadata
 
     class Short(type(SMALL)):
         def build(self):
@@ -1083,7 +1069,7 @@ def test_the_schedule_retries_a_recent_failed_day_a_bounded_number_of_times_unle
     morning of the 7-day look-back, then caught up three more times: up to ten reads (~0.3 TiB of
     BigQuery each at real size) of a day upstream had not changed. Driven through the schedule's
     own tick and tags."""
-    from pepy_pipeline.schedules import CATCH_UP_TAG, FINGERPRINT_TAG, MAX_CATCH_UP_TRIES
+    from pepy_pipeline.reload_policy import CATCH_UP_TAG, FINGERPRINT_TAG, MAX_CATCH_UP_TRIES
 
     clock = {"now": dt.datetime.combine(MONDAY + dt.timedelta(days=1), dt.time(4), dt.timezone.utc)}
 
@@ -1109,7 +1095,7 @@ def test_the_schedule_retries_a_recent_failed_day_a_bounded_number_of_times_unle
     from dagster import DagsterRunStatus
     from dagster._core.storage.dagster_run import DagsterRun
 
-    from pepy_pipeline.schedules import RELOAD_TAG
+    from pepy_pipeline.reload_policy import RELOAD_TAG
     instance.add_run(DagsterRun(job_name="load_downloads", run_id="untagged-try", status=DagsterRunStatus.FAILURE,
                                 tags={CATCH_UP_TAG: MONDAY.isoformat()}))
     request = requested()[MONDAY]
@@ -1128,7 +1114,7 @@ def test_a_day_changed_upstream_is_reloaded_a_bounded_number_of_times(dsn, insta
     """Found by an operations probe: a partition whose upstream metadata moved every morning (same
     rows) was reloaded at every tick of its 7-day look-back: eight reads a day of ~0.3 TiB each at
     real size. Driven through the schedule's own tick and tags."""
-    from pepy_pipeline.schedules import MAX_CHANGE_RELOADS, RELOAD_TAG, plan_tick
+    from pepy_pipeline.reload_policy import MAX_CHANGE_RELOADS, RELOAD_TAG, plan_tick
 
     upstream = {"fingerprint": "v0"}
 
@@ -1186,7 +1172,7 @@ def test_a_day_out_of_change_reloads_is_not_read_again_as_a_low_volume_recheck()
     from dagster._core.storage.dagster_run import DagsterRun
 
     from pepy_pipeline.assets.downloads import DOWNLOADS
-    from pepy_pipeline.schedules import MAX_CHANGE_RELOADS, RELOAD_TAG
+    from pepy_pipeline.reload_policy import MAX_CHANGE_RELOADS, RELOAD_TAG
 
     class Moved(SampleSource):
         def day_fingerprints(self, days):
@@ -1198,7 +1184,7 @@ def test_a_day_out_of_change_reloads_is_not_read_again_as_a_low_volume_recheck()
         metadata={"upstream_fingerprint": "loaded", "volume_ratio": 0.7, "volume_low": True}))
     today = MONDAY + dt.timedelta(days=3)
     source = Moved(projects=60, rows_per_day=3000)
-    assert "changed upstream" in days_to_load(instance, source, today)[MONDAY]
+    assert "changed upstream" in days_to_load(instance, source, today)[MONDAY].text
     for k in range(MAX_CHANGE_RELOADS):
         instance.add_run(DagsterRun(job_name="load_downloads", run_id=f"reload-{k}", status=DagsterRunStatus.SUCCESS,
                                     tags={RELOAD_TAG: MONDAY.isoformat()}))
@@ -1213,7 +1199,7 @@ def test_rows_arriving_after_the_look_back_are_loaded_by_a_later_morning(dsn, in
     from dagster import AssetMaterialization
 
     from pepy_pipeline.assets.downloads import DOWNLOADS
-    from pepy_pipeline.schedules import LATE_ROWS, LATE_ROWS_TAG
+    from pepy_pipeline.reload_policy import LATE_ROWS, LATE_ROWS_TAG
 
     clock = {"now": dt.datetime.combine(MONDAY + dt.timedelta(days=1), dt.time(4), dt.timezone.utc)}
 
@@ -1247,7 +1233,7 @@ def test_older_days_are_reloaded_for_grown_row_counts_only_and_a_few_a_morning()
     from dagster._core.storage.dagster_run import DagsterRun
 
     from pepy_pipeline.assets.downloads import DOWNLOADS
-    from pepy_pipeline.schedules import (CATCH_UP_PER_TICK, LATE_ROWS_TAG, MAX_CHANGE_RELOADS, MAX_LATE_ROW_RELOADS,
+    from pepy_pipeline.reload_policy import (CATCH_UP_PER_TICK, LATE_ROWS_TAG, MAX_CHANGE_RELOADS, MAX_LATE_ROW_RELOADS,
                                          RELOAD_TAG, SWEEP_DAYS)
 
     today = MONDAY + dt.timedelta(days=20)  # partitions exist up to the real today only
@@ -1295,7 +1281,7 @@ def test_older_days_are_reloaded_for_grown_row_counts_only_and_a_few_a_morning()
 def test_an_older_day_refused_then_repaired_upstream_is_tried_again(dsn, instance):
     """Found in review: a day past the look-back refused as partial and out of tries stayed a
     hole for good once upstream repaired it; its rows growing since its last try earn it a try."""
-    from pepy_pipeline.schedules import CATCH_UP_TAG, GREW_SINCE_TRY, LATE_ROWS_TAG, MAX_CATCH_UP_TRIES
+    from pepy_pipeline.reload_policy import CATCH_UP_TAG, GREW_SINCE_TRY, LATE_ROWS_TAG, MAX_CATCH_UP_TRIES
 
     upstream = {"rows": "1000"}
 

@@ -38,7 +38,7 @@ from pepy_warehouse.identifiers import identifier
 #: The month-partitioned tables the API reads and this module compacts.
 COMPACTED_TABLES = (*ROLLUP_KEYS, *MONTH_GRAIN, VERSION_DAYS)
 #: A month is closed once more than this many days of the next month are committed. At least the
-#: daily schedule's look-back for late rows (``schedules.LOOKBACK_DAYS``, tested), so no scheduled
+#: daily schedule's look-back for late rows (``reload_policy.LOOKBACK_DAYS``, tested), so no scheduled
 #: reload for late rows lands in a month after it was compacted (its catch-up of an older failed
 #: day may: the month is then compacted again).
 CLOSED_AFTER_DAYS = 7
