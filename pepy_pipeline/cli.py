@@ -104,6 +104,7 @@ def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInsta
 def opening_balance(stops_before: dt.date) -> int:
     """Load the opening balance (downloads before ``stops_before``) once, cost-guarded."""
     from pepy_pipeline.definitions import build_resources
+    from pepy_pipeline.sources.bigquery.cost import human_bytes
     from pepy_pipeline.warehouse.opening_balance import load_opening_balance
 
     resources = build_resources()
@@ -115,6 +116,10 @@ def opening_balance(stops_before: dt.date) -> int:
         summary = load_opening_balance(client, warehouse.database, batches, stops_before, source.name)
     print(f"opening balance before {stops_before}: {summary['projects']:,} projects, "
           f"{summary['downloads']:,} downloads; it shows after the next publish")
+    cost = getattr(source, "balance_stats", None)  # BigQuery's: what the one-off query cost
+    if cost:
+        print(f"BigQuery job {cost['job_id']}: billed {human_bytes(cost['bytes_billed'])}, "
+              f"~${cost['estimated_cost_usd']:,.2f}")
     if "days_not_covered" in summary:
         print(f"warning: {summary['days_not_covered']} are neither in the balance nor loaded: counted nowhere until "
               "they are loaded (the no_gaps check lists them; days before PEPY_START_DATE cannot be)", file=sys.stderr)

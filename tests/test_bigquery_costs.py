@@ -8,7 +8,8 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from pepy_pipeline.sources.bigquery.clients import BigQueryConnection, MissingCredentialsError
-from pepy_pipeline.sources.bigquery.cost import CostCapExceeded, check_estimate, human_bytes, job_metadata
+from pepy_pipeline.sources.bigquery.cost import (BALANCE_CAP_SETTING, DAY_CAP_SETTING, CostCapExceeded, check_estimate,
+                                                 human_bytes, job_metadata)
 
 
 def query_job(bytes_processed: int, bytes_billed: int = 0, slot_ms: int = 0) -> bigquery.QueryJob:
@@ -29,6 +30,14 @@ def test_an_estimate_over_the_cap_fails_naming_both():
     message = str(error.value)
     assert "2026-11-24" in message and "320.0 GB" in message and "250.0 GB" in message
     assert "320,000,000,000 bytes" in message and "nothing was run or loaded" in message
+
+
+def test_a_refusal_names_the_setting_that_raises_its_cap():
+    """Found in review: the opening balance's refusal told the user to raise the day's cap."""
+    with pytest.raises(CostCapExceeded, match=f"Raise {DAY_CAP_SETTING} "):
+        check_estimate(query_job(2), cap=1, what="2026-11-24")
+    with pytest.raises(CostCapExceeded, match=f"Raise {BALANCE_CAP_SETTING} "):
+        check_estimate(query_job(2), cap=1, what="opening balance", setting=BALANCE_CAP_SETTING)
 
 
 def test_an_estimate_under_the_cap_is_returned():

@@ -13,7 +13,7 @@ from google.cloud import bigquery
 
 from pepy_pipeline.assets.downloads import pypi_downloads
 from pepy_pipeline.sources.bigquery.clients import BigQueryConnection
-from pepy_pipeline.sources.bigquery.cost import CostCapExceeded
+from pepy_pipeline.sources.bigquery.cost import BALANCE_CAP_SETTING, CostCapExceeded
 from pepy_pipeline.sources.bigquery.source import PRODUCTION_TABLE, BigQuerySource, BigQuerySourceError
 from pepy_pipeline.sources.resource import DownloadSourceResource
 from pepy_warehouse.connection import connected
@@ -131,6 +131,20 @@ def test_an_estimate_over_the_cap_fails_the_day_and_loads_nothing(emulator, upst
         assert client.query("SELECT count() FROM pepy.downloads_daily").result_rows == [(0,)]
 
 
+def test_an_opening_balance_over_its_cap_is_refused_naming_its_own_setting(emulator, upstream):
+    class Expensive(BigQuerySource):
+        """The emulator's dry runs report 0 bytes: return a real job with a controlled estimate."""
+
+        def _balance_dry_run(self, stops_before):
+            super()._balance_dry_run(stops_before)  # the real dry run still has to succeed
+            return query_job(120 * 10**12)
+
+    source = make_source(emulator)
+    source.__class__ = Expensive
+    with pytest.raises(CostCapExceeded, match=f"over the cap .* Raise {BALANCE_CAP_SETTING} "):
+        next(source.opening_balance(D1, 100 * 10**12))
+
+
 def test_a_day_not_over_in_utc_is_refused(emulator, upstream):
     """Found by a failure-mode probe: only the partitions and the CLI refused today; the warehouse
     layer called directly read and committed a partial day."""
@@ -157,3 +171,14 @@ def test_the_estimate_command_previews_a_backfill(emulator, upstream, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert D1.isoformat() in done.stdout and D2.isoformat() in done.stdout and "total" in done.stdout
     assert "days over the cap: 0" in done.stdout
+
+
+def test_the_opening_balance_command_reports_what_the_query_cost(emulator, upstream, tmp_path):
+    env = {"PEPY_HOME": str(tmp_path), "PEPY_SOURCE": "bigquery", "PEPY_BIGQUERY_PROJECT": "pepy-test",
+           "PEPY_BIGQUERY_ANONYMOUS": "true", "PEPY_BIGQUERY_API_ENDPOINT": emulator.api_endpoint,
+           "PEPY_START_DATE": "2026-10-01"}
+    done = run_cli(["opening-balance", "--stops-before", (D2 + dt.timedelta(days=1)).isoformat()], env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # D1 and D2, and the row 1 µs before D1; not the one at the midnight the balance stops before
+    assert f"{sum(upstream[D1].values()) + sum(upstream[D2].values()) + 1:,} downloads" in done.stdout, done.stdout
+    assert "BigQuery job " in done.stdout and "billed 0 B" in done.stdout  # the emulator bills nothing

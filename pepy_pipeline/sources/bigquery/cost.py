@@ -25,14 +25,20 @@ def estimated_cost_usd(bytes_processed: int) -> float:
     return bytes_processed / 2**40 * PRICE_PER_TIB
 
 
-def check_estimate(dry_run_job, cap: int, what: str) -> int:
-    """The dry run's byte estimate, or :class:`CostCapExceeded` naming estimate and cap."""
+#: The settings that set each cap, named in the refusal so the user raises the right one.
+DAY_CAP_SETTING = "PEPY_BIGQUERY_MAXIMUM_BYTES_BILLED"
+BALANCE_CAP_SETTING = "PEPY_BIGQUERY_BALANCE_MAXIMUM_BYTES_BILLED"
+
+
+def check_estimate(dry_run_job, cap: int, what: str, setting: str = DAY_CAP_SETTING) -> int:
+    """The dry run's byte estimate, or :class:`CostCapExceeded` naming estimate, cap and the
+    ``setting`` that raises it."""
     estimate = int(dry_run_job.total_bytes_processed or 0)
     if estimate > cap:
         raise CostCapExceeded(
             f"{what}: the dry run estimates {human_bytes(estimate)} ({estimate:,} bytes), over the cap "
             f"maximum_bytes_billed = {human_bytes(cap)} ({cap:,} bytes); nothing was run or loaded. "
-            "Raise PEPY_BIGQUERY_MAXIMUM_BYTES_BILLED if this is expected."
+            f"Raise {setting} if this is expected."
         )
     return estimate
 

@@ -16,7 +16,7 @@ from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
 from pepy_pipeline.sources.bigquery.clients import BigQueryConnection
-from pepy_pipeline.sources.bigquery.cost import check_estimate, job_metadata
+from pepy_pipeline.sources.bigquery.cost import BALANCE_CAP_SETTING, check_estimate, job_metadata
 
 log = logging.getLogger("pepy_pipeline.bigquery")
 PRODUCTION_TABLE = "bigquery-public-data.pypi.file_downloads"
@@ -118,13 +118,15 @@ class BigQuerySource:
     def opening_balance_sql(self) -> str:
         return _sql("opening_balance.sql").replace("{table}", self.table)
 
-    def estimate_opening_balance(self, stops_before: dt.date) -> int:
-        """Bytes the opening-balance query would scan (a dry run: free)."""
+    def _balance_dry_run(self, stops_before: dt.date):
         config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False, query_parameters=[
             bigquery.ScalarQueryParameter("stops_before", "DATE", stops_before)])
-        job = self._call(lambda: self.client.query(self.opening_balance_sql(), job_config=config, retry=API_RETRY),
-                         stops_before)
-        return int(job.total_bytes_processed or 0)
+        return self._call(lambda: self.client.query(self.opening_balance_sql(), job_config=config, retry=API_RETRY),
+                          stops_before)
+
+    def estimate_opening_balance(self, stops_before: dt.date) -> int:
+        """Bytes the opening-balance query would scan (a dry run: free)."""
+        return int(self._balance_dry_run(stops_before).total_bytes_processed or 0)
 
     def opening_balance(self, stops_before: dt.date, cap: int) -> Iterator[pa.RecordBatch]:
         """Per-project downloads before ``stops_before``: dry-run, refused over ``cap``, capped;
@@ -132,12 +134,11 @@ class BigQuerySource:
         if stops_before >= dt.datetime.now(dt.timezone.utc).date():
             raise BigQuerySourceError(f"an opening balance stopping before {stops_before} would count a day not "
                                       "over in UTC or still receiving late rows (partial, never loadable afterwards)")
-        parameters = [bigquery.ScalarQueryParameter("stops_before", "DATE", stops_before)]
+        estimate = check_estimate(self._balance_dry_run(stops_before), cap, f"opening balance before {stops_before}",
+                                  BALANCE_CAP_SETTING)
         sql = self.opening_balance_sql()
-        dry = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False, query_parameters=parameters)
-        estimate = check_estimate(self._call(lambda: self.client.query(sql, job_config=dry, retry=API_RETRY),
-                                             stops_before), cap, f"opening balance before {stops_before}")
-        config = bigquery.QueryJobConfig(query_parameters=parameters, maximum_bytes_billed=cap)
+        config = bigquery.QueryJobConfig(query_parameters=[
+            bigquery.ScalarQueryParameter("stops_before", "DATE", stops_before)], maximum_bytes_billed=cap)
         job = self._call(lambda: self.client.query(sql, job_config=config, retry=API_RETRY,
                                                    job_retry=DEFAULT_JOB_RETRY), stops_before)
         rows = self._call(lambda: job.result(retry=API_RETRY), stops_before)
@@ -153,7 +154,6 @@ class BigQuerySource:
             bigquery.ArrayQueryParameter("partitions", "STRING", [f"{d:%Y%m%d}" for d in days])])
         job = self._call(lambda: self.client.query(sql, job_config=config, retry=API_RETRY), days[0])
         rows = self._call(lambda: list(job.result(retry=API_RETRY)), days[0])
-        self.fingerprint_stats = job_metadata(job, 0)
         return {dt.datetime.strptime(r[0], "%Y%m%d").date(): f"{r[1]}@{r[2]}" for r in rows}
 
     def upstream_downloads(self, day: dt.date) -> int:
