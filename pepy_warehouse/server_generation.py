@@ -18,6 +18,7 @@ import re
 
 from pepy_warehouse.generation import GRACE_SECONDS, SERVED_TABLES, GenerationError, validate_attached
 from pepy_warehouse.identifiers import identifier
+from pepy_warehouse.publish_log import logged_copies
 
 
 def copy_name(database: str, generation: str) -> str:
@@ -82,13 +83,9 @@ def drop_old_copies(client, database: str, grace_seconds: float = GRACE_SECONDS)
     A copy no publish names is a killed publish's leftover: publishes run one at a time, so it is
     dropped at once. The caller holds the publish mutex."""
     db = identifier(database)
-    logged = client.query(
-        f"SELECT serving_database, toUnixTimestamp64Milli(published_at) / 1000, "
-        f"toUnixTimestamp64Milli(now64(3)) / 1000 FROM {db}.publish_log WHERE serving_database != '' "
-        "ORDER BY published_at").result_rows
+    logged, now = logged_copies(client, db)
     newest = logged[-1][0] if logged else None
-    superseded = {name: logged[i + 1][1] for i, (name, _, _) in enumerate(logged[:-1])}
-    now = logged[-1][2] if logged else 0
+    superseded = {name: logged[i + 1][1] for i, (name, _) in enumerate(logged[:-1])}
     dropped = []
     for (name,) in client.query("SELECT name FROM system.databases").result_rows:
         if not _is_copy(db, name) or name == newest:

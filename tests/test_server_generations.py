@@ -44,6 +44,7 @@ def reader(client, dsn):
 def test_days_committed_after_a_publish_stay_unseen_until_the_next(client, reader):
     first = reader.snapshot()
     assert first.database.startswith("pepy_g") and first.last_complete_day == MONDAY + dt.timedelta(days=1)
+    assert first.first_loaded_day == first.first_complete_day == MONDAY  # no gap: no sum to ask
     totals_before = reader.query("SELECT sum(downloads) FROM __DB__.project_alltime")
 
     tuesday = MONDAY + dt.timedelta(days=2)
@@ -175,6 +176,27 @@ def test_old_copies_are_dropped_after_their_grace_and_a_killed_publishs_at_once(
             client.query(f"SELECT sum(downloads) FROM {made[-1]}.{table}").result_rows
 
 
+def test_days_loaded_before_a_gap_count_before_the_first_complete_day_on_a_server(client, dsn, tmp_path):
+    """The publish log records the first loaded day, as an embedded generation's manifest does:
+    without it the server's summary asked the engine one more sum at every request, gap or not."""
+    for day in (MONDAY, MONDAY + dt.timedelta(days=2), MONDAY + dt.timedelta(days=3)):  # a gap on Tuesday
+        load_day(client, DATABASE, SOURCE, day)
+    publish(client, DATABASE, None)
+    on_monday = client.query(f"SELECT sum(downloads) FROM {DATABASE}.downloads_daily "
+                             "WHERE project = 'requests' AND date = {day:Date}", parameters={"day": MONDAY}).result_rows[0][0]
+    reader = ServerReader(dsn, DATABASE, refresh_seconds=3600)
+    try:
+        snapshot = reader.snapshot()
+        assert (snapshot.first_loaded_day, snapshot.first_complete_day) == (MONDAY, MONDAY + dt.timedelta(days=2))
+        with TestClient(create_app(ApiSettings(home=tmp_path), reader=reader)) as http:
+            summary = http.get("/v1/projects/requests").json()
+            series = http.get("/v1/projects/requests/downloads").json()
+    finally:
+        reader.close()
+    assert on_monday > 0 and summary["downloads_before_first_complete_day"] == on_monday
+    assert summary["total_downloads"] == on_monday + sum(row["downloads"] for row in series["data"])
+
+
 def test_a_publish_from_before_copies_reads_the_live_tables(client, dsn):
     load_day(client, DATABASE, SOURCE, MONDAY)
     client.command(f"INSERT INTO {DATABASE}.publish_log (published_at, first_complete_day, last_complete_day, "
@@ -201,13 +223,15 @@ def test_before_the_pipeline_made_its_tables_the_api_answers_503_then_serves(tmp
                 migrate(client, DATABASE)
                 client.command(f"ALTER TABLE {DATABASE}.publish_log DROP COLUMN serving_database")
                 client.command(f"ALTER TABLE {DATABASE}.publish_log DROP COLUMN serving_rows")
+                client.command(f"ALTER TABLE {DATABASE}.publish_log DROP COLUMN first_loaded_day")  # 011
                 reader.refresh()  # tables made, nothing published; a publish_log from before 010
                 assert http.get("/api/v2/projects/requests").status_code == 503
                 load_day(client, DATABASE, SOURCE, MONDAY)
                 client.command(f"INSERT INTO {DATABASE}.publish_log VALUES "
                                "(now64(3), '2026-10-19', '2026-10-19', '', 0.1)")
                 reader.refresh()
-                assert reader.snapshot().database == DATABASE
+                assert reader.snapshot().database == DATABASE and reader.snapshot().first_loaded_day is None
                 assert http.get("/api/v2/projects/requests").status_code == 200
+                assert http.get("/v1/projects/requests").status_code == 200  # the summary asks the engine
     finally:
         reader.close()

@@ -43,6 +43,7 @@ from pepy_warehouse.generation import (
     validate_attached,
 )
 from pepy_warehouse.identifiers import identifier
+from pepy_warehouse.publish_log import recent_publishes
 from pepy_warehouse.server_generation import manifest_of, validate_copy
 from pepy_warehouse.totals import query_totals
 from pepy_api.engine_dirs import new_engine_dir
@@ -365,9 +366,10 @@ class ServerReader(Reader):
 
     def _refresh(self) -> None:
         with self.client() as client:
-            rows = self._recent_publishes(client)
+            # None before the pipeline created its tables: no data (503) until it publishes.
+            rows = recent_publishes(client, self._database, self.LOOK_BACK)
             copies = any(row[5] for row in rows)
-            for token, first, last, published_at, generation, database, counts in rows:
+            for token, first, last, published_at, generation, database, counts, first_loaded in rows:
                 current = token == self._snapshot.token
                 if current and (not database or self._exists(client, database)):
                     return  # nothing newer can be read
@@ -390,20 +392,8 @@ class ServerReader(Reader):
                     log.error("the served copy %s is gone and no published copy can be read: serving nothing", served)
                     self._snapshot = EMPTY
                 return
-        self._snapshot = self._read_snapshot(token, database or self._database, first, last, float(published_at))
-
-    def _recent_publishes(self, client) -> list[tuple]:
-        columns = {row[0] for row in client.query(
-            "SELECT name FROM system.columns WHERE database = {db:String} AND table = 'publish_log'",
-            parameters={"db": self._database}).result_rows}
-        if not columns:
-            return []  # the pipeline has not created its tables yet: no data (503) until it publishes
-        # Before migration 010 (an API upgraded before the pipeline): no copies, the live tables.
-        copy = "serving_database, serving_rows" if "serving_database" in columns else "'', ''"
-        return client.query(
-            f"SELECT toString(published_at), first_complete_day, last_complete_day, "
-            f"toUnixTimestamp64Milli(published_at) / 1000, generation, {copy} "
-            f"FROM {self._database}.publish_log ORDER BY published_at DESC LIMIT {self.LOOK_BACK}").result_rows
+        self._snapshot = self._read_snapshot(token, database or self._database, first, last, float(published_at),
+                                             first_loaded=first_loaded)
 
     @staticmethod
     def _exists(client, database: str) -> bool:

@@ -154,7 +154,7 @@ class Snapshot:
     #: From this day to ``last_complete_day`` every day is loaded: the daily history's start.
     first_complete_day: dt.date | None = None
     #: The first loaded day: before ``first_complete_day`` when days were loaded before a gap.
-    #: None: not known (a ClickHouse server's publish log, a generation published before it).
+    #: None: not known (a publish from before migration 011, a generation published before it).
     first_loaded_day: dt.date | None = None
     totals: TotalsTable = EMPTY_TOTALS
     #: Real projects (no '__all__'), most downloaded first: top lists.

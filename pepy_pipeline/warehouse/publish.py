@@ -9,7 +9,6 @@ rollups and all-time sums were already brought up to date, day by day, when each
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pepy_pipeline.warehouse.staging import STALE_STAGING_SECONDS, drop_stale, s
 from pepy_warehouse.generation import freeze_generation, new_generation_name
 from pepy_warehouse.identifiers import identifier
 from pepy_warehouse.locks import warehouse_mutex
+from pepy_warehouse.publish_log import record_publish
 from pepy_warehouse.server_generation import copy_generation, drop_old_copies
 
 PUBLISH_MUTEX = "publish"
@@ -103,6 +103,7 @@ def publish(client, database: str, warehouse_dir: Path | None) -> Published:
                                  + ", ".join(d.isoformat() for d in torn))
         days = committed_days(client, db)
         first, last = complete_days(days)
+        first_loaded = days[-1] if days else None  # days before a gap count as before ``first``
         holes = recent_holes(days, balance_stops_before(client, db))
         if last is not None:
             _rebuild_recent(client, db, last)
@@ -112,19 +113,14 @@ def publish(client, database: str, warehouse_dir: Path | None) -> Published:
             generation = freeze_generation(client, db, warehouse_dir, {
                 "first_complete_day": first.isoformat() if first else None,
                 "last_complete_day": last.isoformat() if last else None,
-                # Days loaded before a gap: the API then counts them as before first_complete_day.
-                "first_loaded_day": days[-1].isoformat() if days else None,
+                "first_loaded_day": first_loaded.isoformat() if first_loaded else None,
             }).name
         else:
             generation = new_generation_name()
             serving_database, rows = copy_generation(client, db, generation)
         seconds = time.perf_counter() - started
-        client.command(
-            f"INSERT INTO {db}.publish_log (published_at, first_complete_day, last_complete_day, generation, seconds, "
-            "serving_database, serving_rows) SELECT now64(3), {first:Nullable(Date)}, {last:Nullable(Date)}, "
-            "{generation:String}, {seconds:Float64}, {serving:String}, {rows:String}",
-            parameters={"first": first, "last": last, "generation": generation, "seconds": seconds,
-                        "serving": serving_database or "", "rows": json.dumps(rows) if rows else ""})
+        record_publish(client, db, first=first, last=last, first_loaded=first_loaded, generation=generation,
+                       seconds=seconds, serving_database=serving_database, rows=rows)
         dropped, not_dropped = (), None
         if serving_database is not None:
             try:
@@ -132,14 +128,6 @@ def publish(client, database: str, warehouse_dir: Path | None) -> Published:
             except Exception as error:  # noqa: BLE001 - the publish stands; the next one drops them
                 not_dropped = f"{type(error).__name__}: {error}"
     return Published(first, last, projects, generation, seconds, serving_database, dropped, not_dropped, holes)
-
-
-def last_published(client, database: str) -> tuple[dt.date | None, dt.date | None]:
-    db = identifier(database)
-    rows = client.query(
-        f"SELECT first_complete_day, last_complete_day FROM {db}.publish_log ORDER BY published_at DESC LIMIT 1"
-    ).result_rows
-    return rows[0] if rows else (None, None)
 
 
 def _rebuild_recent(client, db: str, as_of: dt.date) -> None:
