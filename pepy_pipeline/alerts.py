@@ -10,7 +10,6 @@ token, and definitions are shown in the UI.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import urllib.request
 
@@ -29,8 +28,14 @@ from dagster._core.storage.tags import SCHEDULE_NAME_TAG, TICK_ID_TAG
 from pepy_pipeline.assets.publishing import SERVES_YESTERDAY
 from pepy_pipeline.load_runs import loads_in_flight
 from pepy_pipeline.schedules import daily_downloads_schedule
+from pepy_pipeline.settings import load_settings
 
-WEBHOOK_VARIABLE = "PEPY_ALERT_WEBHOOK_URL"
+WEBHOOK_VARIABLE = "PEPY_ALERT_WEBHOOK_URL"  # the setting ``alert_webhook_url``
+
+
+def webhook_url() -> str:
+    """Read at each use, not at import: the code location's definitions hold no address."""
+    return load_settings().alert_webhook_url
 TIMEOUT_SECONDS = 10
 
 
@@ -49,7 +54,7 @@ def failed_checks(instance, run_id: str) -> list[dict]:
 
 def post(payload: dict) -> None:
     """POST ``payload`` as JSON to the webhook; a failure is raised so the sensor tick shows it."""
-    url = os.environ.get(WEBHOOK_VARIABLE, "")
+    url = webhook_url()
     if not url:
         return
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
@@ -92,7 +97,7 @@ def alert_on_command_line_run(instance, run_id: str) -> None:
     """The command line's runs (executed in its process) have no code location, and Dagster's
     run-status sensors never see them: a failed CLI load alerted no one (found by a newcomer).
     The CLI calls this after each of its runs instead; a failure to post is printed, never fatal."""
-    if not os.environ.get(WEBHOOK_VARIABLE):
+    if not webhook_url():
         return
     run = instance.get_run_by_id(run_id)
     failure = None
@@ -121,4 +126,4 @@ def alert_on_failed_checks(context: RunStatusSensorContext):
 
 def alert_sensors() -> list:
     """The alert sensors, or none when no webhook is configured."""
-    return [alert_on_run_failure, alert_on_failed_checks] if os.environ.get(WEBHOOK_VARIABLE) else []
+    return [alert_on_run_failure, alert_on_failed_checks] if webhook_url() else []

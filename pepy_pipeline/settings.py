@@ -48,6 +48,8 @@ class PipelineSettings(WarehouseSettings):
     writer_session: bool = True
     #: Cap of the one-off opening-balance query (it scans every partition before the first day).
     bigquery_balance_maximum_bytes_billed: int = 100 * 10**12
+    #: Failed runs and failed ERROR checks are POSTed here as JSON (empty: no alerts).
+    alert_webhook_url: str = ""
 
 
 def load_settings() -> PipelineSettings:

@@ -1,4 +1,6 @@
-"""ClickHouse identifiers (database and table names): validated once where they enter."""
+"""ClickHouse identifiers (database and table names): refused where they enter (the settings, the
+warehouse resource) and checked again by each public function that puts one in SQL, since those
+are called with names from tests, benchmarks and scripts too."""
 
 from __future__ import annotations
 

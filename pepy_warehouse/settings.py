@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pepy_warehouse.identifiers import identifier
+
 
 class WarehouseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PEPY_", extra="ignore")
@@ -20,6 +22,12 @@ class WarehouseSettings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("database")
+    @classmethod
+    def _plain_identifier(cls, value: str) -> str:
+        """Refused here, naming the variable, not at the first SQL statement that embeds it."""
+        return identifier(value)
 
     @property
     def warehouse_dsn(self) -> str:

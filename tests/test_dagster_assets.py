@@ -60,6 +60,7 @@ def test_a_range_run_loads_every_day_passes_checks_and_publishes(dsn, warehouse_
     assert [m.partition for m in facts] == [(FIRST + dt.timedelta(days=i)).isoformat() for i in range(4)]
     assert {"downloads", "bytes_on_disk", "stage_seconds", "rows_per_second", "upstream_fingerprint"} <= set(
         facts[0].metadata)
+    assert facts[0].metadata["source"].value == SMALL.build().describe()  # which source was read
     published = [e.materialization for e in events if e.asset_key == AssetKey("serving_tables")]
     # At the run's end, after compaction: October is open and holds a part per day, more than the
     # tables that keep their open month in one part may keep (the dimensions may keep these 4).
@@ -213,7 +214,7 @@ def test_a_killed_cli_load_leaves_no_run_started_after_the_next_load(tmp_path):
     # day was not loaded yet; a kill landing after the day was recorded would leave it loaded.)
     from dagster import AssetPartitionStatus
 
-    from pepy_pipeline.schedules import days_to_load
+    from pepy_pipeline.reload_policy import days_to_load
     with DagsterInstance.from_config(str(home / "dagster")) as instance:
         killed = [day for days in left.values() for day in days]
         status = instance.get_status_by_partition(AssetKey("pypi_downloads"), killed, daily_partitions)
@@ -221,7 +222,7 @@ def test_a_killed_cli_load_leaves_no_run_started_after_the_next_load(tmp_path):
         assert not_loaded, status
         wanted = days_to_load(instance, SMALL.build(), dt.date(2026, 10, 10))
         for day in not_loaded:
-            assert status[day] == AssetPartitionStatus.FAILED and "failed" in wanted[dt.date.fromisoformat(day)], wanted
+            assert status[day] == AssetPartitionStatus.FAILED and "failed" in wanted[dt.date.fromisoformat(day)].text, wanted
 
 
 def test_a_daemon_run_killed_before_its_first_step_is_failed_by_its_worker_pid():

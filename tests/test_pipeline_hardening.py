@@ -87,6 +87,21 @@ def test_a_writer_nice_the_resource_refuses_is_refused_as_a_setting():
     assert build_resources(PipelineSettings(writer_nice=19))["warehouse"].writer_nice == 19
 
 
+def test_a_database_name_that_is_not_an_identifier_is_refused_where_it_enters():
+    """Found in review: it passed the settings and the resource, and failed at the first SQL
+    statement that embedded it."""
+    from pydantic import ValidationError
+
+    from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+
+    for bad in ("pepy; DROP TABLE x", "pepy-stats", ""):
+        with pytest.raises(ValidationError, match="not a valid ClickHouse identifier"):
+            PipelineSettings(database=bad)
+        with pytest.raises(ValidationError, match="not a valid ClickHouse identifier"):
+            ClickHouseWarehouse(dsn="chdb:///tmp/x", database=bad)
+    assert build_resources(PipelineSettings(database="pepy_2"))["warehouse"].database == "pepy_2"
+
+
 @pytest.mark.parametrize("dsn, shown", [
     ("http://default:secret@127.0.0.1:9/pepy", "http://default:***@127.0.0.1:9/pepy"),
     ("http://pepy:p@ss@word@host:8123/db", "http://pepy:***@host:8123/db"),

@@ -1,1 +1,1 @@
-"""Read access to the serving tables: frozen generations (embedded) or a live server."""
+"""Read access to the serving tables: frozen generations (embedded) or the newest publish's copy on a server."""

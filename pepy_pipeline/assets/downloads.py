@@ -59,7 +59,6 @@ _CHECKS = (
                    description="Downloads loaded equal a COUNT(*) of the day upstream (sources that can "
                                "count: BigQuery). Upstream partial or late days show up here."),
 )
-_SPECS = {spec.name: spec for spec in _CHECKS}
 
 
 @multi_asset(
@@ -114,7 +113,7 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
                 continue
             outcomes += [(day, o) for o in result.outcomes]
             committed.append(result)
-            _report_materialized(context, result)
+            _report_materialized(context, result, download_source.describe())
         if committed:
             outcomes += _compared_after_commit(client, warehouse.database, committed, warehouse.volume_bands())
             outcomes += _earlier_days_compared_now(context.instance, client, warehouse.database,
@@ -247,7 +246,9 @@ def verdict_metadata(outcomes: list[CheckOutcome]) -> dict:
     return metadata
 
 
-def _report_materialized(context: AssetExecutionContext, result) -> None:
+def _report_materialized(context: AssetExecutionContext, result, source: dict[str, str]) -> None:
+    """A committed day's materializations, with the ``source`` that was read (which table or
+    sample shape: a day loaded from the sample source by mistake is told from the UI)."""
     key = result.day.isoformat()
     context.log_event(AssetMaterialization(asset_key=DOWNLOADS, partition=key, metadata={
         "dagster/row_count": result.rows,
@@ -258,6 +259,7 @@ def _report_materialized(context: AssetExecutionContext, result) -> None:
         "commit_seconds": round(result.seconds_commit, 3),
         "rows_per_second": round(result.rows / result.seconds_total) if result.seconds_total else 0,
         "upstream_fingerprint": result.fingerprint,
+        "source": MetadataValue.json(source),
         **verdict_metadata(result.outcomes),
         **result.cost,
     }))

@@ -48,6 +48,7 @@ def _compact_and_publish(context: AssetExecutionContext, client, warehouse: Clic
     if published.copies_not_dropped:
         context.log.warning(f"could not drop old serving copies now (tried again at the next publish): "
                             f"{published.copies_not_dropped}")
+    context.log.info(f"published data to {published.last_complete_day} ({published.serving_database or published.generation})")
     return published, {"compacted_months": sorted({done.month for done in compacted if not done.error}),
                        "compaction_failures": [f"{d.table} {d.month}: {d.error}" for d in compacted if d.error],
                        "compaction_seconds": round(sum(done.seconds for done in compacted), 3)}
@@ -74,7 +75,6 @@ def publish_and_report(context: AssetExecutionContext, client, warehouse: ClickH
     served = served_day_result(published.last_complete_day, dt.datetime.now(dt.timezone.utc), published.recent_holes)
     context.log_event(AssetCheckEvaluation(asset_key=SERVING, check_name=SERVES_YESTERDAY, passed=served.passed,
                                            severity=served.severity, metadata=served.metadata))
-    context.log.info(f"published data to {published.last_complete_day} ({published.serving_database or published.generation})")
     return published
 
 
@@ -87,7 +87,6 @@ def serving_tables(context: AssetExecutionContext, warehouse: ClickHouseWarehous
     record_run_process(context)
     with warehouse.connect(what=f"publish run {context.run.run_id}", report=context.log.warning) as client:
         published, compaction = _compact_and_publish(context, client, warehouse)
-    context.log.info(f"published data to {published.last_complete_day} ({published.serving_database or published.generation})")
     return MaterializeResult(metadata={**_metadata(published), **compaction})
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from pepy_pipeline.warehouse.commit import COMMIT_MUTEX
 from pepy_pipeline.warehouse.staging import staging_table
 from pepy_warehouse.identifiers import identifier
 from pepy_warehouse.locks import warehouse_mutex
@@ -50,7 +51,7 @@ def load_opening_balance(client, database: str, batches, stops_before: dt.date, 
     before ``batches`` is read (a billed scan) when it would cover a day not over in UTC."""
     refuse_unfinished(stops_before)
     db = identifier(database)
-    with warehouse_mutex(client, db, "commit"):
+    with warehouse_mutex(client, db, COMMIT_MUTEX):
         first_loaded = client.query(
             f"SELECT min(date), count() FROM {db}.load_log FINAL WHERE state = 'committed'").result_rows[0]
         if first_loaded[1] and first_loaded[0] < stops_before:

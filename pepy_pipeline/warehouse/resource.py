@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterator
 
 from dagster import ConfigurableResource
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from pepy_pipeline.warehouse.day_checks import VolumeBands
 from pepy_pipeline.warehouse.migrations import migrate
@@ -15,6 +15,7 @@ from pepy_pipeline.warehouse.priority import lower_cpu_priority, lower_session_p
 from pepy_pipeline.warehouse.staging import drop_stale
 from pepy_warehouse.connection import connected, embedded_path, is_embedded
 from pepy_warehouse.generation import remove_old_generations
+from pepy_warehouse.identifiers import identifier
 from pepy_warehouse.locks import embedded_writer_lock
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,12 @@ class ClickHouseWarehouse(ConfigurableResource):
         "at writer_nice (nice counts only within a session where the kernel groups by session). "
         "On in the code location and the CLI; off by default for in-process use (tests, notebooks), "
         "where leaving the caller's session would surprise it"))
+
+    @field_validator("database")
+    @classmethod
+    def _plain_identifier(cls, value: str) -> str:
+        """Refused in the launchpad, not at the first SQL statement that embeds it."""
+        return identifier(value)
 
     @property
     def embedded(self) -> bool:

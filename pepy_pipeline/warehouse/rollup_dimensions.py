@@ -24,5 +24,3 @@ FACT_DIMENSIONS = {
 DERIVED_DIMENSIONS = {
     "python_major": ("python_minor", "if(value IN ('', 'invalid'), value, splitByChar('.', value)[1])"),
 }
-
-ALL_DIMENSIONS = (*FACT_DIMENSIONS, *DERIVED_DIMENSIONS)
