@@ -87,6 +87,24 @@ def test_a_writer_nice_the_resource_refuses_is_refused_as_a_setting():
     assert build_resources(PipelineSettings(writer_nice=19))["warehouse"].writer_nice == 19
 
 
+def test_a_setting_and_the_resource_field_it_feeds_have_one_default():
+    """The same default is written in the settings (the environment), the resources (the
+    launchpad) and the volume bands (code that calls the warehouse layer): a review found them
+    repeated, so a change to one alone must fail here. ``writer_session`` differs on purpose (the
+    resource's default serves in-process callers)."""
+    import dataclasses
+
+    from pepy_pipeline.warehouse.day_checks import VolumeBands
+
+    settings = PipelineSettings.model_fields
+    pairs = [(name, field) for resource in (ClickHouseWarehouse, DownloadSourceResource)
+             for name, field in resource.model_fields.items() if name in settings and name != "writer_session"]
+    assert len(pairs) >= 18, [name for name, _ in pairs]
+    assert {name: field.default for name, field in pairs} == {name: settings[name].default for name, _ in pairs}
+    bands = {f"volume_{f.name}": f.default for f in dataclasses.fields(VolumeBands) if f"volume_{f.name}" in settings}
+    assert len(bands) == 5 and bands == {name: settings[name].default for name in bands}
+
+
 def test_a_database_name_that_is_not_an_identifier_is_refused_where_it_enters():
     """Found in review: it passed the settings and the resource, and failed at the first SQL
     statement that embedded it."""
