@@ -25,7 +25,7 @@ from dagster import (
 )
 from dagster._core.storage.tags import SCHEDULE_NAME_TAG, TICK_ID_TAG
 
-from pepy_pipeline.assets.publishing import SERVES_YESTERDAY
+from pepy_pipeline.assets.keys import SERVES_YESTERDAY
 from pepy_pipeline.load_runs import loads_in_flight
 from pepy_pipeline.schedules import daily_downloads_schedule
 from pepy_pipeline.settings import load_settings

@@ -75,11 +75,12 @@ def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInsta
     from pepy_pipeline.alerts import alert_on_command_line_run
     from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG
     from pepy_pipeline.definitions import defs
+    from pepy_pipeline.load_runs import LOAD_JOB
     from pepy_pipeline.run_process import process_tags
-    from pepy_pipeline.sensors import fail_dead_runs
+    from pepy_pipeline.sensors import fail_dead_runs, publish_job
 
     validate_range(start, end)
-    job = defs.resolve_job_def("load_downloads")
+    job = defs.resolve_job_def(LOAD_JOB)
     instance = instance or DagsterInstance.get()
     # A load killed earlier left its runs STARTED; without a daemon (whose dead_run_sensor does
     # this) nothing else would ever end them.
@@ -94,8 +95,8 @@ def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInsta
         print(f"{first}..{last}: run {result.run_id} {status}", flush=True)
         alert_on_command_line_run(instance, result.run_id)
         ok = ok and result.success
-    published = defs.resolve_job_def("publish").execute_in_process(instance=instance, tags=process_tags(),
-                                                                   raise_on_error=False)
+    published = defs.resolve_job_def(publish_job.name).execute_in_process(instance=instance, tags=process_tags(),
+                                                                          raise_on_error=False)
     print(f"publish: run {published.run_id} {'ok' if published.success else 'FAILED'}", flush=True)
     alert_on_command_line_run(instance, published.run_id)
     return ok and published.success

@@ -13,7 +13,7 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
-from pepy_pipeline.assets.downloads import DOWNLOADS, ROLLUPS
+from pepy_pipeline.assets.keys import DOWNLOADS, ROLLUPS
 
 LOAD_JOB = "load_downloads"
 IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,

@@ -15,8 +15,7 @@ from dagster import (
     schedule,
 )
 
-from pepy_pipeline.assets.downloads import DOWNLOADS, ROLLUPS
-from pepy_pipeline.assets.publishing import SERVING
+from pepy_pipeline.assets.keys import DOWNLOADS, ROLLUPS, SERVES_YESTERDAY, SERVING
 from pepy_pipeline.load_runs import LOAD_JOB
 from pepy_pipeline.reload_policy import plan_tick
 
@@ -27,7 +26,7 @@ load_downloads_job = define_asset_job(
 )
 
 served_day_job = define_asset_job(
-    "check_served_day", selection=AssetSelection.checks(AssetCheckKey(SERVING, "serves_yesterday")),
+    "check_served_day", selection=AssetSelection.checks(AssetCheckKey(SERVING, SERVES_YESTERDAY)),
     description="Checks that the API serves yesterday (no warehouse access).")
 #: After the freshness deadline (``pepy_pipeline.freshness.DEADLINE``).
 served_day_schedule = ScheduleDefinition(name="served_day_schedule", job=served_day_job, cron_schedule="5 9 * * *",

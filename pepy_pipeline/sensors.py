@@ -19,8 +19,8 @@ from dagster import (
 
 from dagster._core.launcher import DefaultRunLauncher
 
-from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG, ROLLUPS
-from pepy_pipeline.assets.publishing import SERVING
+from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG
+from pepy_pipeline.assets.keys import ROLLUPS, SERVING
 from pepy_pipeline.load_runs import backfills_in_progress, loads_in_flight
 from pepy_pipeline.run_process import PID_TAG, pid_alive, process_alive
 

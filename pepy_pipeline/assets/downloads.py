@@ -16,7 +16,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetKey,
     AssetMaterialization,
     AssetRecordsFilter,
     AssetSpec,
@@ -25,6 +24,7 @@ from dagster import (
     multi_asset,
 )
 
+from pepy_pipeline.assets.keys import DOWNLOADS, ROLLUPS
 from pepy_pipeline.assets.publishing import publish_and_report
 from pepy_pipeline.run_process import record_run_process
 from pepy_pipeline.partitions import daily_partitions, warehouse_backfill_policy
@@ -35,8 +35,6 @@ from pepy_pipeline.warehouse.day_load import DayFailed, load_and_commit_day, not
 from pepy_pipeline.warehouse.publish import PublishRefused
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
-DOWNLOADS = AssetKey("pypi_downloads")
-ROLLUPS = AssetKey("download_rollups")
 BACKFILL_TAG = "dagster/backfill"
 #: Set by callers that publish once themselves after several runs (the CLI).
 NO_PUBLISH_TAG = "pepy/no-publish"

@@ -13,21 +13,19 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
-    AssetKey,
     AssetMaterialization,
     MaterializeResult,
     asset,
     asset_check,
 )
 
+from pepy_pipeline.assets.keys import ROLLUPS, SERVES_YESTERDAY, SERVING
 from pepy_pipeline.freshness import PUBLISHED_DATA_FRESHNESS, expected_last_day
 from pepy_pipeline.run_process import record_run_process
 from pepy_pipeline.warehouse.compaction import compact_months
 from pepy_pipeline.warehouse.publish import RECENT_DAYS, Published, publish
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
-SERVING = AssetKey("serving_tables")
-ROLLUPS_KEY = AssetKey("download_rollups")
 
 
 def _compact_and_publish(context: AssetExecutionContext, client, warehouse: ClickHouseWarehouse) -> tuple[Published, dict]:
@@ -78,7 +76,7 @@ def publish_and_report(context: AssetExecutionContext, client, warehouse: ClickH
     return published
 
 
-@asset(key=SERVING, deps=[ROLLUPS_KEY], pool="warehouse", group_name="serving", kinds={"clickhouse"},
+@asset(key=SERVING, deps=[ROLLUPS], pool="warehouse", group_name="serving", kinds={"clickhouse"},
        freshness_policy=PUBLISHED_DATA_FRESHNESS)
 def serving_tables(context: AssetExecutionContext, warehouse: ClickHouseWarehouse) -> MaterializeResult:
     """What the API reads. Materialized = every committed day is visible to readers: recent sums
@@ -90,7 +88,6 @@ def serving_tables(context: AssetExecutionContext, warehouse: ClickHouseWarehous
     return MaterializeResult(metadata={**_metadata(published), **compaction})
 
 
-SERVES_YESTERDAY = "serves_yesterday"
 
 
 def served_day_result(served: dt.date | None, now: dt.datetime,
