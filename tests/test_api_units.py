@@ -1,9 +1,12 @@
-"""Small pieces of the API that need no server: the response cache's bounds, name rules."""
+"""Small pieces of the API that need no server: the response cache's bounds, name rules, date windows."""
+
+import datetime as dt
 
 import pytest
 
 from pepy_api.caching import ResponseCache
 from pepy_api.names import InvalidProjectName, normalize
+from pepy_api.routers.pepy import months_before
 from pepy_api.versions import sort_versions
 
 
@@ -221,3 +224,11 @@ def test_sorted_names_bisect_like_a_list(size):
     for name in probes:
         for lo in {0, 1, size // 2, max(size - 1, 0), size} - ({1} if size < 1 else set()):
             assert sorted_names.bisect_left(name, lo) == bisect.bisect_left(names, name, lo), (name, lo)
+
+
+def test_a_pro_time_range_starts_on_the_same_day_of_an_earlier_month_or_its_last():
+    assert months_before(dt.date(2026, 1, 31), 4) == dt.date(2025, 9, 30)
+    assert months_before(dt.date(2026, 3, 31), 1) == dt.date(2026, 2, 28)
+    assert months_before(dt.date(2024, 3, 30), 1) == dt.date(2024, 2, 29)
+    assert months_before(dt.date(2026, 5, 15), 4) == dt.date(2026, 1, 15)
+    assert months_before(dt.date(2026, 2, 28), 12) == dt.date(2025, 2, 28)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from typing import Annotated
 
@@ -25,8 +26,10 @@ TIME_RANGES = {"four_months": 4, "one_year": 12}
 
 
 def months_before(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months earlier, or that month's last day (it was capped
+    at the 28th: a window ending on the 31st started up to 3 days early, a probe found)."""
     year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    return dt.date(year, month + 1, min(day.day, 28))
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def v2_window(last_day: dt.date) -> tuple[dt.date, dt.date]:
