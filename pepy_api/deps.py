@@ -113,9 +113,11 @@ def _range(snap: Snapshot, settings: ApiSettings, start_date, end_date, default_
     elif default_days:
         start = end - dt.timedelta(days=default_days - 1)  # the engine reads a day before 1970 as 1970-01-01
     else:  # all history, or the last max_range_days of it: the default is never refused
-        start = snap.first_complete_day or end
-        if start > end:  # only an end_date, before the complete history: what was loaded up to it
-            start = min(snap.first_loaded_day or end, end)  # (a probe: a 400 naming a start never sent)
+        # From the first loaded day: from first_complete_day, one failed day left a chart of the
+        # days after it; and with only an end_date before it, a 400 named a start never sent (a
+        # probe). Days before a gap are in the series; first_complete_day in the answer says
+        # where the unbroken history starts.
+        start = min(snap.first_loaded_day or snap.first_complete_day or end, end)
         if (end - start).days >= settings.max_range_days:
             start = end - dt.timedelta(days=settings.max_range_days - 1)
     if start > end:

@@ -215,9 +215,12 @@ def test_days_loaded_before_a_gap_count_before_the_first_complete_day(tmp_path):
     try:
         with httpx.Client(base_url=base, timeout=10) as http:
             summary = http.get("/v1/projects/pepy").json()
-            series = http.get("/v1/projects/pepy/downloads").json()
-            # Only an end_date before the complete history: the days loaded up to it (a probe: a 400
-            # naming a start_date never sent), before any loaded day: none.
+            series = http.get("/v1/projects/pepy/downloads", params={"start_date": api_data.D3.isoformat()}).json()
+            # The default is all history, days before the gap included (it started at the first
+            # complete day: one failed day left a chart of the days after it); with only an
+            # end_date before the complete history, the days loaded up to it (a probe: a 400
+            # naming a start_date never sent), and before any loaded day none.
+            every_day = http.get("/v1/projects/pepy/downloads").json()
             up_to = {day: http.get("/v1/projects/pepy/downloads", params={"end_date": day.isoformat()})
                      for day in (api_data.D1 - dt.timedelta(days=1), api_data.D1, api_data.D2)}
     finally:
@@ -225,8 +228,9 @@ def test_days_loaded_before_a_gap_count_before_the_first_complete_day(tmp_path):
     on_d1 = sum(row["downloads"] for row in api_data.ROWS[api_data.D1] if row["project"] == "pepy")
     assert summary["first_complete_day"] == api_data.D3.isoformat() and on_d1 > 0
     assert summary["downloads_before_first_complete_day"] == on_d1
-    assert series["start_date"] == api_data.D3.isoformat()
     assert summary["total_downloads"] == on_d1 + sum(row["downloads"] for row in series["data"])
+    assert every_day["start_date"] == api_data.D1.isoformat() and every_day["first_complete_day"] == api_data.D3.isoformat()
+    assert summary["total_downloads"] == sum(row["downloads"] for row in every_day["data"])
     assert all(answer.status_code == 200 for answer in up_to.values()), [a.text for a in up_to.values()]
     sums = [sum(row["downloads"] for row in answer.json()["data"]) for answer in up_to.values()]
     assert sums == [0, on_d1, on_d1]

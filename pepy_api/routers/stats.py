@@ -81,8 +81,9 @@ def downloads(
 ):
     """`value` is the dimension's value (`null` where upstream did not know it); with `by=none`
     there is one row per period. Weeks start on Monday; `start_date`/`end_date` default to all
-    history (its last `PEPY_MAX_RANGE_DAYS` days, 3,660 unless set, where it is longer: the answer's
-    `start_date` says where it starts)."""
+    history from the first loaded day, days before a gap included (its last `PEPY_MAX_RANGE_DAYS`
+    days, 3,660 unless set, where it is longer: the answer's `start_date` says where it starts;
+    `first_complete_day` where the unbroken history starts)."""
     measure = _measure(ci, mirrors)
     if by is Dimension.none:
         rows = [(d, "", n) for d, n in queries.daily_downloads(
