@@ -117,7 +117,10 @@ def _range(snap: Snapshot, settings: ApiSettings, start_date, end_date, default_
         # days after it; and with only an end_date before it, a 400 named a start never sent (a
         # probe). Days before a gap are in the series; first_complete_day in the answer says
         # where the unbroken history starts.
-        start = min(snap.first_loaded_day or snap.first_complete_day or end, end)
+        start = snap.first_loaded_day or snap.first_complete_day or end
+        if start > end:  # only an end_date, before the history: nothing loaded up to it, or, where
+            # the first loaded day is not known (an older publish), as far back as allowed
+            start = end if snap.first_loaded_day else max(FIRST_DAY, end - dt.timedelta(days=settings.max_range_days - 1))
         if (end - start).days >= settings.max_range_days:
             start = end - dt.timedelta(days=settings.max_range_days - 1)
     if start > end:

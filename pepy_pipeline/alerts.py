@@ -31,12 +31,12 @@ from pepy_pipeline.schedules import daily_downloads_schedule
 from pepy_pipeline.settings import load_settings
 
 WEBHOOK_VARIABLE = "PEPY_ALERT_WEBHOOK_URL"  # the setting ``alert_webhook_url``
+TIMEOUT_SECONDS = 10
 
 
 def webhook_url() -> str:
     """Read at each use, not at import: the code location's definitions hold no address."""
     return load_settings().alert_webhook_url
-TIMEOUT_SECONDS = 10
 
 
 def failed_checks(instance, run_id: str) -> list[dict]:

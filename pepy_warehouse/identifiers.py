@@ -7,10 +7,19 @@ from __future__ import annotations
 import re
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def identifier(name: str) -> str:
     """Return ``name`` if it is a plain (optionally database-qualified) identifier."""
     if not _IDENTIFIER.match(name):
         raise ValueError(f"not a valid ClickHouse identifier: {name!r}")
+    return name
+
+
+def database_name(name: str) -> str:
+    """Return ``name`` if it is a plain identifier: a database, so not qualified (``pepy.prod``
+    passed :func:`identifier` and failed at the first migration: a review)."""
+    if not _NAME.match(name):
+        raise ValueError(f"not a valid ClickHouse database name: {name!r}")
     return name

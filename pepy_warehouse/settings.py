@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pepy_warehouse.identifiers import identifier
+from pepy_warehouse.identifiers import database_name
 
 
 class WarehouseSettings(BaseSettings):
@@ -27,7 +27,7 @@ class WarehouseSettings(BaseSettings):
     @classmethod
     def _plain_identifier(cls, value: str) -> str:
         """Refused here, naming the variable, not at the first SQL statement that embeds it."""
-        return identifier(value)
+        return database_name(value)
 
     @property
     def warehouse_dsn(self) -> str:

@@ -85,6 +85,30 @@ def test_all_history_default_is_capped_to_the_longest_range_not_refused():
         ApiSettings(max_range_days=30)
 
 
+def test_the_all_history_default_with_a_gap_and_with_only_an_end_date():
+    """From the first loaded day (days before a gap included), whatever end_date is given; a
+    review found end_date one day later dropping the days before the gap."""
+    import asyncio
+
+    from pepy_api.deps import date_range
+    from pepy_api.settings import ApiSettings
+    from pepy_api.store.snapshot import Snapshot
+
+    settings = ApiSettings(max_range_days=180)
+    day = dt.date(2026, 1, 10)
+    gap = Snapshot(token="t", database="db", last_complete_day=day + dt.timedelta(days=5),
+                   first_complete_day=day, first_loaded_day=day - dt.timedelta(days=5))
+
+    def start(snap, end=None):
+        return asyncio.run(date_range(snap, settings, end_date=end)).start
+
+    assert start(gap) == start(gap, day) == start(gap, day - dt.timedelta(days=2)) == day - dt.timedelta(days=5)
+    assert start(gap, day - dt.timedelta(days=9)) == day - dt.timedelta(days=9)  # nothing loaded up to it
+    # The first loaded day not known (a publish from before it was recorded): as far back as allowed.
+    unknown = Snapshot(token="t", database="db", last_complete_day=day + dt.timedelta(days=5), first_complete_day=day)
+    assert start(unknown) == day and start(unknown, day - dt.timedelta(days=2)) == day - dt.timedelta(days=181)
+
+
 def test_pepy_v2_window_at_month_edges():
     import datetime as dt
 

@@ -112,10 +112,10 @@ def test_a_database_name_that_is_not_an_identifier_is_refused_where_it_enters():
 
     from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
-    for bad in ("pepy; DROP TABLE x", "pepy-stats", ""):
-        with pytest.raises(ValidationError, match="not a valid ClickHouse identifier"):
+    for bad in ("pepy; DROP TABLE x", "pepy-stats", "", "pepy.prod"):  # a database is not qualified
+        with pytest.raises(ValidationError, match="not a valid ClickHouse database name"):
             PipelineSettings(database=bad)
-        with pytest.raises(ValidationError, match="not a valid ClickHouse identifier"):
+        with pytest.raises(ValidationError, match="not a valid ClickHouse database name"):
             ClickHouseWarehouse(dsn="chdb:///tmp/x", database=bad)
     assert build_resources(PipelineSettings(database="pepy_2"))["warehouse"].database == "pepy_2"
 

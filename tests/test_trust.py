@@ -12,7 +12,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from pepy_pipeline.definitions import defs
-from pepy_pipeline.reload_policy import days_to_load
+from pepy_pipeline.reload_policy import CATCH_UP_TAG, days_to_load
 from pepy_pipeline.sensors import publish_needed
 from pepy_pipeline.sources.sample import SampleSource
 from pepy_pipeline.warehouse.commit import COMMIT_MUTEX, DayBeforeOpeningBalance, torn_days
@@ -315,6 +315,7 @@ def test_the_schedule_retries_a_recent_day_whose_load_failed(dsn):
     # Yesterday, and the hole; not the days before the first one loaded (history starts there).
     assert sorted(wanted) == [MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=3)], wanted
     assert "never loaded" in wanted[MONDAY + dt.timedelta(days=1)].text
+    assert wanted[MONDAY + dt.timedelta(days=1)].counted_by == (CATCH_UP_TAG,)  # its tries are counted
     assert run_range(dsn, MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=1), instance=instance).success
     assert sorted(days_to_load(instance, SMALL.build(), today)) == [MONDAY + dt.timedelta(days=3)]
 
@@ -383,6 +384,7 @@ def test_the_schedule_retries_failed_and_missing_days_older_than_its_look_back(d
     monkeypatch.setattr(reload_policy, "CATCH_UP_PER_TICK", 100)
     wanted = days_to_load(instance, SMALL.build(), today)
     assert "failed" in wanted[day[21]].text and "failed" in wanted[day[18]].text and "catch-up" in wanted[day[18]].text
+    assert wanted[day[18]].counted_by == wanted[day[21]].counted_by == (CATCH_UP_TAG,)
     assert "never loaded" in wanted[day[19]].text and "never loaded" in wanted[day[17]].text
     assert day[22] not in wanted and day[20] not in wanted and day[16] not in wanted  # before history; loaded
     assert set(wanted) == {day[k] for k in (0, *range(1, 16), 17, 18, 19, 21)}, sorted(wanted)
@@ -438,6 +440,7 @@ def test_the_schedule_still_requests_yesterday_when_fingerprints_cannot_be_read(
     wanted = days_to_load(instance, Unreachable(SMALL.build()), today)
     assert sorted(wanted) == [MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=2)], wanted
     assert "cannot tell" in wanted[MONDAY + dt.timedelta(days=1)].text and wanted[MONDAY + dt.timedelta(days=2)].text == "new"
+    assert wanted[MONDAY + dt.timedelta(days=1)].counted_by == wanted[MONDAY + dt.timedelta(days=2)].counted_by == ()
 
 
 def test_the_schedule_retries_holes_for_a_source_without_fingerprints(dsn):
@@ -1310,5 +1313,6 @@ def test_an_older_day_refused_then_repaired_upstream_is_tried_again(dsn, instanc
     upstream["rows"] = "1200"  # repaired upstream
     request = requests_by_day(instance, counted, today)[MONDAY]
     assert request.tags["pepy/why"].endswith(GREW_SINCE_TRY) and request.tags[LATE_ROWS_TAG] == MONDAY.isoformat()
+    assert request.tags[CATCH_UP_TAG] == MONDAY.isoformat()  # a try, too
     assert run_range(dsn, MONDAY, MONDAY, source=counted, instance=instance, tags=pepy_tags(request)).success
     assert MONDAY not in requests_by_day(instance, counted, today)

@@ -42,7 +42,7 @@ from pepy_warehouse.generation import (
     read_totals,
     validate_attached,
 )
-from pepy_warehouse.identifiers import identifier
+from pepy_warehouse.identifiers import database_name
 from pepy_warehouse.publish_log import recent_publishes
 from pepy_warehouse.server_generation import manifest_of, validate_copy
 from pepy_warehouse.totals import query_totals
@@ -359,14 +359,14 @@ class ServerReader(Reader):
 
     def __init__(self, dsn: str, database: str, refresh_seconds: float = 5.0) -> None:
         super().__init__(refresh_seconds)
-        self._database = identifier(database)
+        self._database = database_name(database)
         self._refused: dict[str, float] = {}
         self._fill_pool(lambda: open_client(dsn, autogenerate_session_id=False))
         self.refresh()
 
     def _refresh(self) -> None:
         with self.client() as client:
-            # None before the pipeline created its tables: no data (503) until it publishes.
+            # Empty before the pipeline created its tables: no data (503) until it publishes.
             rows = recent_publishes(client, self._database, self.LOOK_BACK)
             copies = any(row[5] for row in rows)
             for token, first, last, published_at, generation, database, counts, first_loaded in rows:

@@ -15,7 +15,7 @@ from pepy_pipeline.warehouse.priority import lower_cpu_priority, lower_session_p
 from pepy_pipeline.warehouse.staging import drop_stale
 from pepy_warehouse.connection import connected, embedded_path, is_embedded
 from pepy_warehouse.generation import remove_old_generations
-from pepy_warehouse.identifiers import identifier
+from pepy_warehouse.identifiers import database_name
 from pepy_warehouse.locks import embedded_writer_lock
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class ClickHouseWarehouse(ConfigurableResource):
     @classmethod
     def _plain_identifier(cls, value: str) -> str:
         """Refused in the launchpad, not at the first SQL statement that embeds it."""
-        return identifier(value)
+        return database_name(value)
 
     @property
     def embedded(self) -> bool:
