@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from starlette.datastructures import Headers
 
@@ -20,10 +21,28 @@ from pepy_api.observe import note
 CACHEABLE_STATUS = (200, 404)
 
 try:
-    #: Part of every ETag: a new release may render the same data differently.
     APP_VERSION = version("pepy")
 except PackageNotFoundError:  # running from a source tree that was never installed
     APP_VERSION = "source"
+
+#: The code that turns data into answers: the API and the warehouse layer it reads through.
+RENDERING_PACKAGES = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[1] / "pepy_warehouse")
+
+
+def code_fingerprint(packages=RENDERING_PACKAGES) -> str:
+    """A digest of every source file of ``packages``: a new release may render the same data
+    differently, and the package version alone never changed between releases, so a client's
+    stale body from the last release revalidated as a 304 (found by an upgrade probe)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for package in packages:
+        for path in sorted(package.rglob("*")):
+            if path.suffix in (".py", ".sql") and path.is_file():
+                digest.update(f"{path.relative_to(package.parent)}\0".encode() + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+#: Part of every ETag, with the data's token.
+RENDER_VERSION = f"{APP_VERSION}+{code_fingerprint()}"
 
 
 class ResponseCache:
@@ -59,7 +78,7 @@ class ResponseCache:
 
 
 def _etag(token: str, path: str, query: bytes) -> bytes:
-    digest = hashlib.blake2b(f"{APP_VERSION}\0{token}\0{path}\0".encode() + query, digest_size=12).hexdigest()
+    digest = hashlib.blake2b(f"{RENDER_VERSION}\0{token}\0{path}\0".encode() + query, digest_size=12).hexdigest()
     return f'"{digest}"'.encode()
 
 

@@ -70,9 +70,20 @@ def test_if_none_match_compares_weakly(api):
     assert api.get("/api/v2/projects/pepy", headers={"If-None-Match": 'W/"nope"'}).status_code == 200
 
 
-def test_the_etag_changes_with_the_application_version(monkeypatch):
+def test_the_etag_changes_with_the_code_that_renders_answers(tmp_path, monkeypatch):
+    """Found by an upgrade probe: the ETag held the package version, which no release changed, so
+    a body a release corrected kept its ETag and a client's stale copy revalidated as a 304."""
+    import shutil
+
+    copies = [Path(shutil.copytree(package, tmp_path / package.name)) for package in caching.RENDERING_PACKAGES]
+    assert caching.code_fingerprint(copies) == caching.code_fingerprint()
+    for changed in (copies[0] / "routers" / "stats.py", copies[1] / "totals.py"):
+        original = changed.read_text()
+        changed.write_text(original + "\n# a change\n")
+        assert caching.code_fingerprint(copies) != caching.code_fingerprint()
+        changed.write_text(original)
     before = caching._etag("g1", "/badge/x", b"")
-    monkeypatch.setattr(caching, "APP_VERSION", "99.0")
+    monkeypatch.setattr(caching, "RENDER_VERSION", caching.RENDER_VERSION + "x")
     assert caching._etag("g1", "/badge/x", b"") != before
 
 

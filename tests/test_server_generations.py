@@ -190,11 +190,25 @@ def test_days_loaded_before_a_gap_count_before_the_first_complete_day_on_a_serve
         assert (snapshot.first_loaded_day, snapshot.first_complete_day) == (MONDAY, MONDAY + dt.timedelta(days=2))
         with TestClient(create_app(ApiSettings(home=tmp_path), reader=reader)) as http:
             summary = http.get("/v1/projects/requests").json()
-            series = http.get("/v1/projects/requests/downloads").json()
+            series = http.get("/v1/projects/requests/downloads",
+                              params={"start_date": (MONDAY + dt.timedelta(days=2)).isoformat()}).json()
+            every_day = http.get("/v1/projects/requests/downloads").json()  # from the first loaded day
     finally:
         reader.close()
     assert on_monday > 0 and summary["downloads_before_first_complete_day"] == on_monday
     assert summary["total_downloads"] == on_monday + sum(row["downloads"] for row in series["data"])
+    assert summary["total_downloads"] == sum(row["downloads"] for row in every_day["data"])
+    # A publish from before the first loaded day was recorded (an API upgraded before the
+    # pipeline): read from the daily table, so the default still starts before the gap (an
+    # upgrade probe: it started at the first complete day).
+    client.command(f"ALTER TABLE {DATABASE}.publish_log DROP COLUMN first_loaded_day")
+    reader = ServerReader(dsn, DATABASE, refresh_seconds=3600)
+    try:
+        assert reader.snapshot().first_loaded_day == MONDAY
+        with TestClient(create_app(ApiSettings(home=tmp_path), reader=reader)) as http:
+            assert http.get("/v1/projects/requests/downloads").json()["start_date"] == MONDAY.isoformat()
+    finally:
+        reader.close()
 
 
 def test_a_publish_from_before_copies_reads_the_live_tables(client, dsn):
@@ -230,7 +244,7 @@ def test_before_the_pipeline_made_its_tables_the_api_answers_503_then_serves(tmp
                 client.command(f"INSERT INTO {DATABASE}.publish_log VALUES "
                                "(now64(3), '2026-10-19', '2026-10-19', '', 0.1)")
                 reader.refresh()
-                assert reader.snapshot().database == DATABASE and reader.snapshot().first_loaded_day is None
+                assert reader.snapshot().database == DATABASE and reader.snapshot().first_loaded_day == MONDAY
                 assert http.get("/api/v2/projects/requests").status_code == 200
                 assert http.get("/v1/projects/requests").status_code == 200  # the summary asks the engine
     finally:

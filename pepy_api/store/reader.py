@@ -42,7 +42,7 @@ from pepy_warehouse.generation import (
     read_totals,
     validate_attached,
 )
-from pepy_warehouse.identifiers import database_name
+from pepy_warehouse.identifiers import database_name, identifier
 from pepy_warehouse.publish_log import recent_publishes
 from pepy_warehouse.server_generation import manifest_of, validate_copy
 from pepy_warehouse.totals import query_totals
@@ -163,10 +163,16 @@ class Reader:
     def _read_snapshot(self, token: str, database: str, first, last, published_at=None,
                        totals: pa.Table | None = None, first_loaded=None) -> Snapshot:
         """The snapshot of ``database``, from ``totals`` (the generation's own copy) if given,
-        else from the totals query."""
-        if totals is None:
+        else from the totals query. A publish that did not record its first loaded day (from
+        before it was recorded) gets it from the daily table: without it the all-history default
+        left out the days before a gap (an upgrade probe), and each summary asked a sum more."""
+        if totals is None or (first_loaded is None and last is not None):
             with self.client() as client:
-                totals = query_totals(client, database, self.totals_settings)
+                if totals is None:
+                    totals = query_totals(client, database, self.totals_settings)
+                if first_loaded is None and last is not None:
+                    first_loaded = client.query(f"SELECT min(date) FROM {identifier(database)}.project_daily",
+                                                settings=self.totals_settings).result_rows[0][0]
         columns = totals_columns(totals)
         return build_snapshot(token, database, columns, first, last, published_at, first_loaded)
 
