@@ -132,7 +132,7 @@ def test_the_code_location_is_safe_for_an_embedded_warehouse():
     assert defs.resolve_schedule_def("daily_downloads_schedule").cron_schedule == "30 4 * * *"
 
 
-@pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_the_cli_loads_a_range_and_rejects_days_outside_the_partitions(tmp_path):
     # As the README writes it: no DAGSTER_HOME set (it defaults to $PEPY_HOME/dagster).
     env = {"PEPY_HOME": str(tmp_path / "home"), "DAGSTER_HOME": "",
@@ -153,7 +153,7 @@ def test_the_cli_loads_a_range_and_rejects_days_outside_the_partitions(tmp_path)
     assert future.returncode == 2 and "outside the partitions" in future.stderr
 
 
-@pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_a_killed_cli_load_leaves_no_run_started_after_the_next_load(tmp_path):
     """SIGKILLed mid-run, a CLI load leaves its run STARTED; without a daemon the next CLI load
     marks it failed (its process is gone) and loads as usual."""

@@ -105,6 +105,7 @@ def test_a_generation_that_does_not_match_its_manifest_is_refused_and_the_previo
         stop(process)
 
 
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_a_swap_never_mixes_two_generations_in_one_response(home):
     """Every publish below changes pepy's D4 downloads; v2's total (from the snapshot's totals)
     must always equal the sum of its per-version days (from the engine), whichever generation
@@ -236,7 +237,7 @@ def test_days_loaded_before_a_gap_count_before_the_first_complete_day(tmp_path):
     assert sums == [0, on_d1, on_d1]
 
 
-@pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_the_api_never_merges_or_writes_the_generation_it_attached(tmp_path):
     """Found at real size: the API's own engine ran background merges on the attached parts
     (both cores busy while idle) and wrote the merged parts into the frozen generation, so its
@@ -322,6 +323,7 @@ with connected(sys.argv[1]) as client:
 """
 
 
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_memory_the_engine_kept_after_a_large_read_is_given_back(tmp_path):
     """The API reads 720 k projects' totals at every swap; the engine's allocator kept ~340 MB of
     that working memory for good (docs/benchmarks.md) until the reader released it. Measured in a

@@ -48,6 +48,7 @@ def test_rerunning_a_day_replaces_it_and_never_double_counts(client):
     assert rollups_match_facts(client, [DAY, DAY + dt.timedelta(days=1)])
 
 
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_a_source_failing_midway_leaves_the_previous_day_intact(client):
     load_day(client, DATABASE, SAMPLE, DAY)
     before = fact_sums(client, DAY)
@@ -150,6 +151,7 @@ def test_a_load_killed_midway_leaves_the_day_intact_and_the_next_load_works(dsn)
         assert staging.result_rows[0][0] == 0
 
 
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_parallel_insert_clients_load_the_same_rows(dsn):
     from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 

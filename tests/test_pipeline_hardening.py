@@ -274,7 +274,7 @@ def test_a_catch_up_morning_alerts_a_missing_day_once_after_its_last_scheduled_l
     assert alerted()[1:] == ["check", "tuesday", "backfill-run"]  # the 09:05 check, another check, a backfill
 
 
-@pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_a_command_line_load_alerts_like_a_daemon_run(webhook, tmp_path):
     """Found by a newcomer: the command line's runs execute in its own process, outside any code
     location, and Dagster's run-status sensors never see them: a failed CLI load alerted no one."""

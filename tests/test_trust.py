@@ -164,6 +164,7 @@ def test_a_backfill_starting_on_partial_days_refuses_no_good_day_and_names_the_p
     assert "reload it" not in evidence.get(wednesday, {}).get("verdict", "")
 
 
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_a_day_left_uncompared_by_its_own_run_is_named_by_every_later_run_until_reloaded(dsn):
     """Found in review: the end-of-run comparison saw only its own run's days, so a run of one
     day (or a weekend at the end of a backfill run) was never compared, and its warning vanished
@@ -362,6 +363,7 @@ def test_a_hole_in_the_recent_window_fails_the_served_day_check(dsn):
     assert served.metadata["served_last_day"].value == last.isoformat()
 
 
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_the_schedule_retries_failed_and_missing_days_older_than_its_look_back(dsn, monkeypatch):
     """Found in review: a hole was retried only while a loaded day was inside the 7-day look-back,
     so an outage of a week or more, or a failed first day, stayed missing for good (only a WARN
@@ -994,7 +996,7 @@ class ShortRead(HalfDay):
         return sum(pc.sum(batch.column("downloads")).as_py() for batch in self.source.read_day(day))
 
 
-@pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_the_schedule_reads_a_recent_day_committed_short_again_a_bounded_number_of_times(dsn, instance):
     """Found by a failure-mode probe: a day 20-50% short was committed with a WARN that the next
     run's check results replaced, and the schedule reloaded recent days only when their upstream
@@ -1067,6 +1069,7 @@ def test_a_reload_without_a_project_removes_its_versions_from_that_day(client):
     assert versions_of("gone") == [] and versions_of("kept") == ["1.0"]
 
 
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_the_schedule_retries_a_recent_failed_day_a_bounded_number_of_times_unless_upstream_changed(dsn, instance):
     """Found in review: a recent day whose load failed or was refused was requested again every
     morning of the 7-day look-back, then caught up three more times: up to ten reads (~0.3 TiB of
@@ -1112,7 +1115,7 @@ def test_the_schedule_retries_a_recent_failed_day_a_bounded_number_of_times_unle
     assert MONDAY not in requested()
 
 
-@pytest.mark.slow  # the longest single tests (30-90 s each): CI runs them
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_a_day_changed_upstream_is_reloaded_a_bounded_number_of_times(dsn, instance):
     """Found by an operations probe: a partition whose upstream metadata moved every morning (same
     rows) was reloaded at every tick of its 7-day look-back: eight reads a day of ~0.3 TiB each at
@@ -1281,6 +1284,7 @@ def test_older_days_are_reloaded_for_grown_row_counts_only_and_a_few_a_morning()
     assert "not reloaded" in skipped[older[0]]
 
 
+@pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_an_older_day_refused_then_repaired_upstream_is_tried_again(dsn, instance):
     """Found in review: a day past the look-back refused as partial and out of tries stayed a
     hole for good once upstream repaired it; its rows growing since its last try earn it a try."""
