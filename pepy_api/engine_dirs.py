@@ -10,20 +10,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from pepy_warehouse.locks import pid_alive
+
 PREFIX = "pepy-api-engine-"
 OWNER_FILE = "owner.pid"
 #: A directory without an owner file (a crash right after creating it) is left alone this long.
 UNOWNED_GRACE_SECONDS = 24 * 3600
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
 
 
 def _owner(directory: Path) -> int | None:
@@ -44,7 +36,7 @@ def remove_leftovers(parent: Path | None = None) -> list[Path]:
         if pid is None:
             stale = time.time() - directory.stat().st_mtime > UNOWNED_GRACE_SECONDS
         else:
-            stale = pid != os.getpid() and not _alive(pid)
+            stale = pid != os.getpid() and not pid_alive(pid)
         if stale:
             shutil.rmtree(directory, ignore_errors=True)
             removed.append(directory)

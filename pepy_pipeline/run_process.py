@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
+from pepy_warehouse.locks import pid_alive
+
 PID_TAG, HOST_TAG = "pepy/pid", "pepy/host"
 
 
@@ -26,14 +28,3 @@ def process_alive(tags) -> bool | None:
     if tags.get(HOST_TAG) != socket.gethostname() or not pid.isdigit():
         return None
     return pid_alive(int(pid))
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        pass
-    return True

@@ -22,7 +22,8 @@ from dagster._core.launcher import DefaultRunLauncher
 from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG
 from pepy_pipeline.assets.keys import ROLLUPS, SERVING
 from pepy_pipeline.load_runs import backfills_in_progress, loads_in_flight
-from pepy_pipeline.run_process import PID_TAG, pid_alive, process_alive
+from pepy_pipeline.run_process import PID_TAG, process_alive
+from pepy_warehouse.locks import pid_alive
 
 publish_job = define_asset_job("publish", selection=[SERVING],
                                description="Publish committed days to the API (once after a backfill).")

@@ -88,6 +88,18 @@ _HELD: set[str] = set()  # the tags of the mutexes this process holds now (any t
 _HELD_LOCK = threading.Lock()
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (another user's counts: it cannot be signalled,
+    but it is there)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 def _process(pid: int) -> tuple[str, str] | None:
     """(start time in clock ticks since boot, state letter) of process ``pid``; None when it is gone.
 
@@ -98,13 +110,7 @@ def _process(pid: int) -> tuple[str, str] | None:
     try:
         stat = (PROC / str(pid) / "stat").read_text()
     except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return "", ""
+        return ("", "") if pid_alive(pid) else None
     fields = stat.rsplit(")", 1)[1].split()  # the name before ")" may hold spaces
     return fields[19], fields[0]  # stat(5) fields 22 and 3
 
