@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PART = r"[A-Za-z_][A-Za-z0-9_]*"
+_IDENTIFIER = re.compile(rf"^{_PART}(\.{_PART})?$")
+_NAME = re.compile(rf"^{_PART}$")
 
 
 def identifier(name: str) -> str:

@@ -82,6 +82,7 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
     record_run_process(context)
     days = [dt.date.fromisoformat(key) for key in context.partition_keys]
     download_source = source.build()
+    described = download_source.describe()
     failed: dict[str, str] = {}
     committed = []
     outcomes: list[tuple[dt.date | None, CheckOutcome]] = []
@@ -111,7 +112,7 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
                 continue
             outcomes += [(day, o) for o in result.outcomes]
             committed.append(result)
-            _report_materialized(context, result, download_source.describe())
+            _report_materialized(context, result, described)
         if committed:
             outcomes += _compared_after_commit(client, warehouse.database, committed, warehouse.volume_bands())
             outcomes += _earlier_days_compared_now(context.instance, client, warehouse.database,
