@@ -2,6 +2,7 @@
 
     python -m pepy_pipeline load 2026-11-01 [2026-11-10] [--days-per-run N]
     python -m pepy_pipeline load --last 30
+    python -m pepy_pipeline load 2026-11-01 --accept-empty   # upstream has no rows for it: commit it empty
     python -m pepy_pipeline estimate 2026-11-01 2026-11-10   # BigQuery: days x bytes, before a backfill
     python -m pepy_pipeline estimate --opening-balance 2026-11-01
     python -m pepy_pipeline opening-balance --stops-before 2026-11-01
@@ -70,10 +71,12 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInstance | None = None) -> bool:
-    """Materialise the load job for each batch of days, then publish once; True if all succeeded."""
+def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInstance | None = None,
+         accept_empty: bool = False) -> bool:
+    """Materialise the load job for each batch of days, then publish once; True if all succeeded.
+    ``accept_empty``: a day the source has no rows for is committed as empty, not refused."""
     from pepy_pipeline.alerts import alert_on_command_line_run
-    from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG
+    from pepy_pipeline.assets.downloads import ACCEPT_EMPTY_TAG, NO_PUBLISH_TAG
     from pepy_pipeline.definitions import defs
     from pepy_pipeline.load_runs import LOAD_JOB
     from pepy_pipeline.run_process import process_tags
@@ -89,7 +92,7 @@ def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInsta
     ok = True
     for first, last in day_batches(start, end, days_per_run):
         tags = {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
-                NO_PUBLISH_TAG: "true", **process_tags()}
+                NO_PUBLISH_TAG: "true", **process_tags(), **({ACCEPT_EMPTY_TAG: "true"} if accept_empty else {})}
         result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
         status = "ok" if result.success else "FAILED (see the run in the UI; committed days stay committed)"
         print(f"{first}..{last}: run {result.run_id} {status}", flush=True)
@@ -168,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     load_cmd.add_argument("end", nargs="?", type=dt.date.fromisoformat)
     load_cmd.add_argument("--last", type=int, help="load the last N complete days instead")
     load_cmd.add_argument("--days-per-run", type=int, help="days per run (default: PEPY_BACKFILL_DAYS_PER_RUN)")
+    load_cmd.add_argument("--accept-empty", action="store_true",
+                          help="commit a day the source has no rows for as empty instead of refusing it (upstream "
+                               "lost it for good); never over a day that holds downloads, nor one upstream counts "
+                               "downloads for")
     estimate_cmd = commands.add_parser("estimate", help="preview a backfill's BigQuery bytes and cost (dry runs)")
     estimate_cmd.add_argument("start", type=dt.date.fromisoformat)
     estimate_cmd.add_argument("end", nargs="?", type=dt.date.fromisoformat)
@@ -191,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "estimate":
             return estimate(start, end, balance=args.opening_balance)
         days_per_run = args.days_per_run or load_settings().backfill_days_per_run
-        return 0 if load(start, end, max(1, days_per_run)) else 1
+        return 0 if load(start, end, max(1, days_per_run), accept_empty=args.accept_empty) else 1
     except PartitionRangeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -3,10 +3,11 @@
 import datetime as dt
 
 import pytest
-from dagster import AssetCheckKey, AssetKey, DagsterInstance, materialize
+from dagster import AssetCheckKey, AssetKey, DagsterInstance, RunsFilter, materialize
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from pepy_pipeline.assets.downloads import pypi_downloads
+from pepy_pipeline.assets.downloads import ACCEPT_EMPTY_TAG, pypi_downloads
 from pepy_pipeline.definitions import defs
 from pepy_pipeline.partitions import daily_partitions
 from pepy_pipeline.sources.resource import DownloadSourceResource
@@ -143,9 +144,14 @@ def test_the_cli_loads_a_range_and_rejects_days_outside_the_partitions(tmp_path)
     assert (tmp_path / "home/dagster/dagster.yaml").exists()
     manifest = current_generation(tmp_path / "home/warehouse")
     assert manifest["last_complete_day"] == "2026-10-03"
-    by_setting = run_cli(["load", "2026-10-04", "2026-10-05"], {**env, "PEPY_BACKFILL_DAYS_PER_RUN": "1"})
+    by_setting = run_cli(["load", "2026-10-04", "2026-10-05", "--accept-empty"],
+                         {**env, "PEPY_BACKFILL_DAYS_PER_RUN": "1"})
     assert by_setting.returncode == 0, by_setting.stderr[-2000:]
     assert by_setting.stdout.count(" ok") == 3  # the default batch size comes from the setting
+    # --accept-empty tags the load runs (days with rows load as ever: tests/test_empty_days.py).
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "home/dagster"))) as instance:
+        tagged = instance.get_runs(filters=RunsFilter(tags={ACCEPT_EMPTY_TAG: "true"}))
+        assert sorted(run.tags[ASSET_PARTITION_RANGE_START_TAG] for run in tagged) == ["2026-10-04", "2026-10-05"]
     outside = run_cli(["load", "2019-01-01"], env)
     assert outside.returncode == 2
     assert "outside the partitions" in outside.stderr

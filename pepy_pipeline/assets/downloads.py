@@ -31,13 +31,16 @@ from pepy_pipeline.partitions import daily_partitions, warehouse_backfill_policy
 from pepy_pipeline.sources.resource import DownloadSourceResource
 from pepy_pipeline.warehouse import checks
 from pepy_pipeline.warehouse.day_checks import CheckOutcome, compared_after_commit
-from pepy_pipeline.warehouse.day_load import DayFailed, load_and_commit_day, not_loaded
+from pepy_pipeline.warehouse.day_load import ACCEPTED_EMPTY, DayFailed, load_and_commit_day, not_loaded
 from pepy_pipeline.warehouse.publish import PublishRefused
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
 BACKFILL_TAG = "dagster/backfill"
 #: Set by callers that publish once themselves after several runs (the CLI).
 NO_PUBLISH_TAG = "pepy/no-publish"
+#: "true" on a run (the CLI's ``--accept-empty``, or a tag added in the launchpad): a day the
+#: source has no rows for is committed as empty instead of refused (an outage of upstream's log).
+ACCEPT_EMPTY_TAG = "pepy/accept-empty"
 
 _CHECKS = (
     AssetCheckSpec("totals_match_source", asset=DOWNLOADS, blocking=True,
@@ -81,6 +84,7 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
     the backfill has committed so far."""
     record_run_process(context)
     days = [dt.date.fromisoformat(key) for key in context.partition_keys]
+    accept_empty = context.run.tags.get(ACCEPT_EMPTY_TAG) == "true"
     download_source = source.build()
     described = download_source.describe()
     failed: dict[str, str] = {}
@@ -93,7 +97,8 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
             try:
                 result = load_and_commit_day(client, warehouse.database, download_source, day,
                                              run_id=context.run.run_id, insert_clients=extra_clients,
-                                             bands=warehouse.volume_bands(), log=context.log)
+                                             bands=warehouse.volume_bands(), log=context.log,
+                                             accept_empty=accept_empty)
             except DayFailed as error:
                 failed[day.isoformat()] = str(error)
                 outcomes += [(day, o) for o in error.outcomes]
@@ -174,7 +179,7 @@ def uncompared_days(instance) -> list[dt.date]:
             break
         cursor = page.cursor
     return sorted(dt.date.fromisoformat(key) for key, metadata in latest.items()
-                  if key and VOLUME_LOW in metadata and "volume_ratio" not in metadata)
+                  if key and VOLUME_LOW in metadata and "volume_ratio" not in metadata and ACCEPTED_EMPTY not in metadata)
 
 
 def _earlier_days_compared_now(instance, client, database: str, this_run: set, bands) -> list:
@@ -242,6 +247,8 @@ def verdict_metadata(outcomes: list[CheckOutcome]) -> dict:
                     VOLUME_LOW: not volume.passed and volume.metadata["ratio"] < 1}
     if upstream is not None and "error" not in upstream.metadata:
         metadata[UPSTREAM_COUNT_MATCHES] = upstream.passed
+    if volume is not None and volume.metadata.get(ACCEPTED_EMPTY):
+        metadata[ACCEPTED_EMPTY] = True
     return metadata
 
 

@@ -107,7 +107,8 @@ def served_day_result(served: dt.date | None, now: dt.datetime,
                        "run says why it failed. A day "
                        "refused as partial that upstream never completes can be accepted as it is with a "
                        "one-off load, e.g. PEPY_VOLUME_FAIL_BELOW=0 python -m pepy_pipeline load DAY; a day "
-                       "upstream has no rows for cannot be loaded (its hole stays reported)"} if holes else {}),
+                       "upstream has no rows for (lost from its log) can be committed as empty: python -m "
+                       "pepy_pipeline load DAY --accept-empty, or the run tag pepy/accept-empty=true"} if holes else {}),
         "checked_at": now.isoformat(timespec="seconds")})
 
 

@@ -133,8 +133,12 @@ def commit_day(client, staged: StagedDay, source_name: str, *, reload_fail_below
                 parameters={"day": day})
             # The swap: each statement is atomic; together they take milliseconds.
             _log(client, db, staged, source_name, run_id, upstream_fingerprint, "committing")
-            client.command(f"ALTER TABLE {db}.{FACT_TABLE} REPLACE PARTITION ID '{day:%Y%m%d}' "
-                           f"FROM {staged.facts}")
+            if staged.rows:
+                client.command(f"ALTER TABLE {db}.{FACT_TABLE} REPLACE PARTITION ID '{day:%Y%m%d}' "
+                               f"FROM {staged.facts}")
+            else:  # a day accepted as empty: the engine refuses to replace from nothing, and the
+                # day holds no downloads (checked above, under the mutex): nothing to drop but rows of 0
+                client.command(f"ALTER TABLE {db}.{FACT_TABLE} DROP PARTITION ID '{day:%Y%m%d}'")
             for name in [*ROLLUPS, *MONTH_GRAIN]:
                 if name not in empty:  # a reload of unchanged data: nothing to add to the month
                     client.command(f"ALTER TABLE {db}.{name} ATTACH PARTITION ID '{month}' FROM {deltas[name]}")
@@ -207,12 +211,13 @@ def refuse_if_covered_by_balance(client, database: str, day: dt.date) -> None:
 
 
 def refuse_if_shrinks(client, staged: StagedDay, reload_fail_below: float) -> None:
-    """The volume check's reload guard, against what is committed now (under the mutex)."""
+    """The volume check's reload guard, against what is committed now (under the mutex). An empty
+    day never replaces downloads, whatever ``reload_fail_below``."""
     committed = int(client.query(
         f"SELECT sum(downloads) FROM {identifier(staged.database)}.project_daily "
         "WHERE project = '__all__' AND date = {day:Date}",
         parameters={"day": staged.day}).result_rows[0][0] or 0)
-    if committed and staged.downloads < reload_fail_below * committed:
+    if committed and (staged.downloads < reload_fail_below * committed or not staged.rows):
         raise ReloadShrinks(
             f"{staged.day}: {staged.downloads} downloads staged, fewer than {reload_fail_below} of the {committed} "
             "committed meanwhile by another load of the day; the committed day stays",

@@ -65,11 +65,14 @@ def is_transient(error: BaseException) -> bool:
 
 def load_and_commit_day(client, database: str, source: DownloadSource, day: dt.date, run_id: str = "",
                         insert_clients: Sequence = (), bands: VolumeBands | None = None,
-                        log: logging.Logger | None = None, backoff_seconds: float = BACKOFF_SECONDS) -> DayResult:
+                        log: logging.Logger | None = None, backoff_seconds: float = BACKOFF_SECONDS,
+                        accept_empty: bool = False) -> DayResult:
+    """``accept_empty``: a day the source has no rows for is committed as empty (an outage of
+    upstream's log that will never be filled) instead of refused; see :func:`accepted_empty`."""
     log = log or logging.getLogger("pepy_pipeline")
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return _once(client, database, source, day, run_id, insert_clients, bands or VolumeBands())
+            return _once(client, database, source, day, run_id, insert_clients, bands or VolumeBands(), accept_empty)
         except DayFailed:
             raise
         except (EmptyDayError, LoadVerificationError) as error:
@@ -84,7 +87,7 @@ def load_and_commit_day(client, database: str, source: DownloadSource, day: dt.d
     raise AssertionError("unreachable")
 
 
-def _once(client, database, source, day, run_id, insert_clients, bands) -> DayResult:
+def _once(client, database, source, day, run_id, insert_clients, bands, accept_empty) -> DayResult:
     started = time.perf_counter()
     # Refused before the source is read (a real-size day bills ~0.3 TiB of BigQuery, ~$2); the commit
     # checks again under its mutex, for a balance loaded meanwhile.
@@ -97,8 +100,11 @@ def _once(client, database, source, day, run_id, insert_clients, bands) -> DayRe
             logging.getLogger("pepy_pipeline").warning(
                 f"{day}: could not read the upstream fingerprint ({str(error)[:200]}); late rows for this day "
                 "will be detected by the next successful comparison")
-    with stage_day(client, database, source, day, insert_clients=insert_clients) as staged:
+    with stage_day(client, database, source, day, insert_clients=insert_clients, allow_empty=accept_empty) as staged:
         outcomes = check_staged_day(client, staged, bands)
+        if staged.rows == 0:
+            outcomes = accepted_empty(outcomes, source, staged)
+            fingerprint = fingerprint or ("0" if hasattr(source, "day_fingerprints") else "")
         blocked = refused(outcomes)
         if blocked:
             raise DayFailed("blocking checks failed: " + ", ".join(o.name for o in blocked), outcomes)
@@ -107,7 +113,8 @@ def _once(client, database, source, day, run_id, insert_clients, bands) -> DayRe
         # committed day that no sensor publishes; network round trips there widened that window
         # (found by an operations probe). It never fails the day.
         cost = _cost_metadata(source, day)
-        outcomes.extend(_upstream_count(source, staged))
+        if staged.rows:  # an empty day's count was asked by accepted_empty
+            outcomes.extend(_upstream_count(source, staged))
         try:
             commit = commit_day(client, staged, source.name, run_id=run_id, upstream_fingerprint=fingerprint,
                                 reload_fail_below=bands.reload_fail_below)
@@ -119,6 +126,36 @@ def _once(client, database, source, day, run_id, insert_clients, bands) -> DayRe
                      seconds_stage=staged.seconds_extract_and_stage, seconds_rollups=staged.seconds_rollups,
                      seconds_commit=commit.seconds, seconds_total=time.perf_counter() - started,
                      fingerprint=fingerprint, outcomes=outcomes, rollup_rows=staged.rollup_rows, cost=cost)
+
+
+#: In an empty day's volume outcome (and so its materialization's metadata): committed as empty
+#: on purpose, never compared with other days.
+ACCEPTED_EMPTY = "accepted_empty"
+
+
+def accepted_empty(outcomes: list[CheckOutcome], source: DownloadSource, staged) -> list[CheckOutcome]:
+    """The outcomes of a day the source has no rows for, loaded to be accepted as empty: its
+    volume passes, unless the day holds downloads now (an empty read never wipes a day, whatever
+    the reload guard's setting) or a source that can count upstream counts any (the read fell short).
+    The day is then no hole: the recent sums, ``no_gaps`` and the complete history go past it,
+    and the schedule stops retrying it; the sweep of older days reloads it if upstream fills it."""
+    volume = next(o for o in outcomes if o.name == "volume_within_bands")
+    others = [o for o in outcomes if o.name != "volume_within_bands"]
+    if volume.metadata.get("committed_downloads"):
+        refusal = CheckOutcome("volume_within_bands", False, True, {
+            **volume.metadata, "verdict": "refused: an empty read never replaces a day that holds downloads"})
+        raise DayFailed(f"not accepted as empty: it holds {volume.metadata['committed_downloads']} "
+                        "downloads, which an empty read never replaces", [*others, refusal])
+    counted = _upstream_count(source, staged)
+    if counted and not counted[0].passed:
+        raise DayFailed("not accepted as empty: " + counted[0].metadata.get(
+            "error", f"upstream counts {counted[0].metadata.get('upstream')} downloads for it"),
+            [*outcomes, *counted])
+    accepted = CheckOutcome("volume_within_bands", True, True, {
+        "day": staged.day.isoformat(), "downloads": 0, ACCEPTED_EMPTY: True,
+        "verdict": "accepted as empty, as asked: the source has no rows for this day"
+                   + (" and upstream counts none" if counted else "")})
+    return [*others, accepted, *counted]
 
 
 def _cost_metadata(source: DownloadSource, day: dt.date) -> dict:

@@ -44,7 +44,8 @@ ROLLUP_SETTINGS = {"max_bytes_before_external_group_by": SPILL_GROUP_BY_BYTES, "
 
 
 class EmptyDayError(RuntimeError):
-    """The source returned no rows for a day: refusing to replace the day with nothing."""
+    """The source returned no rows for a day: refusing to replace the day with nothing (unless
+    the load was told to accept an empty day: upstream really has none, an outage of its log)."""
 
 
 class LoadVerificationError(RuntimeError):
@@ -72,12 +73,13 @@ class StagedDay:
 
 @contextlib.contextmanager
 def stage_day(client, database: str, source: DownloadSource, day: dt.date,
-              insert_clients: Sequence = ()) -> Iterator[StagedDay]:
+              insert_clients: Sequence = (), allow_empty: bool = False) -> Iterator[StagedDay]:
     """Stream ``day`` from ``source`` into staging tables, verify it, build its rollups.
 
     Nothing readers see changes here; the staging tables are dropped when the block ends, so a
     day that fails a check is simply never committed. ``insert_clients``: extra clients of the
-    same warehouse to insert batches in parallel.
+    same warehouse to insert batches in parallel. A source with no rows for the day is refused
+    (:class:`EmptyDayError`) unless ``allow_empty``.
     """
     db = identifier(database)
     partition = f"{day:%Y%m%d}"
@@ -90,6 +92,9 @@ def stage_day(client, database: str, source: DownloadSource, day: dt.date,
                   for name in [FACT_TABLE, *ROLLUPS]}
         started = time.perf_counter()
         rows, downloads, batches = _stage_facts([client, *insert_clients], source, day, tables[FACT_TABLE])
+        if rows == 0 and not allow_empty:
+            raise EmptyDayError(f"source {source.name!r} returned no rows for {day}; the day was left as it was "
+                                "(if upstream really has none, load it with --accept-empty)")
         _verify_staged(client, tables[FACT_TABLE], day, rows, downloads)
         staged_at = time.perf_counter()
         rollup_rows = build_rollups(client, tables[FACT_TABLE], tables, day)
@@ -176,8 +181,6 @@ def _stage_facts(clients: Sequence, source: DownloadSource, day: dt.date, stagin
             worker.join()
     if errors:
         raise errors[0]
-    if rows == 0:
-        raise EmptyDayError(f"source {source.name!r} returned no rows for {day}; the day was left as it was")
     return rows, downloads, batches
 
 
