@@ -10,12 +10,12 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from pepy_pipeline.assets.downloads import ACCEPT_EMPTY_TAG, pypi_downloads, uncompared_days
+from pepy_pipeline.assets.downloads import ACCEPT_EMPTY_TAG, pypi_downloads
 from pepy_pipeline.assets.publishing import newest_publish
-from pepy_pipeline.reload_policy import days_to_load
+from pepy_pipeline.reload_policy import LATE_ROWS, LOOKBACK_DAYS, days_to_load
 from pepy_pipeline.sources.resource import DownloadSourceResource
 from pepy_pipeline.warehouse.commit import ReloadShrinks, commit_day
-from pepy_pipeline.warehouse.day_load import load_day
+from pepy_pipeline.warehouse.day_load import DayFailed, load_day
 from pepy_pipeline.warehouse.loader import stage_day
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_warehouse.connection import connected
@@ -46,14 +46,16 @@ class CountingRowsSource(RowsSource):
 
 
 class LostDaySource(DownloadSourceResource):
-    """ROWS, whatever ``vanished`` lists now read as empty upstream (``short``: counted as 7)."""
+    """ROWS, whatever ``vanished`` lists now read as empty upstream (``short``: counted as 7;
+    ``counts``: False for a source that cannot count upstream nor fingerprint it)."""
 
     vanished: list[str] = []
     short: bool = True
+    counts: bool = True
 
     def build(self):
         rows = {day: rows for day, rows in ROWS.items() if day.isoformat() not in self.vanished}
-        return CountingRowsSource(rows, {SHORT: 7} if self.short else {})
+        return CountingRowsSource(rows, {SHORT: 7} if self.short else {}) if self.counts else RowsSource(rows)
 
 
 def run(dsn, instance, first, last, accept_empty=False, source=None):
@@ -105,7 +107,6 @@ def test_a_lost_day_is_refused_until_accepted_as_empty_and_then_is_no_hole(dsn):
                             parameters={"d": LOST}).result_rows[0][0] == 0
     # The publish after it has no hole, and its complete history runs through the empty day.
     assert newest_publish(instance) == (DAYS[4], ())
-    assert LOST not in uncompared_days(instance)  # never compared with other days, by design
     # The schedule no longer retries it: it is materialized, not failed; until upstream fills it
     # (its fingerprint was recorded as 0 rows, and now counts some).
     today = DAYS[4] + dt.timedelta(days=1)
@@ -113,6 +114,16 @@ def test_a_lost_day_is_refused_until_accepted_as_empty_and_then_is_no_hole(dsn):
     assert LOST not in days_to_load(instance, LostDaySource().build(), today)
     refilled = CountingRowsSource({**ROWS, LOST: ROWS[DAYS[0]]})
     assert "changed upstream: 0 -> 2@t" in days_to_load(instance, refilled, today)[LOST].text
+    # ... past the look-back too, by the sweep of older days whose rows grew.
+    later = days_to_load(instance, refilled, LOST + dt.timedelta(days=LOOKBACK_DAYS + 2))
+    assert later[LOST].text.startswith(LATE_ROWS)
+    # A load of it without the tag (a range, the schedule's blind reload) reads it empty again:
+    # committed as before, not failed back into a hole.
+    again = run(dsn, instance, DAYS[0], DAYS[4])
+    assert again.success, failure_text(again)
+    assert newest_publish(instance) == (DAYS[4], ())
+    with connected(dsn) as client:
+        assert fact_sums(client) == before
 
 
 def test_an_empty_read_never_replaces_a_day_with_downloads_nor_one_upstream_counts(dsn):
@@ -130,24 +141,44 @@ def test_an_empty_read_never_replaces_a_day_with_downloads_nor_one_upstream_coun
     assert not short.success
     assert "upstream counts 7 downloads" in failure_text(short)
     assert not check(short, "matches_upstream_count").passed
-    # Without a count to vouch (a source that cannot count), an empty day is taken as asked.
     with connected(dsn) as client:
         assert fact_sums(client) == before
         assert set(committed(client)) == {DAYS[0], DAYS[1]}
-    uncounted = run(dsn, instance, SHORT, SHORT, accept_empty=True, source=LostDaySource(short=False))
+    # A source that cannot count upstream: the empty day is taken as asked, and said so.
+    uncounted = run(dsn, instance, SHORT, SHORT, accept_empty=True, source=LostDaySource(counts=False))
     assert uncounted.success, failure_text(uncounted)
+    assert "(it cannot count upstream)" in check(uncounted, "volume_within_bands").metadata["verdict"].value
+    (facts,) = [e.materialization for e in uncounted.get_asset_materialization_events()
+                if e.asset_key == AssetKey("pypi_downloads")]
+    assert facts.metadata["upstream_fingerprint"].value == ""  # no fingerprints: none recorded
     # A day with rows loads as ever under the tag: it only lets an empty day through.
     assert run(dsn, instance, DAYS[3], DAYS[3], accept_empty=True).success
     with connected(dsn) as client:
         assert committed(client) == {DAYS[0]: 2, DAYS[1]: 2, DAYS[3]: 2, SHORT: 0}
 
 
-def test_the_commit_never_lets_an_empty_day_replace_downloads_whatever_the_reload_guard(client):
+def test_the_commit_never_lets_an_empty_day_replace_data_whatever_the_reload_guard(client):
     """The check before the commit is asked again under the commit mutex: a load of the day that
-    committed meanwhile must not be wiped, even with the reload guard turned off."""
+    committed meanwhile must not be wiped, even with the reload guard turned off; nor facts a torn
+    commit left without their rollups."""
     load_day(client, DATABASE, RowsSource(ROWS), DAYS[0])
     before = fact_sums(client, DAYS[0])
     with stage_day(client, DATABASE, RowsSource({}), DAYS[0], allow_empty=True) as staged:
-        with pytest.raises(ReloadShrinks):
+        with pytest.raises(ReloadShrinks, match="holds data"):
             commit_day(client, staged, "rows", reload_fail_below=0)
     assert fact_sums(client, DAYS[0]) == before == (2, 110)
+    client.command(f"INSERT INTO {DATABASE}.downloads_daily (date, project, version, downloads) "
+                   "VALUES ({day:Date}, 'pepy', '1.0', 9)", parameters={"day": DAYS[1]})
+    with stage_day(client, DATABASE, RowsSource({}), DAYS[1], allow_empty=True) as staged:
+        with pytest.raises(ReloadShrinks, match="1 fact rows"):
+            commit_day(client, staged, "rows", reload_fail_below=0)
+    assert fact_sums(client, DAYS[1]) == (1, 9)
+
+
+def test_a_day_upstream_may_still_be_delivering_is_never_accepted_as_empty(client):
+    yesterday = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    with pytest.raises(DayFailed, match="upstream may still be delivering it"):
+        load_day(client, DATABASE, RowsSource({}), yesterday, accept_empty=True)
+    assert committed(client) == {}
+    load_day(client, DATABASE, RowsSource({}), yesterday - dt.timedelta(days=1), accept_empty=True)
+    assert committed(client) == {yesterday - dt.timedelta(days=1): 0}

@@ -31,7 +31,8 @@ from pepy_pipeline.partitions import daily_partitions, warehouse_backfill_policy
 from pepy_pipeline.sources.resource import DownloadSourceResource
 from pepy_pipeline.warehouse import checks
 from pepy_pipeline.warehouse.day_checks import CheckOutcome, compared_after_commit
-from pepy_pipeline.warehouse.day_load import ACCEPTED_EMPTY, DayFailed, load_and_commit_day, not_loaded
+from pepy_pipeline.warehouse.day_load import DayFailed, load_and_commit_day, not_loaded
+from pepy_pipeline.warehouse.empty_days import ACCEPTED_EMPTY
 from pepy_pipeline.warehouse.publish import PublishRefused
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 
@@ -179,7 +180,7 @@ def uncompared_days(instance) -> list[dt.date]:
             break
         cursor = page.cursor
     return sorted(dt.date.fromisoformat(key) for key, metadata in latest.items()
-                  if key and VOLUME_LOW in metadata and "volume_ratio" not in metadata and ACCEPTED_EMPTY not in metadata)
+                  if key and VOLUME_LOW in metadata and "volume_ratio" not in metadata)
 
 
 def _earlier_days_compared_now(instance, client, database: str, this_run: set, bands) -> list:

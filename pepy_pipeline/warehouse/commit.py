@@ -137,7 +137,7 @@ def commit_day(client, staged: StagedDay, source_name: str, *, reload_fail_below
                 client.command(f"ALTER TABLE {db}.{FACT_TABLE} REPLACE PARTITION ID '{day:%Y%m%d}' "
                                f"FROM {staged.facts}")
             else:  # a day accepted as empty: the engine refuses to replace from nothing, and the
-                # day holds no downloads (checked above, under the mutex): nothing to drop but rows of 0
+                # day holds no facts (refuse_if_not_empty, above, under the mutex)
                 client.command(f"ALTER TABLE {db}.{FACT_TABLE} DROP PARTITION ID '{day:%Y%m%d}'")
             for name in [*ROLLUPS, *MONTH_GRAIN]:
                 if name not in empty:  # a reload of unchanged data: nothing to add to the month
@@ -212,12 +212,14 @@ def refuse_if_covered_by_balance(client, database: str, day: dt.date) -> None:
 
 def refuse_if_shrinks(client, staged: StagedDay, reload_fail_below: float) -> None:
     """The volume check's reload guard, against what is committed now (under the mutex). An empty
-    day never replaces downloads, whatever ``reload_fail_below``."""
+    day never replaces data, whatever ``reload_fail_below``."""
     committed = int(client.query(
         f"SELECT sum(downloads) FROM {identifier(staged.database)}.project_daily "
         "WHERE project = '__all__' AND date = {day:Date}",
         parameters={"day": staged.day}).result_rows[0][0] or 0)
-    if committed and (staged.downloads < reload_fail_below * committed or not staged.rows):
+    if not staged.rows:
+        refuse_if_not_empty(client, staged, committed)
+    if committed and staged.downloads < reload_fail_below * committed:
         raise ReloadShrinks(
             f"{staged.day}: {staged.downloads} downloads staged, fewer than {reload_fail_below} of the {committed} "
             "committed meanwhile by another load of the day; the committed day stays",
@@ -225,6 +227,21 @@ def refuse_if_shrinks(client, staged: StagedDay, reload_fail_below: float) -> No
              "ratio_to_committed": round(staged.downloads / committed, 4), "reload_fail_below": reload_fail_below,
              "verdict": "refused at commit: a reload with fewer downloads than the day has (a fuller load "
                         "committed while this one was checked); the loaded day stays"})
+
+
+def refuse_if_not_empty(client, staged: StagedDay, committed_downloads: int) -> None:
+    """An empty day is committed by dropping the day's facts (the engine refuses to replace a
+    partition from nothing): only where the day holds none, neither downloads in its rollups nor
+    facts a torn commit left without them."""
+    facts = int(client.query(f"SELECT count() FROM {identifier(staged.database)}.{FACT_TABLE} WHERE date = {{day:Date}}",
+                             parameters={"day": staged.day}).result_rows[0][0])
+    if committed_downloads or facts:
+        raise ReloadShrinks(
+            f"{staged.day}: an empty read never replaces a day that holds data ({committed_downloads} downloads, "
+            f"{facts} fact rows committed); the committed day stays",
+            {"day": staged.day.isoformat(), "downloads": 0, "committed_downloads": committed_downloads,
+             "committed_fact_rows": facts, "verdict": "refused at commit: an empty read never replaces a day "
+                                                      "that holds data; the committed day stays"})
 
 
 def torn_days(client, database: str) -> list[dt.date]:

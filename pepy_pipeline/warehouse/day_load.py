@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pepy_pipeline.sources.base import DownloadSource
-from pepy_pipeline.warehouse import checks
+from pepy_pipeline.warehouse import checks, empty_days
 from pepy_pipeline.warehouse.commit import ReloadShrinks, commit_day, refuse_if_covered_by_balance
 from pepy_pipeline.warehouse.day_checks import CheckOutcome, VolumeBands, check_staged_day, refused
-from pepy_pipeline.warehouse.loader import EmptyDayError, LoadVerificationError, stage_day
+from pepy_pipeline.warehouse.loader import EmptyDayError, LoadVerificationError, StagedDay, stage_day
 
 #: Attempts per day when the source fails transiently, and the first backoff (doubling).
 ATTEMPTS = 3
@@ -68,7 +68,8 @@ def load_and_commit_day(client, database: str, source: DownloadSource, day: dt.d
                         log: logging.Logger | None = None, backoff_seconds: float = BACKOFF_SECONDS,
                         accept_empty: bool = False) -> DayResult:
     """``accept_empty``: a day the source has no rows for is committed as empty (an outage of
-    upstream's log that will never be filled) instead of refused; see :func:`accepted_empty`."""
+    upstream's log that will never be filled) instead of refused; see ``empty_days``. A day committed
+    empty before is accepted as such again."""
     log = log or logging.getLogger("pepy_pipeline")
     for attempt in range(1, ATTEMPTS + 1):
         try:
@@ -100,10 +101,12 @@ def _once(client, database, source, day, run_id, insert_clients, bands, accept_e
             logging.getLogger("pepy_pipeline").warning(
                 f"{day}: could not read the upstream fingerprint ({str(error)[:200]}); late rows for this day "
                 "will be detected by the next successful comparison")
+    accept_empty = accept_empty or empty_days.committed_empty(client, database, day)
     with stage_day(client, database, source, day, insert_clients=insert_clients, allow_empty=accept_empty) as staged:
         outcomes = check_staged_day(client, staged, bands)
         if staged.rows == 0:
-            outcomes = accepted_empty(outcomes, source, staged)
+            outcomes = _accept_empty(outcomes, source, staged)
+            # "0 rows": the schedule reloads the day if upstream's fingerprint of it ever counts rows
             fingerprint = fingerprint or ("0" if hasattr(source, "day_fingerprints") else "")
         blocked = refused(outcomes)
         if blocked:
@@ -113,7 +116,7 @@ def _once(client, database, source, day, run_id, insert_clients, bands, accept_e
         # committed day that no sensor publishes; network round trips there widened that window
         # (found by an operations probe). It never fails the day.
         cost = _cost_metadata(source, day)
-        if staged.rows:  # an empty day's count was asked by accepted_empty
+        if staged.rows:  # an empty day's count was asked by _accept_empty
             outcomes.extend(_upstream_count(source, staged))
         try:
             commit = commit_day(client, staged, source.name, run_id=run_id, upstream_fingerprint=fingerprint,
@@ -128,34 +131,17 @@ def _once(client, database, source, day, run_id, insert_clients, bands, accept_e
                      fingerprint=fingerprint, outcomes=outcomes, rollup_rows=staged.rollup_rows, cost=cost)
 
 
-#: In an empty day's volume outcome (and so its materialization's metadata): committed as empty
-#: on purpose, never compared with other days.
-ACCEPTED_EMPTY = "accepted_empty"
-
-
-def accepted_empty(outcomes: list[CheckOutcome], source: DownloadSource, staged) -> list[CheckOutcome]:
-    """The outcomes of a day the source has no rows for, loaded to be accepted as empty: its
-    volume passes, unless the day holds downloads now (an empty read never wipes a day, whatever
-    the reload guard's setting) or a source that can count upstream counts any (the read fell short).
-    The day is then no hole: the recent sums, ``no_gaps`` and the complete history go past it,
-    and the schedule stops retrying it; the sweep of older days reloads it if upstream fills it."""
+def _accept_empty(outcomes: list[CheckOutcome], source: DownloadSource, staged: StagedDay) -> list[CheckOutcome]:
+    """The outcomes of a day read empty by a load allowed to accept it, its volume replaced by
+    :func:`empty_days.accepted`; or :class:`DayFailed` naming why it cannot be accepted."""
     volume = next(o for o in outcomes if o.name == "volume_within_bands")
     others = [o for o in outcomes if o.name != "volume_within_bands"]
-    if volume.metadata.get("committed_downloads"):
-        refusal = CheckOutcome("volume_within_bands", False, True, {
-            **volume.metadata, "verdict": "refused: an empty read never replaces a day that holds downloads"})
-        raise DayFailed(f"not accepted as empty: it holds {volume.metadata['committed_downloads']} "
-                        "downloads, which an empty read never replaces", [*others, refusal])
     counted = _upstream_count(source, staged)
-    if counted and not counted[0].passed:
-        raise DayFailed("not accepted as empty: " + counted[0].metadata.get(
-            "error", f"upstream counts {counted[0].metadata.get('upstream')} downloads for it"),
-            [*outcomes, *counted])
-    accepted = CheckOutcome("volume_within_bands", True, True, {
-        "day": staged.day.isoformat(), "downloads": 0, ACCEPTED_EMPTY: True,
-        "verdict": "accepted as empty, as asked: the source has no rows for this day"
-                   + (" and upstream counts none" if counted else "")})
-    return [*others, accepted, *counted]
+    why = empty_days.refusal(staged.day, volume, counted, dt.datetime.now(dt.timezone.utc).date())
+    if why:
+        refused_volume = CheckOutcome("volume_within_bands", False, True, {**volume.metadata, "verdict": f"refused: {why}"})
+        raise DayFailed(f"not accepted as empty: {why}", [*others, refused_volume, *counted])
+    return [*others, empty_days.accepted(staged.day, counted), *counted]
 
 
 def _cost_metadata(source: DownloadSource, day: dt.date) -> dict:
