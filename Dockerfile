@@ -7,6 +7,7 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY pepy_pipeline ./pepy_pipeline
 COPY pepy_api ./pepy_api
+COPY pepy_warehouse ./pepy_warehouse
 COPY deploy ./deploy
 RUN uv sync --frozen --no-dev \
     && mkdir -p /opt/dagster/home && cp deploy/dagster.yaml /opt/dagster/home/dagster.yaml
