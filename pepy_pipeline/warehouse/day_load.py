@@ -137,7 +137,7 @@ def _accept_empty(outcomes: list[CheckOutcome], source: DownloadSource, staged: 
     volume = next(o for o in outcomes if o.name == "volume_within_bands")
     others = [o for o in outcomes if o.name != "volume_within_bands"]
     counted = _upstream_count(source, staged)
-    why = empty_days.refusal(staged.day, volume, counted, dt.datetime.now(dt.timezone.utc).date())
+    why = empty_days.refusal(staged.day, volume, counted, dt.datetime.now(dt.timezone.utc))
     if why:
         refused_volume = CheckOutcome("volume_within_bands", False, True, {**volume.metadata, "verdict": f"refused: {why}"})
         raise DayFailed(f"not accepted as empty: {why}", [*others, refused_volume, *counted])

@@ -16,28 +16,31 @@ from pepy_warehouse.identifiers import identifier
 
 #: In an empty day's volume outcome and its materialization's metadata.
 ACCEPTED_EMPTY = "accepted_empty"
-#: Upstream's late rows arrive within ~30 hours of a day's end: an empty day younger than this
-#: is late, not lost (accepting it would publish every project's last day as 0 and silence the
-#: ``serves_yesterday`` check while upstream is only late).
-MIN_AGE_DAYS = 2
+#: Upstream's late rows arrive within ~30 hours of a day's end: an empty day that ended less than
+#: this long ago is late, not lost (accepting it would publish every project's last day as 0 and
+#: silence the ``serves_yesterday`` check while upstream is only late).
+MIN_AGE = dt.timedelta(hours=30)
 
 
 def committed_empty(client, database: str, day: dt.date) -> bool:
-    """Whether the day's last commit read no rows (accepted as empty): reading it empty again
-    changes nothing, so a load without the tag (a range, the schedule's blind reload) commits it
-    again instead of failing a day the warehouse holds as it should."""
+    """Whether the day's last commit read no rows (accepted as empty), finished or torn (killed
+    between its swap statements: it passed the empty-day checks under the mutex before it
+    started): reading it empty again changes nothing, so a load without the tag (a range, the
+    schedule's blind reload, the reload a torn day needs before any publish) commits it again
+    instead of failing a day the warehouse holds as it should."""
     rows = client.query(f"SELECT state, source_rows FROM {identifier(database)}.load_log FINAL "
                         "WHERE date = {day:Date}", parameters={"day": day}).result_rows
-    return bool(rows) and rows[0] == ("committed", 0)
+    return bool(rows) and rows[0][0] in ("committed", "committing") and rows[0][1] == 0
 
 
-def refusal(day: dt.date, volume: CheckOutcome, counted: list[CheckOutcome], today: dt.date) -> str | None:
+def refusal(day: dt.date, volume: CheckOutcome, counted: list[CheckOutcome], now: dt.datetime) -> str | None:
     """Why an empty read of ``day`` cannot be accepted (None: it can). ``volume``: the day's
     volume outcome (it names downloads the day holds); ``counted``: upstream's count, if the
-    source can count."""
-    if (today - day).days < MIN_AGE_DAYS:
-        return (f"{day} is less than {MIN_AGE_DAYS} days old: upstream may still be delivering it; accept it as "
-                "empty only once upstream has confirmed the loss")
+    source can count; ``now``: aware UTC."""
+    ended = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
+    if now - ended < MIN_AGE:
+        return (f"{day} ended less than {MIN_AGE.total_seconds() / 3600:.0f} hours ago: upstream may still be "
+                "delivering it; accept it as empty only once upstream has confirmed the loss")
     if volume.metadata.get("committed_downloads"):
         return f"it holds {volume.metadata['committed_downloads']} downloads, which an empty read never replaces"
     if counted and not counted[0].passed:
