@@ -80,20 +80,25 @@ def month_parts(client, month: str, database: str = DATABASE) -> dict[str, int]:
 
 
 def rollups_match_facts(client, days) -> bool:
-    """Independent of the pipeline's own checks: every committed rollup (summing its delta rows)
-    and the all-time sums agree with the committed facts, day by day."""
+    """Independent of the pipeline's own checks: every committed rollup (summing its delta rows),
+    in every measure and with every dimension present, and the all-time sums agree with the
+    committed facts, day by day."""
+    from pepy_pipeline.warehouse import measures
+    from pepy_pipeline.warehouse.rollup_dimensions import DERIVED_DIMENSIONS, FACT_DIMENSIONS
+
+    sums = ", ".join(f"sumIf({name}, project != '__all__')" for name in measures.MEASURES)
     for day in days:
-        facts = client.query(f"SELECT sum(downloads) FROM {DATABASE}.downloads_daily WHERE date = {{d:Date}}",
-                             parameters={"d": day}).result_rows[0][0]
+        facts = client.query(f"SELECT {measures.FROM_FACTS} FROM (SELECT *, {measures.FLAGS} "
+                             f"FROM {DATABASE}.downloads_daily WHERE date = {{d:Date}})",
+                             parameters={"d": day}).result_rows[0]
         for table in ("project_daily", "project_version_daily"):
-            got = client.query(f"SELECT sumIf(downloads, project != '__all__') FROM {DATABASE}.{table} "
-                               "WHERE date = {d:Date}", parameters={"d": day}).result_rows[0][0]
+            got = client.query(f"SELECT {sums} FROM {DATABASE}.{table} WHERE date = {{d:Date}}",
+                               parameters={"d": day}).result_rows[0]
             if got != facts:
                 return False
-        dims = client.query(f"SELECT dimension, sum(downloads) FROM {DATABASE}.project_dimension_daily "
-                            "WHERE date = {d:Date} AND project != '__all__' GROUP BY dimension",
-                            parameters={"d": day}).result_rows
-        if not dims or any(n != facts for _, n in dims):
+        dims = client.query(f"SELECT dimension, {sums} FROM {DATABASE}.project_dimension_daily "
+                            "WHERE date = {d:Date} GROUP BY dimension", parameters={"d": day}).result_rows
+        if {row[0] for row in dims} != {*FACT_DIMENSIONS, *DERIVED_DIMENSIONS} or any(row[1:] != facts for row in dims):
             return False
     loaded = client.query(f"SELECT sum(downloads) FROM {DATABASE}.downloads_daily").result_rows[0][0]
     alltime = client.query(f"SELECT sum(downloads) FROM {DATABASE}.project_alltime WHERE project != '__all__'"

@@ -163,3 +163,25 @@ def test_parallel_insert_clients_load_the_same_rows(dsn):
         with pytest.raises(ConnectionError):
             load_day(client, DATABASE, FailingSource(SAMPLE, fail_after=3), DAY, insert_clients=extra)
         assert fact_sums(client, DAY) == (report.rows, report.downloads)
+
+
+def test_the_rollup_check_catches_a_missing_dimension_and_any_measure_that_does_not_add_up(client):
+    """Found by a probe: the check compared only the dimensions present and only ``downloads``, so
+    a day missing its country rollup (``?by=country`` would answer nothing for it) or with a wrong
+    CI count passed it."""
+    from pepy_pipeline.warehouse.day_checks import rollups_match_facts as check
+    from pepy_pipeline.warehouse.loader import stage_day
+
+    with stage_day(client, DATABASE, SAMPLE, DAY) as staged:
+        assert check(client, staged).passed
+        dimensions = staged.tables["project_dimension_daily"]
+        client.command(f"INSERT INTO {staged.tables['project_daily']} (date, project, ci_downloads) "
+                       "VALUES ({day:Date}, 'pepy', 1)", parameters={"day": DAY})
+        wrong_ci = check(client, staged)
+        assert not wrong_ci.passed and wrong_ci.blocking and "project_daily" in wrong_ci.metadata["problems"]
+        client.command(f"DELETE FROM {staged.tables['project_daily']} WHERE project = 'pepy' AND downloads = 0",
+                       settings={"mutations_sync": 2})
+        assert check(client, staged).passed
+        client.command(f"ALTER TABLE {dimensions} DELETE WHERE dimension = 'country'", settings={"mutations_sync": 2})
+        missing = check(client, staged)
+        assert not missing.passed and missing.metadata["problems"] == "dimensions missing: country"

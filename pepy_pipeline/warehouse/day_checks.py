@@ -14,7 +14,9 @@ import datetime as dt
 import statistics
 from dataclasses import dataclass, field
 
+from pepy_pipeline.warehouse import measures
 from pepy_pipeline.warehouse.loader import StagedDay
+from pepy_pipeline.warehouse.rollup_dimensions import DERIVED_DIMENSIONS, FACT_DIMENSIONS
 from pepy_warehouse.identifiers import identifier
 
 _PEP503 = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
@@ -73,26 +75,36 @@ def staged_totals_match_source(client, staged: StagedDay) -> CheckOutcome:
 
 
 def rollups_match_facts(client, staged: StagedDay) -> CheckOutcome:
-    """Every rollup (each dimension, versions, the '__all__' rows) sums to the staged facts."""
-    facts = int(client.query(f"SELECT sum(downloads) FROM {staged.facts}").result_rows[0][0])
+    """Every rollup (versions, each dimension, the '__all__' rows) sums to the staged facts in
+    every measure, and no dimension is missing: one left out (found by a probe) would commit a
+    day that ``?by=`` answers as having nothing, while each dimension present still added up."""
+    totals = ", ".join(f"sum({name})" for name in measures.MEASURES)
+    split = ", ".join(f"sumIf({name}, project != '__all__'), sumIf({name}, project = '__all__')"
+                      for name in measures.MEASURES)
+    facts = _ints(client.query(f"SELECT {measures.FROM_FACTS} FROM (SELECT *, {measures.FLAGS} "
+                               f"FROM {staged.facts})").result_rows[0])
     t = staged.tables
-    sums = {
-        "project_daily": client.query(
-            f"SELECT sumIf(downloads, project != '__all__'), sumIf(downloads, project = '__all__') "
-            f"FROM {t['project_daily']}").result_rows[0],
-        "project_version_daily": client.query(f"SELECT sum(downloads) FROM {t['project_version_daily']}").result_rows[0],
+    sums = {  # each: (projects, __all__) per measure, or the plain sum per measure
+        "project_daily": _ints(client.query(f"SELECT {split} FROM {t['project_daily']}").result_rows[0]),
+        "project_version_daily": _ints(client.query(
+            f"SELECT {totals} FROM {t['project_version_daily']}").result_rows[0]),
+        **{f"dimension {row[0]}": _ints(row[1:]) for row in client.query(
+            f"SELECT dimension, {split} FROM {t['project_dimension_daily']} GROUP BY dimension "
+            "ORDER BY dimension").result_rows},
     }
-    problems = [f"{name}: {tuple(map(int, v))} vs facts {facts}" for name, v in sums.items()
-                if any(int(x) != facts for x in v)]
-    dims = client.query(
-        f"SELECT dimension, sumIf(downloads, project != '__all__'), sumIf(downloads, project = '__all__') "
-        f"FROM {t['project_dimension_daily']} GROUP BY dimension ORDER BY dimension").result_rows
-    problems += [f"dimension {d}: {int(a)}/{int(b)} vs facts {facts}" for d, a, b in dims if (a, b) != (facts, facts)]
-    if not dims and facts:  # an empty day (accepted as such) has none, and needs none
-        problems.append("no dimension rollups")
+    problems = [f"{name}: {got} vs facts {facts}" for name, got in sums.items()
+                if got != (facts if name == "project_version_daily" else tuple(x for x in facts for _ in (0, 1)))]
+    missing = sorted({*FACT_DIMENSIONS, *DERIVED_DIMENSIONS} - {n.split(" ", 1)[1] for n in sums if " " in n})
+    if missing and any(facts):  # an empty day (accepted as such) has none, and needs none
+        problems.append("dimensions missing: " + ", ".join(missing))
     return CheckOutcome("rollups_match_facts", not problems, True, {
-        "day": staged.day.isoformat(), "facts_downloads": facts, "dimensions": len(dims),
+        "day": staged.day.isoformat(), "facts_downloads": facts[0],
+        "dimensions": sum(1 for n in sums if n.startswith("dimension ")),
         "problems": "; ".join(problems[:20]) or "none"})
+
+
+def _ints(values) -> tuple[int, ...]:
+    return tuple(int(v or 0) for v in values)
 
 
 def volume_references(day: dt.date, bands: VolumeBands) -> tuple[list[dt.date], list[dt.date]]:
