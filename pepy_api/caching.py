@@ -41,8 +41,12 @@ def code_fingerprint(packages=RENDERING_PACKAGES) -> str:
     return digest.hexdigest()
 
 
-#: Part of every ETag, with the data's token.
-RENDER_VERSION = f"{APP_VERSION}+{code_fingerprint()}"
+#: Libraries whose output is part of a body (JSON encoding, country names).
+RENDERING_LIBRARIES = ("orjson", "pycountry")
+
+#: Part of every ETag, with the data's token (and the settings that shape bodies, per app).
+RENDER_VERSION = "+".join([APP_VERSION, code_fingerprint(),
+                           *(f"{library}{version(library)}" for library in RENDERING_LIBRARIES)])
 
 
 class ResponseCache:
@@ -77,8 +81,8 @@ class ResponseCache:
             self._bytes -= len(body)
 
 
-def _etag(token: str, path: str, query: bytes) -> bytes:
-    digest = hashlib.blake2b(f"{RENDER_VERSION}\0{token}\0{path}\0".encode() + query, digest_size=12).hexdigest()
+def _etag(render_version: str, token: str, path: str, query: bytes) -> bytes:
+    digest = hashlib.blake2b(f"{render_version}\0{token}\0{path}\0".encode() + query, digest_size=12).hexdigest()
     return f'"{digest}"'.encode()
 
 
@@ -114,10 +118,14 @@ def _route_template(scope) -> str:
 
 
 class CachingMiddleware:
-    def __init__(self, app, reader, cache: ResponseCache, gzip_min_bytes: int | None = None) -> None:
+    def __init__(self, app, reader, cache: ResponseCache, gzip_min_bytes: int | None = None,
+                 render_settings: str = "") -> None:
         self.app = app
         self.reader = reader
         self.cache = cache
+        #: ``render_settings``: the settings that shape bodies (the default range's length): a
+        #: changed one must not revalidate a body it would now render otherwise (found by a probe).
+        self.render_version = f"{RENDER_VERSION}+{render_settings}"
         #: The gzip layer's threshold (``pepy_api.compression``), None without one: a 304 and a
         #: HEAD carry the ETag and encoding the GET would (found in review: HEAD said plain
         #: where GET sent gzip, and a 304 answered whichever tag the client listed first).
@@ -148,7 +156,7 @@ class CachingMiddleware:
                 headers = [*message["headers"], (b"x-data-last-complete-day", freshness),
                            (b"x-data-first-complete-day", history_start)]
                 if status == 200:
-                    headers.append((b"etag", _etag(snap.token, *key)))
+                    headers.append((b"etag", _etag(self.render_version, snap.token, *key)))
                 captured.update(status=status, headers=headers, cacheable=status in CACHEABLE_STATUS)
                 if not captured["cacheable"]:
                     await send({**message, "headers": [*headers, (b"x-cache", b"miss")]})

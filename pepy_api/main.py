@@ -84,7 +84,7 @@ def create_app(settings: ApiSettings | None = None, reader: Reader | None = None
     # gzip sits outside the cache, so cached bodies stay uncompressed and serve every client.
     reader_proxy = _ReaderProxy(app)
     app.add_middleware(CachingMiddleware, reader=reader_proxy, cache=ResponseCache(settings.cache_max_bytes),
-                       gzip_min_bytes=settings.gzip_min_bytes)
+                       gzip_min_bytes=settings.gzip_min_bytes, render_settings=settings.render_settings)
     # ISA-L level 1: a big project's 2.8 MB v2 body in 8 ms (zlib level 4: 63 ms) to 33% of its size.
     app.add_middleware(IsalGZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=settings.gzip_level)
     if settings.key_set or settings.rate_limit_per_minute:

@@ -38,5 +38,10 @@ class ApiSettings(WarehouseSettings):
     cors_origins: str = "*"
 
     @property
+    def render_settings(self) -> str:
+        """The settings that change a body, not only its headers: part of every ETag."""
+        return f"max_range_days={self.max_range_days}"
+
+    @property
     def key_set(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())

@@ -70,7 +70,7 @@ def test_if_none_match_compares_weakly(api):
     assert api.get("/api/v2/projects/pepy", headers={"If-None-Match": 'W/"nope"'}).status_code == 200
 
 
-def test_the_etag_changes_with_the_code_that_renders_answers(tmp_path, monkeypatch):
+def test_the_etag_changes_with_the_code_that_renders_answers(tmp_path):
     """Found by an upgrade probe: the ETag held the package version, which no release changed, so
     a body a release corrected kept its ETag and a client's stale copy revalidated as a 304."""
     import shutil
@@ -82,9 +82,32 @@ def test_the_etag_changes_with_the_code_that_renders_answers(tmp_path, monkeypat
         changed.write_text(original + "\n# a change\n")
         assert caching.code_fingerprint(copies) != caching.code_fingerprint()
         changed.write_text(original)
-    before = caching._etag("g1", "/badge/x", b"")
-    monkeypatch.setattr(caching, "RENDER_VERSION", caching.RENDER_VERSION + "x")
-    assert caching._etag("g1", "/badge/x", b"") != before
+    assert caching._etag(caching.RENDER_VERSION + "x", "g1", "/badge/x", b"") != caching._etag(
+        caching.RENDER_VERSION, "g1", "/badge/x", b"")
+    # The libraries that write bodies count too (a new pycountry may name a country otherwise).
+    assert all(lib in caching.RENDER_VERSION for lib in ("orjson", "pycountry"))
+
+
+def test_the_etag_changes_with_a_setting_that_changes_the_body(tmp_path):
+    """Found by a probe: a shorter PEPY_MAX_RANGE_DAYS changes the all-history default's days, but
+    the ETag stayed, so a client's body from before the change revalidated as a 304."""
+    from fastapi.testclient import TestClient
+
+    from pepy_api.main import create_app
+    from pepy_api.settings import ApiSettings
+    from pepy_api.store.reader import FrozenGenerationReader
+
+    api_data.build(tmp_path, with_sample=False)
+    answers = {}
+    for days in (3660, 180):
+        reader = FrozenGenerationReader(tmp_path / "warehouse", refresh_seconds=3600)
+        try:
+            with TestClient(create_app(ApiSettings(home=tmp_path, max_range_days=days), reader=reader)) as http:
+                answers[days] = http.get("/api/v2/projects/pepy")
+        finally:
+            reader.close()
+    assert answers[180].status_code == answers[3660].status_code == 200
+    assert answers[180].headers["etag"] != answers[3660].headers["etag"]
 
 
 def test_large_bodies_are_gzipped_and_the_cache_keeps_them_plain(api):
