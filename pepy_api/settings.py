@@ -39,8 +39,9 @@ class ApiSettings(WarehouseSettings):
 
     @property
     def render_settings(self) -> str:
-        """The settings that change a body, not only its headers: part of every ETag."""
-        return f"max_range_days={self.max_range_days}"
+        """The settings that change a body's bytes (the default range's length; the gzip form's
+        level), not only its headers: part of every ETag."""
+        return f"max_range_days={self.max_range_days},gzip_level={self.gzip_level}"
 
     @property
     def key_set(self) -> frozenset[str]:

@@ -40,6 +40,8 @@ cat <<INFO
   Load more days from the UI (Assets > pypi_downloads > Materialize / backfill).
   The daily schedule is on (Automation > daily_downloads_schedule): each new day loads at 04:30 UTC.
   Logs: $PEPY_HOME/load.log, $PEPY_HOME/api.log (one line per request).   Ctrl-C stops everything.
+  Load from the command line against this warehouse with the demo's partitions:
+    export PEPY_START_DATE=$PEPY_START_DATE; .venv/bin/python -m pepy_pipeline load DAY
 
 INFO
 # The daemon runs backfills in the queue (pool "warehouse", one run at a time).

@@ -96,6 +96,8 @@ def rollups_match_facts(client, days) -> bool:
                                parameters={"d": day}).result_rows[0]
             if got != facts:
                 return False
+        if not any(facts):
+            continue  # a day accepted as empty has no rollups, and needs none
         dims = client.query(f"SELECT dimension, {sums} FROM {DATABASE}.project_dimension_daily "
                             "WHERE date = {d:Date} GROUP BY dimension", parameters={"d": day}).result_rows
         if {row[0] for row in dims} != {*FACT_DIMENSIONS, *DERIVED_DIMENSIONS} or any(row[1:] != facts for row in dims):

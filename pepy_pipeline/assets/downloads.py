@@ -85,7 +85,7 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
     the backfill has committed so far."""
     record_run_process(context)
     days = [dt.date.fromisoformat(key) for key in context.partition_keys]
-    accept_empty = context.run.tags.get(ACCEPT_EMPTY_TAG) == "true"
+    accept_empty = context.run.tags.get(ACCEPT_EMPTY_TAG, "").strip().lower() in ("true", "1", "yes")
     download_source = source.build()
     described = download_source.describe()
     failed: dict[str, str] = {}
@@ -180,7 +180,8 @@ def uncompared_days(instance) -> list[dt.date]:
             break
         cursor = page.cursor
     return sorted(dt.date.fromisoformat(key) for key, metadata in latest.items()
-                  if key and VOLUME_LOW in metadata and "volume_ratio" not in metadata)
+                  if key and VOLUME_LOW in metadata and "volume_ratio" not in metadata
+                  and ACCEPTED_EMPTY not in metadata)  # a day accepted as empty has nothing to compare
 
 
 def _earlier_days_compared_now(instance, client, database: str, this_run: set, bands) -> list:

@@ -108,7 +108,8 @@ def served_day_result(served: dt.date | None, now: dt.datetime,
                        "refused as partial that upstream never completes can be accepted as it is with a "
                        "one-off load, e.g. PEPY_VOLUME_FAIL_BELOW=0 python -m pepy_pipeline load DAY; a day "
                        "upstream has no rows for (lost from its log) can be committed as empty: python -m "
-                       "pepy_pipeline load DAY --accept-empty, or the run tag pepy/accept-empty=true"} if holes else {}),
+                       "pepy_pipeline load DAY --accept-empty, or the run tag pepy/accept-empty=true"}
+           if holes else {}),
         "checked_at": now.isoformat(timespec="seconds")})
 
 

@@ -233,7 +233,8 @@ def refuse_if_not_empty(client, staged: StagedDay, committed_downloads: int) -> 
     """An empty day is committed by dropping the day's facts (the engine refuses to replace a
     partition from nothing): only where the day holds none, neither downloads in its rollups nor
     facts a torn commit left without them."""
-    facts = int(client.query(f"SELECT count() FROM {identifier(staged.database)}.{FACT_TABLE} WHERE date = {{day:Date}}",
+    facts = int(client.query(f"SELECT count() FROM {identifier(staged.database)}.{FACT_TABLE} "
+                             "WHERE date = {day:Date}",
                              parameters={"day": staged.day}).result_rows[0][0])
     if committed_downloads or facts:
         raise ReloadShrinks(

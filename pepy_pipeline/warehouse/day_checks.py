@@ -79,27 +79,26 @@ def rollups_match_facts(client, staged: StagedDay) -> CheckOutcome:
     every measure, and no dimension is missing: one left out (found by a probe) would commit a
     day that ``?by=`` answers as having nothing, while each dimension present still added up."""
     totals = ", ".join(f"sum({name})" for name in measures.MEASURES)
+    # Per measure: (the projects' sum, the '__all__' row's sum).
     split = ", ".join(f"sumIf({name}, project != '__all__'), sumIf({name}, project = '__all__')"
                       for name in measures.MEASURES)
     facts = _ints(client.query(f"SELECT {measures.FROM_FACTS} FROM (SELECT *, {measures.FLAGS} "
                                f"FROM {staged.facts})").result_rows[0])
+    twice = tuple(value for value in facts for _ in range(2))  # what each ``split`` must give
     t = staged.tables
-    sums = {  # each: (projects, __all__) per measure, or the plain sum per measure
-        "project_daily": _ints(client.query(f"SELECT {split} FROM {t['project_daily']}").result_rows[0]),
-        "project_version_daily": _ints(client.query(
-            f"SELECT {totals} FROM {t['project_version_daily']}").result_rows[0]),
-        **{f"dimension {row[0]}": _ints(row[1:]) for row in client.query(
-            f"SELECT dimension, {split} FROM {t['project_dimension_daily']} GROUP BY dimension "
-            "ORDER BY dimension").result_rows},
-    }
-    problems = [f"{name}: {got} vs facts {facts}" for name, got in sums.items()
-                if got != (facts if name == "project_version_daily" else tuple(x for x in facts for _ in (0, 1)))]
-    missing = sorted({*FACT_DIMENSIONS, *DERIVED_DIMENSIONS} - {n.split(" ", 1)[1] for n in sums if " " in n})
+    daily = _ints(client.query(f"SELECT {split} FROM {t['project_daily']}").result_rows[0])
+    versions = _ints(client.query(f"SELECT {totals} FROM {t['project_version_daily']}").result_rows[0])
+    dimensions = {row[0]: _ints(row[1:]) for row in client.query(
+        f"SELECT dimension, {split} FROM {t['project_dimension_daily']} GROUP BY dimension "
+        "ORDER BY dimension").result_rows}
+    problems = [f"{name}: {got} vs facts {want}" for name, got, want in (
+        ("project_daily", daily, twice), ("project_version_daily", versions, facts),
+        *((f"dimension {name}", got, twice) for name, got in dimensions.items())) if got != want]
+    missing = sorted({*FACT_DIMENSIONS, *DERIVED_DIMENSIONS} - dimensions.keys())
     if missing and any(facts):  # an empty day (accepted as such) has none, and needs none
         problems.append("dimensions missing: " + ", ".join(missing))
     return CheckOutcome("rollups_match_facts", not problems, True, {
-        "day": staged.day.isoformat(), "facts_downloads": facts[0],
-        "dimensions": sum(1 for n in sums if n.startswith("dimension ")),
+        "day": staged.day.isoformat(), "facts_downloads": facts[0], "dimensions": len(dimensions),
         "problems": "; ".join(problems[:20]) or "none"})
 
 

@@ -139,7 +139,8 @@ def _accept_empty(outcomes: list[CheckOutcome], source: DownloadSource, staged: 
     counted = _upstream_count(source, staged)
     why = empty_days.refusal(staged.day, volume, counted, dt.datetime.now(dt.timezone.utc))
     if why:
-        refused_volume = CheckOutcome("volume_within_bands", False, True, {**volume.metadata, "verdict": f"refused: {why}"})
+        refused_volume = CheckOutcome("volume_within_bands", False, True,
+                                      {**volume.metadata, "verdict": f"refused: {why}"})
         raise DayFailed(f"not accepted as empty: {why}", [*others, refused_volume, *counted])
     return [*others, empty_days.accepted(staged.day, counted), *counted]
 

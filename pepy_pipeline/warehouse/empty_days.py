@@ -16,9 +16,11 @@ from pepy_warehouse.identifiers import identifier
 
 #: In an empty day's volume outcome and its materialization's metadata.
 ACCEPTED_EMPTY = "accepted_empty"
-#: Upstream's late rows arrive within ~30 hours of a day's end: an empty day that ended less than
-#: this long ago is late, not lost (accepting it would publish every project's last day as 0 and
-#: silence the ``serves_yesterday`` check while upstream is only late).
+#: A floor, not a measurement: an empty day that ended less than this long ago is taken as late,
+#: not lost (accepting it would publish every project's last day as 0 and silence the
+#: ``serves_yesterday`` check while upstream is only late; most late rows arrive within a day or
+#: two). A day accepted too early is reloaded by the schedule when upstream's rows appear (its
+#: fingerprint says 0 rows), so the floor only has to stop the obvious mistake.
 MIN_AGE = dt.timedelta(hours=30)
 
 

@@ -94,7 +94,8 @@ def stage_day(client, database: str, source: DownloadSource, day: dt.date,
         rows, downloads, batches = _stage_facts([client, *insert_clients], source, day, tables[FACT_TABLE])
         if rows == 0 and not allow_empty:
             raise EmptyDayError(f"source {source.name!r} returned no rows for {day}; the day was left as it was "
-                                "(if upstream has lost it for good, load it with --accept-empty)")
+                                "(if upstream has lost it for good, load it with --accept-empty, or the run tag "
+                                "pepy/accept-empty=true)")
         _verify_staged(client, tables[FACT_TABLE], day, rows, downloads)
         staged_at = time.perf_counter()
         rollup_rows = build_rollups(client, tables[FACT_TABLE], tables, day)
