@@ -40,12 +40,13 @@ def webhook_url() -> str:
 
 
 def failed_checks(instance, run_id: str) -> list[dict]:
-    """The run's failed checks of ERROR severity (the blocking ones fail the run)."""
+    """The run's failed checks of ERROR severity (the blocking ones fail the run): the run's own
+    results, each with every day's evidence, not again each day's (reported for its partition)."""
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000).records
     failed = []
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
-        if not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR:
+        if not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR and evaluation.partition is None:
             failed.append({"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
                            "blocking": bool(evaluation.blocking),
                            "metadata": {k: str(v.value) for k, v in evaluation.metadata.items()}})

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from dagster import AssetPartitionStatus, AssetRecordsFilter, RunsFilter
 
-from pepy_pipeline.assets.downloads import UPSTREAM_COUNT_MATCHES, VOLUME_LOW
+from pepy_pipeline.assets.download_checks import UPSTREAM_COUNT_MATCHES, VOLUME_LOW
 from pepy_pipeline.assets.keys import DOWNLOADS
 from pepy_pipeline.load_runs import days_in_flight
 from pepy_pipeline.partitions import daily_partitions

@@ -20,6 +20,7 @@ from pepy_warehouse.connection import connected
 from pepy_pipeline.warehouse.day_load import load_day
 from pepy_pipeline.warehouse.migrations import migrate
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+from tests.support.checks import run_checks
 from tests.support.emulator import Emulator, EmulatorUnavailable
 from tests.support.processes import free_port, run_cli
 from tests.support.pypi_rows import (
@@ -100,7 +101,7 @@ def test_days_materialise_through_dagster_from_the_emulator_into_chdb(emulator, 
     )
     assert result.success
     # serves_yesterday is about the clock (D1..D2 are long past), not about the source.
-    checks = {e.check_name: e for e in result.get_asset_check_evaluations() if e.check_name != "serves_yesterday"}
+    checks = {e.check_name: e for e in run_checks(result) if e.check_name != "serves_yesterday"}
     assert all(e.passed for e in checks.values()), {n: e.metadata for n, e in checks.items() if not e.passed}
     assert checks["matches_upstream_count"].metadata["days_checked"].value == 2
     facts = next(m for m in result.get_asset_materialization_events()

@@ -23,6 +23,7 @@ from pepy_pipeline.warehouse.loader import stage_day
 from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
 from pepy_warehouse.connection import connected
 from tests.conftest import DATABASE, fact_sums
+from tests.support.checks import run_checks
 from tests.support.sources import RowsSource
 
 DAYS = [dt.date(2026, 10, 1) + dt.timedelta(days=k) for k in range(6)]
@@ -75,7 +76,7 @@ def failure_text(result) -> str:
 
 
 def check(result, name):
-    return next(e for e in result.get_asset_check_evaluations() if e.check_name == name)
+    return next(e for e in run_checks(result) if e.check_name == name)
 
 
 def committed(client) -> dict[dt.date, int]:

@@ -9,7 +9,7 @@ import time
 
 import pyarrow.compute as pc
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 
 from pepy_pipeline.definitions import defs
 from pepy_pipeline.reload_policy import CATCH_UP_TAG, days_to_load
@@ -26,6 +26,7 @@ from pepy_warehouse.generation import current_manifest
 from pepy_warehouse.locks import embedded_writer_lock, warehouse_mutex
 from tests.conftest import (DATABASE, fact_sums, month_grain_and_daily, month_parts, rollups_match_facts, stop_merges,
                             version_day_cells)
+from tests.support.checks import day_checks, run_checks
 from tests.support.processes import unused_pid
 from tests.test_dagster_assets import SMALL, failure_text, run_range
 
@@ -124,7 +125,7 @@ def test_a_day_committed_before_it_could_be_compared_is_compared_at_the_end_of_i
     result = run_range(dsn, MONDAY, MONDAY + dt.timedelta(days=3),
                        source=Resource(name="sample", sample_projects=60, sample_rows_per_day=3000))
     assert result.success  # committed: a warning names the day to reload
-    (volume,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "volume_within_bands"]
+    (volume,) = [e for e in run_checks(result) if e.check_name == "volume_within_bands"]
     assert not volume.passed and volume.severity.value == "WARN"
     assert volume.metadata["days_failed"].value == MONDAY.isoformat()
     evidence = volume.metadata["evidence"].value[MONDAY.isoformat()]
@@ -151,7 +152,7 @@ def test_a_backfill_starting_on_partial_days_refuses_no_good_day_and_names_the_p
     assert result.success  # every day committed: none of the good days is refused
     # A day far above nearby days is not vouched for: later runs compare it again (found in review).
     assert MONDAY + dt.timedelta(days=3) in uncompared_days(instance)
-    (volume,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "volume_within_bands"]
+    (volume,) = [e for e in run_checks(result) if e.check_name == "volume_within_bands"]
     assert volume.severity.value == "WARN"
     evidence = volume.metadata["evidence"].value
     thursday = MONDAY + dt.timedelta(days=3)
@@ -182,7 +183,7 @@ def test_a_day_left_uncompared_by_its_own_run_is_named_by_every_later_run_until_
     assert uncompared_days(instance) == [MONDAY]
 
     def named(result):
-        (volume,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "volume_within_bands"]
+        (volume,) = [e for e in run_checks(result) if e.check_name == "volume_within_bands"]
         evidence = volume.metadata["evidence"].value.get(MONDAY.isoformat(), {})
         return not volume.passed and "reload it" in evidence.get("verdict", "")
 
@@ -254,9 +255,14 @@ def test_a_multi_day_run_reports_each_day_and_fails_only_the_bad_one(dsn):
     materialized = sorted(e.materialization.partition for e in result.get_asset_materialization_events()
                           if e.asset_key == AssetKey("pypi_downloads"))
     assert materialized == [(MONDAY - dt.timedelta(days=1)).isoformat(), (MONDAY + dt.timedelta(days=1)).isoformat()]
-    refused = [e for e in result.get_asset_check_evaluations()
+    refused = [e for e in run_checks(result)
                if e.check_name == "volume_within_bands" and not e.passed]
     assert [e.metadata["day"].value for e in refused] == [MONDAY.isoformat()]
+    # Each day's partition says which day failed (the run's result alone says it in its evidence).
+    assert {day: day_checks(result, day)["volume_within_bands"].passed
+            for day in (MONDAY - dt.timedelta(days=1), MONDAY, MONDAY + dt.timedelta(days=1))} == {
+        MONDAY - dt.timedelta(days=1): True, MONDAY: False, MONDAY + dt.timedelta(days=1): True}
+    assert day_checks(result, MONDAY)["volume_within_bands"].severity == AssetCheckSeverity.ERROR
     with connected(dsn) as client:
         assert fact_sums(client, MONDAY) == (0, None) or fact_sums(client, MONDAY)[0] == 0
 
@@ -276,7 +282,7 @@ def test_a_day_that_raises_fails_alone_and_the_next_days_still_load(dsn):
                           if e.asset_key == AssetKey("pypi_downloads"))
     assert materialized == [(MONDAY - dt.timedelta(days=1)).isoformat(), (MONDAY + dt.timedelta(days=1)).isoformat()]
     assert f"{MONDAY}: ValueError: upstream schema changed" in failure_text(result)
-    failed_check = [e for e in result.get_asset_check_evaluations()
+    failed_check = [e for e in run_checks(result)
                     if e.check_name == "totals_match_source" and not e.passed]
     assert failed_check and MONDAY.isoformat() in failed_check[0].metadata["days_failed"].value
     with connected(dsn) as client:
@@ -349,7 +355,7 @@ def test_a_hole_in_the_recent_window_fails_the_served_day_check(dsn):
     first, last = MONDAY - dt.timedelta(days=2), MONDAY + dt.timedelta(days=3)
     result = run_range(dsn, first, last, source=Resource(name="sample", sample_projects=60, sample_rows_per_day=3000))
     assert not result.success
-    (served,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "serves_yesterday"]
+    (served,) = [e for e in run_checks(result) if e.check_name == "serves_yesterday"]
     assert not served.passed and served.severity.value == "ERROR"
     assert served.metadata["recent_window_holes"].value == (MONDAY + dt.timedelta(days=1)).isoformat()
     publishes = [e.materialization for e in result.get_asset_materialization_events()
@@ -358,7 +364,7 @@ def test_a_hole_in_the_recent_window_fails_the_served_day_check(dsn):
     # The day loads: the publish after it has no hole (the clock's day aside, the check's metadata says so).
     result = run_range(dsn, MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=1))
     assert result.success
-    (served,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "serves_yesterday"]
+    (served,) = [e for e in run_checks(result) if e.check_name == "serves_yesterday"]
     assert served.metadata["recent_window_holes"].value == "none"
     assert served.metadata["served_last_day"].value == last.isoformat()
 
@@ -789,7 +795,7 @@ def test_a_run_whose_publish_is_refused_still_reports_every_day(dsn):
     assert not result.success
     text = failure_text(result)
     assert "not published" in text and (MONDAY - dt.timedelta(days=5)).isoformat() in text
-    assert {e.check_name for e in result.get_asset_check_evaluations()} >= {"totals_match_source", "no_gaps"}
+    assert {e.check_name for e in run_checks(result)} >= {"totals_match_source", "no_gaps"}
     with connected(dsn) as client:
         assert fact_sums(client, MONDAY + dt.timedelta(days=1))[0] > 0
 
@@ -1014,7 +1020,7 @@ def test_the_schedule_reads_a_recent_day_committed_short_again_a_bounded_number_
             assert run_range(dsn, day, day, instance=instance).success
     short = Short(name="sample", sample_projects=60, sample_rows_per_day=3000)
     result = run_range(dsn, MONDAY, MONDAY, source=short, instance=instance)
-    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    checks = {e.check_name: e for e in run_checks(result)}
     assert result.success and not checks["volume_within_bands"].passed
     assert checks["volume_within_bands"].severity.value == "WARN" and not checks["matches_upstream_count"].passed
     assert 0.5 < committed_low(last_load_metadata(instance, MONDAY)) < 0.8

@@ -12,9 +12,6 @@ import traceback
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetMaterialization,
     AssetRecordsFilter,
@@ -24,6 +21,14 @@ from dagster import (
     multi_asset,
 )
 
+from pepy_pipeline.assets.download_checks import (
+    CHECKS,
+    VOLUME_LOW,
+    check_results,
+    day_evaluations,
+    verdict_metadata,
+    vouched_by_volume,
+)
 from pepy_pipeline.assets.keys import DOWNLOADS, ROLLUPS
 from pepy_pipeline.assets.publishing import publish_and_report
 from pepy_pipeline.run_process import record_run_process
@@ -43,25 +48,6 @@ NO_PUBLISH_TAG = "pepy/no-publish"
 #: source has no rows for is committed as empty instead of refused (an outage of upstream's log).
 ACCEPT_EMPTY_TAG = "pepy/accept-empty"
 
-_CHECKS = (
-    AssetCheckSpec("totals_match_source", asset=DOWNLOADS, blocking=True,
-                   description="Staged rows and downloads equal what the source reported (before commit)."),
-    AssetCheckSpec("volume_within_bands", asset=DOWNLOADS, blocking=True,
-                   description="The day's downloads against the same-weekday median in the weeks around it "
-                               "(nearby days of the same kind early in a backfill): a partial day upstream is "
-                               "refused (fail band) or flagged (warn band)."),
-    AssetCheckSpec("rollups_match_facts", asset=ROLLUPS, blocking=True,
-                   description="Every staged rollup and dimension sums to the staged facts (before commit)."),
-    AssetCheckSpec("values_plausible", asset=DOWNLOADS, blocking=False,
-                   description="No zero counts, malformed project names or Python versions (upstream's "
-                               "content: a warning, never holds a day back)."),
-    AssetCheckSpec("no_gaps", asset=DOWNLOADS, blocking=False,
-                   description="No missing day between the first and the last loaded day."),
-    AssetCheckSpec("matches_upstream_count", asset=DOWNLOADS, blocking=False,
-                   description="Downloads loaded equal a COUNT(*) of the day upstream (sources that can "
-                               "count: BigQuery). Upstream partial or late days show up here."),
-)
-
 
 @multi_asset(
     specs=[
@@ -73,7 +59,7 @@ _CHECKS = (
                               "staged rows as the facts (project_daily, project_version_daily, "
                               "project_dimension_daily, project_alltime), partitioned by month."),
     ],
-    check_specs=_CHECKS,
+    check_specs=CHECKS,
     partitions_def=daily_partitions,
     backfill_policy=warehouse_backfill_policy,
     pool="warehouse",
@@ -133,8 +119,12 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
                 context.log.error(f"not published: {error}")
     context.log.info(f"{len(committed)} of {len(days)} days committed in {time.perf_counter() - started:.1f} s")
     # Materializations were logged per day above, as each day committed (the asset outputs are
-    # skippable); the checks report once per run, every day's evidence in their metadata.
-    yield from _check_results(outcomes)
+    # skippable); the checks report for each day's partition, then once for the run, every day's
+    # evidence in its metadata (logged before the results: events still pending when the run
+    # fails below would be lost).
+    for evaluation in day_evaluations(outcomes, days):
+        context.log_event(evaluation)
+    yield from check_results(outcomes)
     if failed or not_published:
         description = "; ".join(filter(None, [
             failed and f"{len(failed)} of {len(days)} days were not committed (their previous data is unchanged): "
@@ -146,12 +136,6 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
                       "committed_days": ", ".join(r.day.isoformat() for r in committed) or "none",
                       "not_published": not_published or "no"},
         )
-
-
-def vouched_by_volume(volume: CheckOutcome | None) -> bool:
-    """Whether a day's volume outcome compared it with days that vouch for it: not when too few
-    days were loaded around it, nor when it was only far above nearby days that may be partial."""
-    return volume is not None and "ratio" in volume.metadata and not volume.metadata.get("unconfirmed")
 
 
 def _compared_after_commit(client, database: str, committed: list, bands) -> list[tuple[dt.date, CheckOutcome]]:
@@ -201,57 +185,6 @@ def _earlier_days_compared_now(instance, client, database: str, this_run: set, b
 def _gaps(client, database: str) -> CheckOutcome:
     passed, metadata = checks.loaded_day_gaps(client, database, daily_partitions.start.date())
     return CheckOutcome("no_gaps", passed, False, metadata)
-
-
-def _check_results(outcomes: list[tuple[dt.date | None, CheckOutcome]]):
-    """One result per check for the run: failed if any day failed it, with each day's evidence
-    (the failing days' first) as metadata."""
-    for spec in _CHECKS:
-        mine = [(day, o) for day, o in outcomes if o.name == spec.name]
-        if not mine:
-            note = ("not evaluated in this run: no day got this far, or the source cannot tell (the sample "
-                    "source has no upstream count)")
-            yield AssetCheckResult(asset_key=spec.asset_key, check_name=spec.name, passed=True,
-                                   metadata={"note": note})
-            continue
-        failing = [(day, o) for day, o in mine if not o.passed]
-        blocking_failed = any(o.blocking for _, o in failing)
-        severity = AssetCheckSeverity.ERROR if blocking_failed or spec.name == "matches_upstream_count" \
-            else AssetCheckSeverity.WARN
-        evidence = {}  # a day's failing evidence first, and never replaced by its passing one
-        for day, o in failing + [m for m in mine if m[1].passed]:
-            evidence.setdefault(day.isoformat() if day else "run", o.metadata)
-        yield AssetCheckResult(
-            asset_key=spec.asset_key, check_name=spec.name, passed=not failing, severity=severity,
-            metadata={"days_checked": len(mine), "days_failed": ", ".join(
-                          (d.isoformat() if d else "run") for d, _ in failing) or "none",
-                      "evidence": MetadataValue.json(evidence),
-                      **({k: v for k, v in (failing or mine)[0][1].metadata.items()
-                          if isinstance(v, (int, float, str))})})
-
-
-#: On a day's materialization: its volume was committed in the warn band below the median (a
-#: partial day upstream not yet refused?); the schedule may load such a recent day again.
-VOLUME_LOW = "volume_low"
-#: On a day's materialization: whether the downloads loaded equal upstream's COUNT(*) (sources
-#: that can count), so a read cut short is told from a day upstream itself has short.
-UPSTREAM_COUNT_MATCHES = "upstream_count_matches"
-
-
-def verdict_metadata(outcomes: list[CheckOutcome]) -> dict:
-    """The volume and upstream-count verdicts, kept on the day's materialization: a run's check
-    results are replaced by the next run's, the partition's materialization stays."""
-    by_name = {o.name: o for o in outcomes}
-    volume, upstream = by_name.get("volume_within_bands"), by_name.get("matches_upstream_count")
-    metadata = {VOLUME_LOW: False}
-    if vouched_by_volume(volume):
-        metadata = {"volume_ratio": volume.metadata["ratio"], "volume_reference": volume.metadata.get("reference", ""),
-                    VOLUME_LOW: not volume.passed and volume.metadata["ratio"] < 1}
-    if upstream is not None and "error" not in upstream.metadata:
-        metadata[UPSTREAM_COUNT_MATCHES] = upstream.passed
-    if volume is not None and volume.metadata.get(ACCEPTED_EMPTY):
-        metadata[ACCEPTED_EMPTY] = True
-    return metadata
 
 
 def _report_materialized(context: AssetExecutionContext, result, source: dict[str, str]) -> None:
