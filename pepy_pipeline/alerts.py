@@ -39,18 +39,29 @@ def webhook_url() -> str:
     return load_settings().alert_webhook_url
 
 
-def failed_checks(instance, run_id: str) -> list[dict]:
+def failed_checks(instance, run_id: str, page: int = 1000) -> list[dict]:
     """The run's failed checks of ERROR severity (the blocking ones fail the run): the run's own
     results, each with every day's evidence, not again each day's (reported for its partition)."""
-    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION, limit=1000).records
     failed = []
-    for record in records:
+    for record in _all_records(instance, run_id, DagsterEventType.ASSET_CHECK_EVALUATION, page):
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         if not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR and evaluation.partition is None:
             failed.append({"asset": evaluation.asset_key.to_user_string(), "check": evaluation.check_name,
                            "blocking": bool(evaluation.blocking),
                            "metadata": {k: str(v.value) for k, v in evaluation.metadata.items()}})
     return failed
+
+
+def _all_records(instance, run_id: str, of_type: DagsterEventType, page: int = 1000):
+    """Every event of ``of_type`` in the run, page by page: a long range run logs a result per
+    day and check before its own (found in review: past 1,000 of them, one page lost them)."""
+    cursor = None
+    while True:
+        connection = instance.get_records_for_run(run_id, cursor=cursor, of_type=of_type, limit=page)
+        yield from connection.records
+        if not connection.has_more:
+            return
+        cursor = connection.cursor
 
 
 def post(payload: dict) -> None:

@@ -98,15 +98,14 @@ def _severity(spec: AssetCheckSpec, failed_blocking: bool) -> AssetCheckSeverity
 def day_evaluations(outcomes: list[tuple[dt.date | None, CheckOutcome]],
                     days: list[dt.date]) -> list[AssetCheckEvaluation]:
     """Each of the run's ``days``' own result of each check evaluated for it, for its partition:
-    failed if any of its outcomes failed, with the failing evidence. A run-wide outcome
-    (``no_gaps``) counts for every day of the run; outcomes of days outside the run (earlier days
-    compared now) stay in the run's result alone."""
+    failed if any of its outcomes failed, with the failing evidence. Run-wide outcomes
+    (``no_gaps``: a gap elsewhere is no fault of the day) and outcomes of days outside the run
+    (earlier days compared now) stay in the run's result alone."""
     by_spec = {spec.name: spec for spec in CHECKS}
     grouped: dict[tuple[dt.date, str], list[CheckOutcome]] = {}
     for day, outcome in outcomes:
-        targets = days if day is None else [day] if day in days else []
-        for target in targets:
-            grouped.setdefault((target, outcome.name), []).append(outcome)
+        if day in days:
+            grouped.setdefault((day, outcome.name), []).append(outcome)
     evaluations = []
     for (day, name), mine in sorted(grouped.items()):
         spec, failing = by_spec[name], [o for o in mine if not o.passed]

@@ -104,7 +104,9 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
                 continue
             outcomes += [(day, o) for o in result.outcomes]
             committed.append(result)
-            _report_materialized(context, result, described)
+            # Yielded as each day commits: events logged from the body wait for its next yield,
+            # and a review's stand-in asset lost them when a warehouse error ended it first.
+            yield from _materializations(result, described)
         if committed:
             outcomes += _compared_after_commit(client, warehouse.database, committed, warehouse.volume_bands())
             outcomes += _earlier_days_compared_now(context.instance, client, warehouse.database,
@@ -118,7 +120,7 @@ def pypi_downloads(context: AssetExecutionContext, warehouse: ClickHouseWarehous
                 not_published = str(error)
                 context.log.error(f"not published: {error}")
     context.log.info(f"{len(committed)} of {len(days)} days committed in {time.perf_counter() - started:.1f} s")
-    # Materializations were logged per day above, as each day committed (the asset outputs are
+    # Materializations were yielded per day above, as each day committed (the asset outputs are
     # skippable); the checks report for each day's partition, then once for the run, every day's
     # evidence in its metadata (logged before the results: events still pending when the run
     # fails below would be lost).
@@ -187,11 +189,11 @@ def _gaps(client, database: str) -> CheckOutcome:
     return CheckOutcome("no_gaps", passed, False, metadata)
 
 
-def _report_materialized(context: AssetExecutionContext, result, source: dict[str, str]) -> None:
+def _materializations(result, source: dict[str, str]) -> list[AssetMaterialization]:
     """A committed day's materializations, with the ``source`` that was read (which table or
     sample shape: a day loaded from the sample source by mistake is told from the UI)."""
     key = result.day.isoformat()
-    context.log_event(AssetMaterialization(asset_key=DOWNLOADS, partition=key, metadata={
+    return [AssetMaterialization(asset_key=DOWNLOADS, partition=key, metadata={
         "dagster/row_count": result.rows,
         "downloads": result.downloads,
         "bytes_on_disk": result.bytes_on_disk,
@@ -203,8 +205,7 @@ def _report_materialized(context: AssetExecutionContext, result, source: dict[st
         "source": MetadataValue.json(source),
         **verdict_metadata(result.outcomes),
         **result.cost,
-    }))
-    context.log_event(AssetMaterialization(asset_key=ROLLUPS, partition=key, metadata={
+    }), AssetMaterialization(asset_key=ROLLUPS, partition=key, metadata={
         "dagster/row_count": sum(result.rollup_rows.values()),
         **{f"rows_{name}": n for name, n in result.rollup_rows.items()},
-    }))
+    })]
