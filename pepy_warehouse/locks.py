@@ -193,22 +193,29 @@ def _break(client, database: str, name: str, holder: str) -> bool:
 
 
 def _release(client, database: str, name: str, tag: str, report: Callable[[str], None]) -> None:
-    """Drop the mutex if it is still ours (retried: a mutex left behind blocks every writer)."""
-    with _HELD_LOCK:
-        _HELD.discard(tag)  # from now on this process's own waiters may break it if the drop fails
-    for attempt in range(3):
-        try:
-            found = _table_age_and_comment(client, database, f"_mutex_{name}")
-            if found is not None and found[1] != tag:
-                report(f"the mutex {name} was broken while this process held it (now held by {found[1]})")
+    """Drop the mutex if it is still ours (retried: a mutex left behind blocks every writer).
+
+    The tag stays among this process's held ones until the drop is done: a waiter of this
+    process that saw it gone from them earlier took the mutex for a leaked one and broke it,
+    another waiter created its own, and this release's drop, checked before, then dropped that
+    one: two holders at once (found when CI ran two suites on two cores)."""
+    try:
+        for attempt in range(3):
+            try:
+                found = _table_age_and_comment(client, database, f"_mutex_{name}")
+                if found is not None and found[1] != tag:
+                    report(f"the mutex {name} was broken while this process held it (now held by {found[1]})")
+                    return
+                client.command(f"DROP TABLE IF EXISTS {identifier(database)}._mutex_{name}")
                 return
-            client.command(f"DROP TABLE IF EXISTS {identifier(database)}._mutex_{name}")
-            return
-        except Exception as error:  # noqa: BLE001 - any failure: try again, then leave it to be broken
-            if attempt == 2:
-                report(f"the mutex {name} could not be released ({error}); the next waiter breaks it")
-                return
-            time.sleep(1.0 * (attempt + 1))
+            except Exception as error:  # noqa: BLE001 - any failure: try again, then leave it to be broken
+                if attempt == 2:
+                    report(f"the mutex {name} could not be released ({error}); the next waiter breaks it")
+                    return
+                time.sleep(1.0 * (attempt + 1))
+    finally:
+        with _HELD_LOCK:
+            _HELD.discard(tag)  # from now on this process's own waiters may break it if the drop failed
 
 
 @contextlib.contextmanager
