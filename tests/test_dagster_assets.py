@@ -18,6 +18,7 @@ from pepy_warehouse.generation import current_manifest as current_generation
 from tests.conftest import DATABASE, fact_sums, month_parts
 from tests.support.checks import day_checks, run_checks
 from tests.support.processes import run_cli, unused_pid
+from tests.support.sources import FailsOn
 
 FIRST, LAST = dt.date(2026, 10, 1), dt.date(2026, 10, 4)
 SMALL = DownloadSourceResource(name="sample", sample_projects=60, sample_rows_per_day=3000)
@@ -102,7 +103,8 @@ def test_days_committed_before_the_warehouse_fails_stay_materialized(dsn):
     an error; this asset did not (why was not found), and now yields them as each day commits."""
     class DiesOnTheSecondDay(type(SMALL)):
         def build(self):
-            return WarehouseDiesOn(super().build(), FIRST + dt.timedelta(days=1))
+            # MemoryError: the run takes it for the warehouse's own failure and ends at once.
+            return FailsOn(super().build(), FIRST + dt.timedelta(days=1), MemoryError("the engine ran out of memory"))
 
     instance = DagsterInstance.ephemeral()
     result = run_range(dsn, FIRST, LAST, instance=instance,
@@ -113,24 +115,6 @@ def test_days_committed_before_the_warehouse_fails_stay_materialized(dsn):
         assert [r.partition_key for r in records] == [FIRST.isoformat()], asset
     with connected(dsn) as client:
         assert fact_sums(client, FIRST)[0] > 0 and fact_sums(client)[0] == fact_sums(client, FIRST)[0]
-
-
-class WarehouseDiesOn:
-    """A source whose read of ``day`` raises MemoryError, which the run treats as the warehouse's
-    own failure: it ends the run at once."""
-
-    name = "sample"
-
-    def __init__(self, source, day):
-        self.source, self.day = source, day
-
-    def describe(self):
-        return self.source.describe()
-
-    def read_day(self, day):
-        if day == self.day:
-            raise MemoryError("the engine ran out of memory")
-        yield from self.source.read_day(day)
 
 
 def test_rerunning_a_partition_does_not_double_count(dsn):

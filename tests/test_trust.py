@@ -27,6 +27,7 @@ from pepy_warehouse.locks import embedded_writer_lock, warehouse_mutex
 from tests.conftest import (DATABASE, fact_sums, month_grain_and_daily, month_parts, rollups_match_facts, stop_merges,
                             version_day_cells)
 from tests.support.checks import day_checks, run_checks
+from tests.support.sources import FailsOn
 from tests.support.processes import unused_pid
 from tests.test_dagster_assets import SMALL, failure_text, run_range
 
@@ -330,23 +331,6 @@ def test_the_schedule_retries_a_recent_day_whose_load_failed(dsn):
     assert wanted[MONDAY + dt.timedelta(days=1)].counted_by == (CATCH_UP_TAG,)  # its tries are counted
     assert run_range(dsn, MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(days=1), instance=instance).success
     assert sorted(days_to_load(instance, SMALL.build(), today)) == [MONDAY + dt.timedelta(days=3)]
-
-
-class FailsOn:
-    """A source whose read of ``day`` raises (a schema change upstream, retries used up)."""
-
-    name = "sample"
-
-    def __init__(self, source, day):
-        self.source, self.day = source, day
-
-    def describe(self):
-        return self.source.describe()
-
-    def read_day(self, day):
-        if day == self.day:
-            raise ValueError("upstream schema changed")
-        yield from self.source.read_day(day)
 
 
 def test_a_hole_in_the_recent_window_fails_the_served_day_check(dsn):

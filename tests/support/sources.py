@@ -58,6 +58,25 @@ class FailingSource:
             yield batch
 
 
+class FailsOn:
+    """``source``, except that its read of ``day`` raises ``error`` (by default a schema change
+    upstream: retries used up)."""
+
+    name = "sample"
+
+    def __init__(self, source, day, error: BaseException | None = None) -> None:
+        self.source, self.day = source, day
+        self.error = error or ValueError("upstream schema changed")
+
+    def describe(self) -> dict[str, str]:
+        return self.source.describe()
+
+    def read_day(self, day: dt.date) -> Iterator[pa.RecordBatch]:
+        if day == self.day:
+            raise self.error
+        yield from self.source.read_day(day)
+
+
 class BatchesSource:
     """Yields the given record batches verbatim (for schema errors)."""
 
