@@ -179,3 +179,56 @@ def test_waiters_on_a_dead_holder_take_the_mutex_one_at_a_time(client, dsn):
     assert not errors and len(spans) == 9
     spans.sort()
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:])), "two holders at once"
+
+
+class PausesBeforeItsDrop:
+    """A holder's client that stops between its release's check and its drop of the mutex table,
+    until told to go on: the window in which a waiter of the same process once took the mutex."""
+
+    def __init__(self, client, name: str) -> None:
+        self._client = client
+        self._drop = f"DROP TABLE IF EXISTS {DATABASE}._mutex_{name}"
+        self.paused = threading.Event()
+        self.go_on = threading.Event()
+
+    def query(self, *args, **kwargs):
+        return self._client.query(*args, **kwargs)
+
+    def command(self, sql: str, *args, **kwargs):
+        if sql == self._drop:
+            self.paused.set()
+            self.go_on.wait(30)
+        return self._client.command(sql, *args, **kwargs)
+
+
+def test_a_waiter_of_the_same_process_waits_for_a_release_until_its_drop_is_done(client, dsn):
+    """A release checked the mutex was still its own, then dropped it. A waiter of the same
+    process that looked in between took it for one this process had leaked and broke it; another
+    holder then created its own, which the release's drop removed: two holders at once."""
+    holder = PausesBeforeItsDrop(client, "commit")
+    said, entered, released = [], [], []
+
+    def hold():
+        with warehouse_mutex(holder, DATABASE, "commit", timeout=10, report=said.append):
+            pass
+        released.append(time.monotonic())
+
+    def wait():
+        with connected(dsn) as own:
+            with warehouse_mutex(own, DATABASE, "commit", timeout=30, report=said.append):
+                entered.append(time.monotonic())
+
+    releasing = threading.Thread(target=hold)
+    releasing.start()
+    assert holder.paused.wait(10), "the release never reached its drop"
+    waiting = threading.Thread(target=wait)
+    waiting.start()
+    time.sleep(1.5)  # the waiter looks every 0.1 s: ~15 looks at the mutex while the drop is pending
+    in_the_window = list(entered)
+    holder.go_on.set()
+    releasing.join(30)
+    waiting.join(30)
+    assert not in_the_window, f"a waiter took the mutex while its holder's release was still to drop it: {said}"
+    assert not any("broke" in line or "was broken" in line for line in said), said
+    assert entered and released and entered[0] >= released[0] - 0.5
+    assert not mutex_exists(client, "commit")
