@@ -5,15 +5,26 @@ within caps that bound what BigQuery bills (the freshness it promises is declare
 ``pepy_pipeline.freshness``)."""
 
 import datetime as dt
-import operator
 from dataclasses import dataclass
 
-from dagster import AssetPartitionStatus, AssetRecordsFilter, RunsFilter
-
-from pepy_pipeline.assets.download_checks import UPSTREAM_COUNT_MATCHES, VOLUME_LOW
-from pepy_pipeline.assets.keys import DOWNLOADS
+from pepy_pipeline.assets.download_checks import UPSTREAM_COUNT_MATCHES
+from pepy_pipeline.load_history import (
+    CATCH_UP_TAG,
+    FINGERPRINT_TAG,
+    LATE_ROWS_TAG,
+    RECHECK_TAG,
+    RELOAD_TAG,
+    catch_up_tries,
+    change_reloads,
+    changed_since_last_try,
+    committed_low,
+    last_load_metadata,
+    late_row_reloads,
+    loaded_fingerprint,
+    recheck_tries,
+    unloaded_days,
+)
 from pepy_pipeline.load_runs import days_in_flight
-from pepy_pipeline.partitions import daily_partitions
 
 #: How far back the schedule looks for days that changed upstream after they were loaded.
 LOOKBACK_DAYS = 7
@@ -31,32 +42,8 @@ MIN_LATE_GROWTH = 0.001
 #: counted by their own tag, at most this many per day: the look-back's reloads for metadata
 #: changes must not use up a day's reloads for its late rows (found in review).
 MAX_LATE_ROW_RELOADS = 2
-LATE_ROWS_TAG = "pepy/reload-late-rows"
 LATE_ROWS = "late rows upstream after the look-back"
 GREW_SINCE_TRY = "upstream's rows grew since its last try"
-
-
-def last_load_metadata(instance, day: dt.date) -> dict | None:
-    """The metadata of ``day``'s last committed load (None: never loaded)."""
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=DOWNLOADS, asset_partitions=[day.isoformat()]), limit=1).records
-    return dict(records[0].asset_materialization.metadata) if records else None
-
-
-def loaded_fingerprint(metadata: dict | None) -> str | None:
-    """The upstream fingerprint recorded when a day was last committed (its load's ``metadata``;
-    None: never loaded)."""
-    if metadata is None:
-        return None
-    entry = metadata.get("upstream_fingerprint")
-    return entry.value if entry is not None else ""
-
-
-def committed_low(metadata: dict | None) -> float | None:
-    """The volume ratio a day was last committed with (its load's ``metadata``) when that was in
-    the warn band below its median (None: it was not)."""
-    low, ratio = (metadata or {}).get(VOLUME_LOW), (metadata or {}).get("volume_ratio")
-    return ratio.value if low is not None and low.value and ratio is not None else None
 
 
 def rows_token(fingerprint: str) -> str:
@@ -91,7 +78,6 @@ def worth_rechecking(metadata: dict, fingerprint_now: str | None) -> bool:
 #: moved every morning with the same rows was read eight times a day (found by an operations
 #: probe: ~0.3 TiB each at real size). A day changed again after that is named in the tick's log.
 MAX_CHANGE_RELOADS = 3
-RELOAD_TAG = "pepy/reload-changed"
 #: In the reason of a failed day's retry asked because upstream changed since its last try:
 #: counted as a change reload too, so a partition whose metadata keeps moving is read a bounded
 #: number of times whether its reloads commit or fail.
@@ -101,9 +87,6 @@ CHANGED_SINCE_TRY = "changed upstream since its last try"
 #: most, one a morning, when a new read could differ (:func:`worth_rechecking`): a read cut short
 #: is corrected, a day that really was light (a holiday) stops costing a scan.
 MAX_LOW_VOLUME_RECHECKS = 2
-#: The tag on those runs, valued with the day: how they are counted.
-RECHECK_TAG = "pepy/recheck-low-volume"
-
 
 #: Days older than the look-back are retried when their last load failed or was refused (any
 #: age), or when they were never loaded though an earlier day was and lie within this many days
@@ -118,13 +101,6 @@ CATCH_UP_PER_TICK = 3
 #: covers) stops costing a scan and an alert every morning; ``no_gaps`` and the UI's FAILED
 #: partition keep showing it.
 MAX_CATCH_UP_TRIES = 3
-#: The tag on the schedule's catch-up runs, valued with the day: how the tries are counted.
-CATCH_UP_TAG = "pepy/catch-up"
-#: On a retry of a recent day, its upstream fingerprint when asked: a day out of tries is tried
-#: again once upstream changed since its last try (a day upstream completes late), never for an
-#: unchanged one (a real-size read bills ~0.3 TiB).
-FINGERPRINT_TAG = "pepy/upstream-fingerprint"
-
 
 
 @dataclass(frozen=True)
@@ -154,60 +130,6 @@ def upstream_fingerprints(source, days: list[dt.date]) -> tuple[dict[dt.date, st
         return source.day_fingerprints(days), ""
     except Exception as error:  # noqa: BLE001 - any source error: fall back to reloading
         return None, f"reading them failed: {type(error).__name__}: {str(error)[:200]}"
-
-
-def unloaded_days(instance, before: dt.date, horizon: dt.date) -> dict[dt.date, str]:
-    """Every partition before ``before`` whose latest load failed or was refused (any age), and
-    every one from ``horizon`` on never loaded though an earlier day was (a run that died before
-    it, a daemon that was down). Days before the first one loaded are not holes (history starts
-    there) unless a load of them failed."""
-    keys = daily_partitions.get_partition_keys(current_time=dt.datetime.combine(before, dt.time(), dt.timezone.utc))
-    if not keys:
-        return {}
-    status = instance.get_status_by_partition(DOWNLOADS, keys, daily_partitions) or {}
-    first_loaded = min((key for key in keys if status.get(key) == AssetPartitionStatus.MATERIALIZED), default=None)
-    days = {}
-    for key in keys:
-        day = dt.date.fromisoformat(key)
-        if status.get(key) == AssetPartitionStatus.FAILED:
-            days[day] = "its last load failed or was refused"
-        elif status.get(key) is None and first_loaded is not None and key > first_loaded and day >= horizon:
-            days[day] = "never loaded, though an earlier day was: a failed or refused load"
-    return days
-
-
-def change_reloads(instance, day: dt.date) -> int:
-    return instance.get_runs_count(filters=RunsFilter(tags={RELOAD_TAG: day.isoformat()}))
-
-
-def late_row_reloads(instance, day: dt.date) -> int:
-    return instance.get_runs_count(filters=RunsFilter(tags={LATE_ROWS_TAG: day.isoformat()}))
-
-
-def recheck_tries(instance, day: dt.date) -> int:
-    return instance.get_runs_count(filters=RunsFilter(tags={RECHECK_TAG: day.isoformat()}))
-
-
-def catch_up_tries(instance, day: dt.date) -> int:
-    """The schedule's catch-up runs of ``day`` since it last loaded: a day that loaded and failed
-    again later (a reload refused) gets its tries afresh."""
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=DOWNLOADS, asset_partitions=[day.isoformat()]), limit=1).records
-    since = dt.datetime.fromtimestamp(records[0].timestamp, dt.timezone.utc) if records else None
-    return instance.get_runs_count(filters=RunsFilter(tags={CATCH_UP_TAG: day.isoformat()}, created_after=since))
-
-
-def changed_since_last_try(instance, day: dt.date, fingerprint_now: str | None, changed=operator.ne) -> bool:
-    """Whether upstream's fingerprint of ``day`` is ``changed`` (any difference by default;
-    :func:`rows_grew` past the look-back) from the one its last retry was asked with: False
-    without a fingerprint now or without a retry; True when the last retry carried none
-    (fingerprints unreadable that morning: it vouches for nothing), else a day would be stuck for
-    good (found in review)."""
-    runs = instance.get_runs(filters=RunsFilter(tags={CATCH_UP_TAG: day.isoformat()}), limit=1)
-    if not fingerprint_now or not runs:
-        return False
-    tried = runs[0].tags.get(FINGERPRINT_TAG)
-    return tried is None or changed(tried, fingerprint_now)
 
 
 def days_to_load(instance, source, today: dt.date, fingerprints: dict | None = None,

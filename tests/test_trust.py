@@ -12,7 +12,8 @@ import pytest
 from dagster import AssetCheckSeverity, AssetKey, DagsterInstance
 
 from pepy_pipeline.definitions import defs
-from pepy_pipeline.reload_policy import CATCH_UP_TAG, days_to_load
+from pepy_pipeline.load_history import CATCH_UP_TAG
+from pepy_pipeline.reload_policy import days_to_load
 from pepy_pipeline.sensors import publish_needed
 from pepy_pipeline.sources.sample import SampleSource
 from pepy_pipeline.warehouse.commit import COMMIT_MUTEX, DayBeforeOpeningBalance, torn_days
@@ -363,7 +364,7 @@ def test_the_schedule_retries_failed_and_missing_days_older_than_its_look_back(d
     """Found in review: a hole was retried only while a loaded day was inside the 7-day look-back,
     so an outage of a week or more, or a failed first day, stayed missing for good (only a WARN
     check said so)."""
-    from pepy_pipeline import reload_policy
+    from pepy_pipeline import load_history, reload_policy
 
     def failing(day):
         class Resource(type(SMALL)):
@@ -399,8 +400,8 @@ def test_the_schedule_retries_failed_and_missing_days_older_than_its_look_back(d
     for attempt in range(reload_policy.MAX_CATCH_UP_TRIES):
         assert day[18] in days_to_load(instance, SMALL.build(), today)
         instance.add_run(DagsterRun(job_name="load_downloads", run_id=f"catch-up-{attempt}", status=DagsterRunStatus.FAILURE,
-                                    tags={reload_policy.CATCH_UP_TAG: day[18].isoformat(),
-                                          reload_policy.FINGERPRINT_TAG: fingerprint}))
+                                    tags={load_history.CATCH_UP_TAG: day[18].isoformat(),
+                                          load_history.FINGERPRINT_TAG: fingerprint}))
     assert day[18] not in days_to_load(instance, SMALL.build(), today)
     # A day that loads, then fails again (a reload), gets its tries afresh: those before the load
     # do not count.
@@ -997,7 +998,8 @@ def test_the_schedule_reads_a_recent_day_committed_short_again_a_bounded_number_
     run's check results replaced, and the schedule reloaded recent days only when their upstream
     fingerprint changed, so a read cut short (fewer downloads than upstream counts) stayed. Runs
     are launched with the tags the schedule's own tick gives them, so the cap is the schedule's."""
-    from pepy_pipeline.reload_policy import MAX_LOW_VOLUME_RECHECKS, RECHECK_TAG, committed_low, last_load_metadata
+    from pepy_pipeline.load_history import RECHECK_TAG, committed_low, last_load_metadata
+    from pepy_pipeline.reload_policy import MAX_LOW_VOLUME_RECHECKS
 
     class Short(type(SMALL)):
         def build(self):
@@ -1070,7 +1072,8 @@ def test_the_schedule_retries_a_recent_failed_day_a_bounded_number_of_times_unle
     morning of the 7-day look-back, then caught up three more times: up to ten reads (~0.3 TiB of
     BigQuery each at real size) of a day upstream had not changed. Driven through the schedule's
     own tick and tags."""
-    from pepy_pipeline.reload_policy import CATCH_UP_TAG, FINGERPRINT_TAG, MAX_CATCH_UP_TRIES
+    from pepy_pipeline.load_history import CATCH_UP_TAG, FINGERPRINT_TAG
+    from pepy_pipeline.reload_policy import MAX_CATCH_UP_TRIES
 
     clock = {"now": dt.datetime.combine(MONDAY + dt.timedelta(days=1), dt.time(4), dt.timezone.utc)}
 
@@ -1096,7 +1099,7 @@ def test_the_schedule_retries_a_recent_failed_day_a_bounded_number_of_times_unle
     from dagster import DagsterRunStatus
     from dagster._core.storage.dagster_run import DagsterRun
 
-    from pepy_pipeline.reload_policy import RELOAD_TAG
+    from pepy_pipeline.load_history import RELOAD_TAG
     instance.add_run(DagsterRun(job_name="load_downloads", run_id="untagged-try", status=DagsterRunStatus.FAILURE,
                                 tags={CATCH_UP_TAG: MONDAY.isoformat()}))
     request = requested()[MONDAY]
@@ -1115,7 +1118,8 @@ def test_a_day_changed_upstream_is_reloaded_a_bounded_number_of_times(dsn, insta
     """Found by an operations probe: a partition whose upstream metadata moved every morning (same
     rows) was reloaded at every tick of its 7-day look-back: eight reads a day of ~0.3 TiB each at
     real size. Driven through the schedule's own tick and tags."""
-    from pepy_pipeline.reload_policy import MAX_CHANGE_RELOADS, RELOAD_TAG, plan_tick
+    from pepy_pipeline.load_history import RELOAD_TAG
+    from pepy_pipeline.reload_policy import MAX_CHANGE_RELOADS, plan_tick
 
     upstream = {"fingerprint": "v0"}
 
@@ -1173,7 +1177,8 @@ def test_a_day_out_of_change_reloads_is_not_read_again_as_a_low_volume_recheck()
     from dagster._core.storage.dagster_run import DagsterRun
 
     from pepy_pipeline.assets.downloads import DOWNLOADS
-    from pepy_pipeline.reload_policy import MAX_CHANGE_RELOADS, RELOAD_TAG
+    from pepy_pipeline.load_history import RELOAD_TAG
+    from pepy_pipeline.reload_policy import MAX_CHANGE_RELOADS
 
     class Moved(SampleSource):
         def day_fingerprints(self, days):
@@ -1200,7 +1205,8 @@ def test_rows_arriving_after_the_look_back_are_loaded_by_a_later_morning(dsn, in
     from dagster import AssetMaterialization
 
     from pepy_pipeline.assets.downloads import DOWNLOADS
-    from pepy_pipeline.reload_policy import LATE_ROWS, LATE_ROWS_TAG
+    from pepy_pipeline.load_history import LATE_ROWS_TAG
+    from pepy_pipeline.reload_policy import LATE_ROWS
 
     clock = {"now": dt.datetime.combine(MONDAY + dt.timedelta(days=1), dt.time(4), dt.timezone.utc)}
 
@@ -1234,8 +1240,8 @@ def test_older_days_are_reloaded_for_grown_row_counts_only_and_a_few_a_morning()
     from dagster._core.storage.dagster_run import DagsterRun
 
     from pepy_pipeline.assets.downloads import DOWNLOADS
-    from pepy_pipeline.reload_policy import (CATCH_UP_PER_TICK, LATE_ROWS_TAG, MAX_CHANGE_RELOADS, MAX_LATE_ROW_RELOADS,
-                                         RELOAD_TAG, SWEEP_DAYS)
+    from pepy_pipeline.load_history import LATE_ROWS_TAG, RELOAD_TAG
+    from pepy_pipeline.reload_policy import CATCH_UP_PER_TICK, MAX_CHANGE_RELOADS, MAX_LATE_ROW_RELOADS, SWEEP_DAYS
 
     today = MONDAY + dt.timedelta(days=20)  # partitions exist up to the real today only
     history = [today - dt.timedelta(days=k) for k in range(SWEEP_DAYS + 10, 0, -1)]
@@ -1283,7 +1289,8 @@ def test_older_days_are_reloaded_for_grown_row_counts_only_and_a_few_a_morning()
 def test_an_older_day_refused_then_repaired_upstream_is_tried_again(dsn, instance):
     """Found in review: a day past the look-back refused as partial and out of tries stayed a
     hole for good once upstream repaired it; its rows growing since its last try earn it a try."""
-    from pepy_pipeline.reload_policy import CATCH_UP_TAG, GREW_SINCE_TRY, LATE_ROWS_TAG, MAX_CATCH_UP_TRIES
+    from pepy_pipeline.load_history import CATCH_UP_TAG, LATE_ROWS_TAG
+    from pepy_pipeline.reload_policy import GREW_SINCE_TRY, MAX_CATCH_UP_TRIES
 
     upstream = {"rows": "1000"}
 
