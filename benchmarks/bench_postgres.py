@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,9 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.processes import free_port  # noqa: E402
+from tests.support.postgres import Postgres  # noqa: E402
 
-PG_BIN = Path(os.environ.get("PEPY_PG_BIN", "/usr/lib/postgresql/15/bin"))
+#: Benchmark settings: durability off (loading speed only; reads are unaffected).
+SERVER_OPTIONS = ("-c shared_buffers=512MB -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                  "-c max_wal_size=4GB -c maintenance_work_mem=512MB -c work_mem=64MB")
 BREAKDOWNS = ("overall", "python_major", "python_minor", "system")
 #: pypistats table -> the SELECT over our rollups giving (date, package, category, downloads).
 #: pypistats counts breakdowns without mirrors, with its own rules (warehouse/measures.py: the
@@ -57,44 +56,6 @@ EXPORTS = {
 }
 #: Tables our API reads for the same questions (disk size beside PostgreSQL's).
 OURS = ("project_daily", "project_dimension_daily")
-
-
-class Postgres:
-    """A throw-away PostgreSQL server over a reusable data directory (trust auth, local only)."""
-
-    def __init__(self, pgdata: Path) -> None:
-        self.pgdata = pgdata
-        self.port = free_port()
-        self.socket_dir = pgdata.parent / f"{pgdata.name}-socket"
-
-    def _run(self, *args: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # initdb refuses root
-        subprocess.run([*prefix, *args], check=True, capture_output=True, text=True)
-
-    def __enter__(self) -> Postgres:
-        self.socket_dir.mkdir(parents=True, exist_ok=True)
-        if not (self.pgdata / "PG_VERSION").exists():
-            self.pgdata.mkdir(parents=True, exist_ok=True)
-            if os.geteuid() == 0:
-                shutil.chown(self.pgdata, "postgres")
-            self._run(str(PG_BIN / "initdb"), "-D", str(self.pgdata), "--auth=trust", "-U", "postgres", "-E", "UTF8")
-        if os.geteuid() == 0:
-            shutil.chown(self.socket_dir, "postgres")
-        # Benchmark settings: durability off (loading speed only; reads are unaffected).
-        options = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c shared_buffers=512MB "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB "
-                   "-c maintenance_work_mem=512MB -c work_mem=64MB")
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.pgdata), "-o", options, "-w", "-t", "120",
-                  "-l", str(self.socket_dir / "postgres.log"), "start")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop")
-
-    def connect(self):
-        import psycopg
-
-        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True)
 
 
 def warehouse_fingerprint(client, db: str) -> str:
@@ -229,7 +190,7 @@ def run(client, db: str, pgdata: Path, per_question: int, days: int = 180, seed:
     ranked = ranked_projects(client, db)
     zipf = zipf_sample(ranked, per_question, random.Random(seed))
     ours = our_sizes(client, db)
-    with Postgres(pgdata) as pg:
+    with Postgres(pgdata, SERVER_OPTIONS) as pg:
         loaded = load(client, db, pg, last_day, days)
         measured = measure(pg, last_day, zipf, ranked[:20])
     return report(loaded, measured, ours)

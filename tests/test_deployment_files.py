@@ -1,14 +1,24 @@
-"""docker-compose.yml and the Dagster instance files are valid on paper (no Docker engine here)."""
+"""docker-compose.yml and the Dagster instance files are valid on paper (no Docker engine here),
+and the instance docker-compose's Dagster services load runs a real load on PostgreSQL."""
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from check_jsonschema.cli.main_command import main as check_jsonschema
+from dagster import AssetRecordsFilter, DagsterInstance, DagsterRunStatus, materialize
 from dagster._core.instance.config import dagster_instance_config
+
+from pepy_pipeline.assets.downloads import pypi_downloads
+from pepy_pipeline.assets.keys import DOWNLOADS
+from pepy_pipeline.sources.resource import DownloadSourceResource
+from pepy_pipeline.warehouse.resource import ClickHouseWarehouse
+from tests.support.postgres import Postgres, postgres_bin, scratch_directory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,3 +89,33 @@ def test_the_image_holds_every_package_its_services_import(tmp_path):
                           env={**os.environ, "PEPY_HOME": str(tmp_path / "home")}, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert all(path.startswith(str(app)) for path in done.stdout.split()), done.stdout
+
+
+def test_the_compose_dagster_instance_runs_a_load_on_postgres(tmp_path, dsn, monkeypatch):
+    """deploy/dagster.yaml as the webserver, daemon and code location load it, on a real local
+    PostgreSQL. Found by a docs audit: the image had no Postgres storage (dagster-postgres was not
+    a dependency), so every Dagster service of ``docker compose up`` failed at start."""
+    if postgres_bin() is None:
+        if os.environ.get("PEPY_REQUIRE_POSTGRES"):
+            pytest.fail("PEPY_REQUIRE_POSTGRES is set but PostgreSQL is not installed")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    home = tmp_path / "dagster-home"
+    home.mkdir()
+    shutil.copy(ROOT / "deploy/dagster.yaml", home / "dagster.yaml")
+    day = "2026-10-01"
+    scratch = scratch_directory()
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, scratch, ignore_errors=True)
+        server = cleanup.enter_context(Postgres(scratch / "pgdata"))
+        for name, value in {"HOST": "127.0.0.1", "PORT": str(server.port), "USER": "postgres",
+                            "PASSWORD": "trusted", "DB": "postgres"}.items():
+            monkeypatch.setenv(f"DAGSTER_POSTGRES_{name}", value)
+        with DagsterInstance.from_config(str(home)) as instance:
+            result = materialize([pypi_downloads], partition_key=day, instance=instance, resources={
+                "warehouse": ClickHouseWarehouse(dsn=dsn),
+                "source": DownloadSourceResource(name="sample", sample_projects=30, sample_rows_per_day=1000)})
+            assert result.success
+        with DagsterInstance.from_config(str(home)) as another_service:  # what the webserver reads back
+            assert another_service.get_run_by_id(result.run_id).status == DagsterRunStatus.SUCCESS
+            records = another_service.fetch_materializations(AssetRecordsFilter(asset_key=DOWNLOADS), limit=5).records
+            assert [record.partition_key for record in records] == [day]
