@@ -4,6 +4,8 @@ chDB allows one process per directory, and sensors run in the code server."""
 
 from __future__ import annotations
 
+import time
+
 from dagster import (
     AssetKey,
     DagsterEventType,
@@ -27,6 +29,14 @@ from pepy_warehouse.locks import pid_alive
 
 publish_job = define_asset_job("publish", selection=[SERVING],
                                description="Publish committed days to the API (once after a backfill).")
+#: On the sensor's publish runs: the latest rollup commit they publish (how its tries are counted).
+PUBLISH_AFTER_TAG = "pepy/publish-after"
+#: A failed publish (a server blip, the warehouse held past the lock's timeout) is asked for again
+#: this many times, each at least this long after the last one failed: its run key named only the
+#: commit, and Dagster never launches a run key twice, so a backfill's days stayed unpublished
+#: until some later load committed a day (found by a guard audit). Its failure alerts either way.
+PUBLISH_RETRIES = 3
+PUBLISH_RETRY_AFTER_SECONDS = 300.0
 
 
 def _latest_storage_id(instance, key: AssetKey) -> int:
@@ -66,7 +76,24 @@ def publish_sensor(context: SensorEvaluationContext):
     needed, why, committed = publish_needed(context.instance)
     if not needed:
         return SkipReason(why)
-    return RunRequest(run_key=f"publish-after-{committed}")
+    failed = failed_publishes(context.instance, committed)
+    if len(failed) > PUBLISH_RETRIES:
+        return SkipReason(f"the publish of the days committed up to {committed} failed {len(failed)} times: "
+                          "not asked again until a load commits another day; see the failed publish runs")
+    if failed:
+        wait = failed[0] + PUBLISH_RETRY_AFTER_SECONDS - time.time()
+        if wait > 0:
+            return SkipReason(f"the last publish failed: asked again in {wait:.0f} s (try {len(failed) + 1})")
+    retry = f"-retry-{len(failed)}" if failed else ""
+    return RunRequest(run_key=f"publish-after-{committed}{retry}", tags={PUBLISH_AFTER_TAG: str(committed)})
+
+
+def failed_publishes(instance, committed: int) -> list[float]:
+    """When each of the sensor's publish runs of the days committed up to ``committed`` failed
+    (its end, or its last update for a run failed without one), newest first."""
+    records = instance.get_run_records(filters=RunsFilter(
+        job_name=publish_job.name, tags={PUBLISH_AFTER_TAG: str(committed)}, statuses=[DagsterRunStatus.FAILURE]))
+    return sorted((r.end_time or r.update_timestamp.timestamp() for r in records), reverse=True)
 
 
 def worker_pid(instance, run_id: str) -> str | None:

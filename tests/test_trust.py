@@ -895,6 +895,48 @@ def test_a_backfill_publishes_once_through_the_sensor(dsn, warehouse_dir):
     assert publish_needed(instance)[0] is False
 
 
+def test_a_failed_publish_of_the_sensor_is_asked_for_again_a_bounded_number_of_times(dsn, warehouse_dir,
+                                                                                    monkeypatch):
+    """Found by a guard audit: the sensor's run key named only the latest commit, and Dagster never
+    launches a run key twice, so after its publish failed (a server blip) a backfill's days stayed
+    unpublished until some later load committed a day."""
+    from dagster import DagsterRunStatus, build_sensor_context
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from pepy_pipeline import sensors
+
+    instance = DagsterInstance.ephemeral()
+    assert run_range(dsn, MONDAY, MONDAY + dt.timedelta(days=1), instance=instance,
+                     tags={"dagster/backfill": "abc"}).success
+    job = defs.resolve_job_def("publish")
+
+    def launch(request, warehouse):
+        return job.execute_in_process(instance=instance, resources={"warehouse": warehouse}, raise_on_error=False,
+                                      tags={**request.tags, "dagster/run_key": request.run_key})
+
+    first = sensors.publish_sensor(build_sensor_context(instance=instance))
+    unreachable = ClickHouseWarehouse(dsn="http://default:x@127.0.0.1:9/")
+    assert not launch(first, unreachable).success
+    waiting = sensors.publish_sensor(build_sensor_context(instance=instance))
+    assert "asked again in" in waiting.skip_message  # not at once: a retry a few minutes later
+    monkeypatch.setattr(sensors, "PUBLISH_RETRY_AFTER_SECONDS", 0.0)
+    retry = sensors.publish_sensor(build_sensor_context(instance=instance))
+    assert retry.run_key != first.run_key and retry.tags == first.tags
+    assert launch(retry, ClickHouseWarehouse(dsn=dsn)).success
+    assert current_manifest(warehouse_dir)["last_complete_day"] == (MONDAY + dt.timedelta(days=1)).isoformat()
+    assert "every committed day is published" in sensors.publish_sensor(build_sensor_context(instance=instance)).skip_message
+    # A publish that keeps failing is asked for PUBLISH_RETRIES more times, then left (its runs alerted).
+    assert run_range(dsn, MONDAY + dt.timedelta(days=2), MONDAY + dt.timedelta(days=2), instance=instance,
+                     tags={"dagster/backfill": "def"}).success
+    for attempt in range(sensors.PUBLISH_RETRIES + 1):
+        request = sensors.publish_sensor(build_sensor_context(instance=instance))
+        assert request.run_key.endswith(f"-retry-{attempt}" if attempt else str(request.tags[sensors.PUBLISH_AFTER_TAG]))
+        instance.add_run(DagsterRun(job_name="publish", run_id=f"failed-{attempt}", status=DagsterRunStatus.FAILURE,
+                                    tags=request.tags))
+    left = sensors.publish_sensor(build_sensor_context(instance=instance))
+    assert f"failed {sensors.PUBLISH_RETRIES + 1} times" in left.skip_message
+
+
 def test_the_sensor_leaves_a_command_line_loads_publish_to_it_while_it_lives(dsn, warehouse_dir):
     """Found by a newcomer: between a command-line load's runs, and before its own publish had
     recorded, the sensor saw days committed and no load in flight, and published too: two
