@@ -135,6 +135,29 @@ def test_a_gap_is_reported_by_the_non_blocking_check(dsn):
     assert "2026-10-02" in gaps.metadata["missing_days"].value
 
 
+def test_a_run_whose_every_day_fails_still_reports_the_gap_and_passes_no_check_it_did_not_run(dsn):
+    """Found by a guard audit: a hole's catch-up run that failed reported every check it had not
+    evaluated as passed, no_gaps among them, and the UI showed the hole green."""
+    instance = DagsterInstance.ephemeral()
+    assert run_range(dsn, FIRST, FIRST, instance=instance).success
+    assert run_range(dsn, LAST, LAST, instance=instance).success  # 10-02 and 10-03 are holes
+    hole = FIRST + dt.timedelta(days=1)
+
+    class Failing(type(SMALL)):
+        def build(self):
+            return FailsOn(super().build(), hole)
+
+    result = run_range(dsn, hole, hole, instance=instance, source=Failing(name="sample", sample_projects=60,
+                                                                          sample_rows_per_day=3000))
+    assert not result.success
+    reported = {e.check_name: e for e in run_checks(result)}
+    assert not reported["no_gaps"].passed and hole.isoformat() in reported["no_gaps"].metadata["missing_days"].value
+    assert all(not e.passed for e in reported.values()), {n: e.metadata for n, e in reported.items() if e.passed}
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [AssetCheckKey(AssetKey("pypi_downloads"), "no_gaps")])
+    assert not latest[AssetCheckKey(AssetKey("pypi_downloads"), "no_gaps")].event.dagster_event.event_specific_data.passed
+
+
 def test_an_unknown_source_fails_clearly_and_loads_nothing(dsn):
     result = run_range(dsn, FIRST, FIRST, source=DownloadSourceResource(name="nosuch"))
     assert not result.success
