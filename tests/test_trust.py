@@ -567,6 +567,27 @@ def test_the_schedule_leaves_days_a_backfill_has_not_submitted_yet(dsn, instance
     assert requested_days() == [day[1], day[2], day[3], day[4], day[5]]
 
 
+def test_the_schedules_runs_go_before_a_backfills_runs_queued_earlier(dsn, instance):
+    """Found by a guard audit: Dagster's queue launches runs first in, first out within a
+    priority, and an asset backfill queues all its runs at once, so the morning's load of
+    yesterday waited behind every one of them. Ordered here by Dagster's own queue daemon's sort."""
+    from dagster import DagsterRunStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+
+    assert run_range(dsn, MONDAY - dt.timedelta(days=3), MONDAY, instance=instance).success
+    today = MONDAY + dt.timedelta(days=3)
+    backfill = [DagsterRun(job_name="__ASSET_JOB", run_id=f"backfill-{k}", status=DagsterRunStatus.NOT_STARTED,
+                           tags={"dagster/backfill": "history", "dagster/partition": f"2026-0{k + 1}-01"})
+                for k in range(5)]
+    morning = [DagsterRun(job_name="load_downloads", run_id=f"schedule-{request.partition_key}",
+                          status=DagsterRunStatus.NOT_STARTED, tags=request.tags)
+               for request in schedule_tick(instance, SMALL, today)]
+    assert morning[0].run_id == f"schedule-{today - dt.timedelta(days=1)}"
+    order = [run.run_id for run in QueuedRunCoordinatorDaemon(interval_seconds=5)._priority_sort(backfill + morning)]
+    assert order == [run.run_id for run in morning + backfill]
+
+
 def test_an_odd_project_name_warns_but_does_not_hold_the_day_back(client):
     class OddName:
         name = "sample"
