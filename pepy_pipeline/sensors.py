@@ -21,6 +21,7 @@ from dagster import (
 
 from dagster._core.launcher import DefaultRunLauncher
 
+from pepy_pipeline.alerts import alert_on_command_line_run
 from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG
 from pepy_pipeline.assets.keys import ROLLUPS, SERVING
 from pepy_pipeline.load_runs import backfills_in_progress, loads_in_flight
@@ -110,6 +111,11 @@ def worker_pid(instance, run_id: str) -> str | None:
     return None
 
 
+#: A run with no process recorded still NOT_STARTED this long after it was created was never
+#: launched (its creator died between creating and launching it).
+NEVER_LAUNCHED_AFTER_SECONDS = 900.0
+
+
 def dead_runs(instance, workers: bool = False) -> list[tuple[object, str]]:
     """(run, why) for each STARTED run whose process on this host no longer exists: the one it
     recorded (the CLI's at creation, a daemon run's in its step), or, with ``workers``, the
@@ -117,8 +123,20 @@ def dead_runs(instance, workers: bool = False) -> list[tuple[object, str]]:
     process stayed STARTED for good, holding the warehouse pool (Dagster's run monitoring cannot
     tell: the default launcher has no worker health check). The worker's pid names no host: only
     the sensor asks about it, evaluated in the code server that starts the workers; a command
-    line in another container would take a live worker for dead."""
+    line in another container would take a live worker for dead.
+
+    Also each NOT_STARTED run whose recorded process is gone, or, with none recorded, that was
+    created ``NEVER_LAUNCHED_AFTER_SECONDS`` ago: one counted as in flight for good, and the
+    schedule never requested its days again nor the sensor published (found by a guard audit;
+    Dagster's run monitoring does not watch runs that never started)."""
     dead = []
+    for record in instance.get_run_records(filters=RunsFilter(statuses=[DagsterRunStatus.NOT_STARTED])):
+        run, age = record.dagster_run, time.time() - record.create_timestamp.timestamp()
+        if PID_TAG in run.tags:
+            if process_alive(run.tags) is False:
+                dead.append((run, f"process (pid {run.tags[PID_TAG]}) is gone before the run started (killed)"))
+        elif age >= NEVER_LAUNCHED_AFTER_SECONDS:
+            dead.append((run, f"launch never came: created {age:.0f} s ago and still not started"))
     for run in instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED])):
         if PID_TAG in run.tags:
             if process_alive(run.tags) is False:
@@ -132,11 +150,15 @@ def dead_runs(instance, workers: bool = False) -> list[tuple[object, str]]:
 
 def fail_dead_runs(instance, workers: bool = False) -> list[str]:
     """Mark the dead runs (:func:`dead_runs`) failed: a failed run leaves the warehouse pool
-    (run-granular), and any op slots it held are freed."""
+    (run-granular), and any op slots it held are freed. A command line's run (no code location)
+    is alerted here: Dagster's run-failure sensor sees only its own code location's runs, and a
+    killed command line cannot alert (found by a guard audit)."""
     failed = []
     for run, why in dead_runs(instance, workers):
         instance.report_run_failed(run, f"the run's {why}; marked failed so its warehouse slot is freed")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        if run.remote_job_origin is None:
+            alert_on_command_line_run(instance, run.run_id)
         failed.append(run.run_id)
     return failed
 
