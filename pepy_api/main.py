@@ -26,7 +26,8 @@ Download statistics of Python packages on PyPI, from the public BigQuery downloa
 * **pepy.tech compatible**: `/api/v2/projects/{project}`, `/api/projects/{project}`, `/badge/...`,
   `/personalized-badge/...`, the pro-style downloads, `/health-check`.
 * **pypistats.org compatible**: `/api/packages/{package}/recent|overall|python_major|python_minor|system`,
-  with all history, `start_date`/`end_date`, and `__all__` for every package together.
+  the last 180 days by default (pypistats' range), `start_date`/`end_date` for others, and `__all__` for
+  every package together.
 * **pepy's own** (`/v1`): breakdowns by version, installer, Python, system, country, CI, file type
   or mirror, per day/week/month, as JSON or CSV; summaries; top projects and search; a shields.io
   endpoint badge.

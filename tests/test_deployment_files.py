@@ -41,6 +41,9 @@ def test_compose_services_hang_together():
     for name in ("code-location", "dagster-webserver", "dagster-daemon", "api"):
         env = services[name]["environment"]
         assert env["PEPY_CLICKHOUSE_DSN"].startswith("http://") and "@clickhouse:8123" in env["PEPY_CLICKHOUSE_DSN"]
+        # Every setting reaches the containers that read it (found by a docs audit: the proxy's
+        # address, the BigQuery location, the volume bands could not be set without editing this).
+        assert {"path": ".env", "required": False} in services[name]["env_file"], name
     for name in ("dagster-webserver", "dagster-daemon"):
         assert services[name]["environment"]["DAGSTER_POSTGRES_HOST"] == "postgres"
     workspace = yaml.safe_load((ROOT / "deploy/workspace.yaml").read_text())
