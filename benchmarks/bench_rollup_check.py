@@ -10,22 +10,12 @@ the stage's own times.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import random
-import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from staged_day import day_arguments, print_medians, staged_real_day
 
-from pepy_pipeline.sources.sample import SampleSource  # noqa: E402
-from pepy_pipeline.warehouse.day_checks import rollups_match_facts  # noqa: E402
-from pepy_pipeline.warehouse.loader import stage_day  # noqa: E402
-from pepy_pipeline.warehouse.migrations import migrate  # noqa: E402
-from pepy_warehouse.connection import connected  # noqa: E402
+from pepy_pipeline.warehouse.day_checks import rollups_match_facts
 
 
 def downloads_only(client, staged) -> bool:
@@ -41,31 +31,19 @@ def downloads_only(client, staged) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows-per-day", type=int, default=33_000_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--day", type=dt.date.fromisoformat, default=dt.date(2026, 10, 14))
-    args = parser.parse_args()
-    source = SampleSource(scale="real", rows_per_day=args.rows_per_day)
+    args = day_arguments(__doc__.splitlines()[0])
     checks = {"every measure, every dimension (now)": lambda c, s: rollups_match_facts(c, s).passed,
               "downloads only (before)": downloads_only}
     times: dict[str, list[float]] = {label: [] for label in checks}
-    with tempfile.TemporaryDirectory() as home, connected(f"chdb://{home}/warehouse") as client:
-        migrate(client, "pepy")
-        with stage_day(client, "pepy", source, args.day) as staged:
-            print(f"day {args.day}: {staged.rows:,} fact rows staged in {staged.seconds_extract_and_stage:.1f} s; "
-                  f"every rollup {staged.seconds_rollups:.1f} s "
-                  f"(project_dimension_daily rows: {staged.rollup_rows['project_dimension_daily']:,})")
-            for _ in range(args.rounds):
-                order = list(checks)
-                random.shuffle(order)
-                for label in order:
-                    started = time.perf_counter()
-                    assert checks[label](client, staged), label
-                    times[label].append(time.perf_counter() - started)
-    print(f"\n{'check':40} {'median s':>9} {'min s':>7}   (rounds: {args.rounds})")
-    for label, seconds in times.items():
-        print(f"{label:40} {statistics.median(seconds):9.2f} {min(seconds):7.2f}")
+    with staged_real_day(args) as (client, staged):
+        for _ in range(args.rounds):
+            order = list(checks)
+            random.shuffle(order)
+            for label in order:
+                started = time.perf_counter()
+                assert checks[label](client, staged), label
+                times[label].append(time.perf_counter() - started)
+    print_medians(times, "check", args.rounds)
 
 
 if __name__ == "__main__":
