@@ -26,11 +26,17 @@ CATCH_UP_TAG = "pepy/catch-up"
 FINGERPRINT_TAG = "pepy/upstream-fingerprint"
 
 
-def last_load_metadata(instance, day: dt.date) -> dict | None:
-    """The metadata of ``day``'s last committed load (None: never loaded)."""
+def last_load(instance, day: dt.date):
+    """The record of ``day``'s last committed load (None: never loaded)."""
     records = instance.fetch_materializations(
         AssetRecordsFilter(asset_key=DOWNLOADS, asset_partitions=[day.isoformat()]), limit=1).records
-    return dict(records[0].asset_materialization.metadata) if records else None
+    return records[0] if records else None
+
+
+def last_load_metadata(instance, day: dt.date) -> dict | None:
+    """The metadata of ``day``'s last committed load (None: never loaded)."""
+    record = last_load(instance, day)
+    return dict(record.asset_materialization.metadata) if record else None
 
 
 def loaded_fingerprint(metadata: dict | None) -> str | None:
@@ -84,9 +90,8 @@ def recheck_tries(instance, day: dt.date) -> int:
 def catch_up_tries(instance, day: dt.date) -> int:
     """The schedule's catch-up runs of ``day`` since it last loaded: a day that loaded and failed
     again later (a reload refused) gets its tries afresh."""
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=DOWNLOADS, asset_partitions=[day.isoformat()]), limit=1).records
-    since = dt.datetime.fromtimestamp(records[0].timestamp, dt.timezone.utc) if records else None
+    record = last_load(instance, day)
+    since = dt.datetime.fromtimestamp(record.timestamp, dt.timezone.utc) if record else None
     return instance.get_runs_count(filters=RunsFilter(tags={CATCH_UP_TAG: day.isoformat()}, created_after=since))
 
 

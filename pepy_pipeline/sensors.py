@@ -82,19 +82,25 @@ def publish_sensor(context: SensorEvaluationContext):
         return SkipReason(f"the publish of the days committed up to {committed} failed {len(failed)} times: "
                           "not asked again until a load commits another day; see the failed publish runs")
     if failed:
-        wait = failed[0] + PUBLISH_RETRY_AFTER_SECONDS - time.time()
+        failed_at, failed_run = failed[0]
+        wait = failed_at + PUBLISH_RETRY_AFTER_SECONDS - time.time()
         if wait > 0:
             return SkipReason(f"the last publish failed: asked again in {wait:.0f} s (try {len(failed) + 1})")
-    retry = f"-retry-{len(failed)}" if failed else ""
-    return RunRequest(run_key=f"publish-after-{committed}{retry}", tags={PUBLISH_AFTER_TAG: str(committed)})
+        # Named after the run it retries: a key made of the count of failures would repeat one
+        # already used once a failed run is deleted, and Dagster would skip it for good.
+        return RunRequest(run_key=f"publish-after-{committed}-retry-of-{failed_run}",
+                          tags={PUBLISH_AFTER_TAG: str(committed)})
+    return RunRequest(run_key=f"publish-after-{committed}", tags={PUBLISH_AFTER_TAG: str(committed)})
 
 
-def failed_publishes(instance, committed: int) -> list[float]:
-    """When each of the sensor's publish runs of the days committed up to ``committed`` failed
-    (its end, or its last update for a run failed without one), newest first."""
+def failed_publishes(instance, committed: int) -> list[tuple[float, str]]:
+    """(when it failed, run id) of each of the sensor's publish runs of the days committed up to
+    ``committed`` that failed (its end, or its last update for a run failed without one), newest
+    first. A cancelled one is not retried: someone stopped it."""
     records = instance.get_run_records(filters=RunsFilter(
         job_name=publish_job.name, tags={PUBLISH_AFTER_TAG: str(committed)}, statuses=[DagsterRunStatus.FAILURE]))
-    return sorted((r.end_time or r.update_timestamp.timestamp() for r in records), reverse=True)
+    records = sorted(records, key=lambda r: (r.end_time or r.update_timestamp.timestamp(), r.storage_id), reverse=True)
+    return [(r.end_time or r.update_timestamp.timestamp(), r.dagster_run.run_id) for r in records]
 
 
 def worker_pid(instance, run_id: str) -> str | None:
@@ -111,11 +117,6 @@ def worker_pid(instance, run_id: str) -> str | None:
     return None
 
 
-#: A run with no process recorded still NOT_STARTED this long after it was created was never
-#: launched (its creator died between creating and launching it).
-NEVER_LAUNCHED_AFTER_SECONDS = 900.0
-
-
 def dead_runs(instance, workers: bool = False) -> list[tuple[object, str]]:
     """(run, why) for each STARTED run whose process on this host no longer exists: the one it
     recorded (the CLI's at creation, a daemon run's in its step), or, with ``workers``, the
@@ -123,20 +124,9 @@ def dead_runs(instance, workers: bool = False) -> list[tuple[object, str]]:
     process stayed STARTED for good, holding the warehouse pool (Dagster's run monitoring cannot
     tell: the default launcher has no worker health check). The worker's pid names no host: only
     the sensor asks about it, evaluated in the code server that starts the workers; a command
-    line in another container would take a live worker for dead.
-
-    Also each NOT_STARTED run whose recorded process is gone, or, with none recorded, that was
-    created ``NEVER_LAUNCHED_AFTER_SECONDS`` ago: one counted as in flight for good, and the
-    schedule never requested its days again nor the sensor published (found by a guard audit;
-    Dagster's run monitoring does not watch runs that never started)."""
+    line in another container would take a live worker for dead. (A run created and never
+    launched is failed by Dagster's run monitoring: ``start_timeout_seconds`` covers NOT_STARTED.)"""
     dead = []
-    for record in instance.get_run_records(filters=RunsFilter(statuses=[DagsterRunStatus.NOT_STARTED])):
-        run, age = record.dagster_run, time.time() - record.create_timestamp.timestamp()
-        if PID_TAG in run.tags:
-            if process_alive(run.tags) is False:
-                dead.append((run, f"process (pid {run.tags[PID_TAG]}) is gone before the run started (killed)"))
-        elif age >= NEVER_LAUNCHED_AFTER_SECONDS:
-            dead.append((run, f"launch never came: created {age:.0f} s ago and still not started"))
     for run in instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED])):
         if PID_TAG in run.tags:
             if process_alive(run.tags) is False:
@@ -155,6 +145,8 @@ def fail_dead_runs(instance, workers: bool = False) -> list[str]:
     killed command line cannot alert (found by a guard audit)."""
     failed = []
     for run, why in dead_runs(instance, workers):
+        if instance.get_run_by_id(run.run_id).status != run.status:
+            continue  # it ended meanwhile, or another process failed it first (and alerted)
         instance.report_run_failed(run, f"the run's {why}; marked failed so its warehouse slot is freed")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         if run.remote_job_origin is None:

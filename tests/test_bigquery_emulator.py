@@ -104,6 +104,7 @@ def test_days_materialise_through_dagster_from_the_emulator_into_chdb(emulator, 
     checks = {e.check_name: e for e in run_checks(result) if e.check_name != "serves_yesterday"}
     assert all(e.passed for e in checks.values()), {n: e.metadata for n, e in checks.items() if not e.passed}
     assert checks["matches_upstream_count"].metadata["days_checked"].value == 2
+    assert checks["matches_upstream_count"].metadata["count_bytes_billed"].value == 0  # what the count billed
     facts = next(m for m in result.get_asset_materialization_events()
                  if m.asset_key.path == ["pypi_downloads"]).materialization.metadata
     assert {"bytes_estimated", "bytes_billed", "bytes_processed", "slot_ms", "job_id"} <= set(facts)
@@ -113,6 +114,29 @@ def test_days_materialise_through_dagster_from_the_emulator_into_chdb(emulator, 
                              "FROM pepy.downloads_daily").result_rows[0]
     assert per_day == {D1: sum(upstream[D1].values()), D2: sum(upstream[D2].values())}
     assert all(nulls)
+
+
+def test_every_query_the_source_runs_is_capped(emulator, upstream):
+    """Found by an audit: the fingerprint query ran without ``maximum_bytes_billed``, though the
+    README says the cap is always set. Every job the source sends is recorded on its way to the
+    emulator (the fingerprint query fails there: the emulator's INFORMATION_SCHEMA lacks
+    ``last_modified_time``; it is sent all the same)."""
+    source = make_source(emulator, cap=123 * 10**9)
+    sent = []
+    send = source.client.query
+
+    def recording(sql, job_config=None, **kwargs):
+        sent.append(job_config)
+        return send(sql, job_config=job_config, **kwargs)
+
+    source.client.query = recording
+    list(source.read_day(D1))
+    source.upstream_downloads(D1)
+    with pytest.raises(BigQuerySourceError, match="last_modified_time"):
+        source.day_fingerprints([D1])
+    list(source.opening_balance(D2, 456 * 10**9))
+    jobs = [config.maximum_bytes_billed for config in sent if not config.dry_run]
+    assert jobs == [123 * 10**9] * 3 + [456 * 10**9]
 
 
 def test_an_estimate_over_the_cap_fails_the_day_and_loads_nothing(emulator, upstream, tmp_path):
@@ -154,8 +178,9 @@ def test_a_day_not_over_in_utc_is_refused(emulator, upstream):
         with pytest.raises(BigQuerySourceError, match="not over in UTC"):
             next(make_source(emulator).read_day(day))
     # Nor counted into an opening balance (found in review): it would be counted for good, partial.
-    with pytest.raises(BigQuerySourceError, match="not over in UTC"):
-        next(make_source(emulator).opening_balance(today, 10**12))  # it would count yesterday
+    for stops_before in (today, today - dt.timedelta(days=2)):  # yesterday; the day before, still changing
+        with pytest.raises(BigQuerySourceError, match="not over in UTC or still receiving late rows"):
+            next(make_source(emulator).opening_balance(stops_before, 10**12))
 
 
 def test_a_permanent_error_fails_with_bigquerys_message(emulator, upstream):

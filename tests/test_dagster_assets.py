@@ -329,30 +329,6 @@ def test_a_daemon_run_killed_before_its_first_step_is_failed_by_its_worker_pid()
         assert {instance.get_run_by_id(r).status for r in (alive, recorded)} == {DagsterRunStatus.STARTED}
 
 
-def test_a_run_never_started_is_failed_once_its_process_is_gone_or_its_launch_never_came(monkeypatch):
-    """Found by a guard audit: a load run created and never launched (its command line killed
-    between the two) stayed NOT_STARTED, counted as in flight for good: the schedule never
-    requested its days again and the sensor never published."""
-    from dagster import DagsterRunStatus, instance_for_test
-
-    from pepy_pipeline import sensors
-    from pepy_pipeline.definitions import defs
-    from pepy_pipeline.load_runs import loads_in_flight
-    from pepy_pipeline.run_process import process_tags
-
-    job = defs.resolve_job_def("load_downloads")
-    with instance_for_test() as instance:
-        orphan = instance.create_run_for_job(job_def=job, tags={**process_tags(), "pepy/pid": str(unused_pid())})
-        mine = instance.create_run_for_job(job_def=job, tags=process_tags())  # this process: alive
-        unlaunched = instance.create_run_for_job(job_def=job)  # no process recorded: judged by its age
-        assert {run.run_id for run in loads_in_flight(instance)} == {orphan.run_id, mine.run_id, unlaunched.run_id}
-        assert sensors.fail_dead_runs(instance) == [orphan.run_id]
-        monkeypatch.setattr(sensors, "NEVER_LAUNCHED_AFTER_SECONDS", 0.0)
-        assert sensors.fail_dead_runs(instance) == [unlaunched.run_id]
-        assert [run.run_id for run in loads_in_flight(instance)] == [mine.run_id]
-        assert instance.get_run_by_id(orphan.run_id).status == DagsterRunStatus.FAILURE
-
-
 def test_the_served_day_check_fails_when_a_publish_left_yesterday_out():
     """Found in review: the freshness policy sees when a publish happened, not what it holds, so a
     publish of a reloaded older day at 04:40 met it while yesterday's load had failed."""

@@ -51,6 +51,26 @@ def test_compose_services_hang_together():
     assert grpc["host"] == "code-location" and str(grpc["port"]) in services["code-location"]["command"]
 
 
+def test_compose_defaults_are_the_codes_defaults(monkeypatch):
+    """A setting compose passes with a default of its own (``${PEPY_X:-default}``) gets the code's
+    default: found when the day's BigQuery cap was raised in the code and stayed lower in compose."""
+    import re
+
+    from pepy_api.settings import ApiSettings
+    from pepy_pipeline.settings import PipelineSettings
+
+    for name in [n for n in os.environ if n.upper().startswith("PEPY_")]:
+        monkeypatch.delenv(name)
+    code = {**ApiSettings().model_dump(), **PipelineSettings().model_dump()}
+    compose = (ROOT / "docker-compose.yml").read_text()
+    defaults = re.findall(r"\$\{PEPY_(\w+):-([^}]*)\}", compose)
+    assert len(defaults) >= 10
+    for name, value in defaults:
+        field = name.lower()
+        parsed = (ApiSettings if field in ApiSettings.model_fields else PipelineSettings)(**{field: value})
+        assert getattr(parsed, field) == code[field], (name, value, code[field])
+
+
 def test_instance_files_are_valid_dagster_configuration(tmp_path):
     for source in ("dagster.yaml", "deploy/dagster.yaml"):
         home = tmp_path / source.replace("/", "_")

@@ -740,17 +740,24 @@ def test_opening_balance_makes_totals_all_time_and_never_double_counts(client, w
     with pytest.raises(BalanceOverlapsLoadedDays, match="counted twice"):
         load_opening_balance(client, DATABASE, SOURCE.opening_balance(MONDAY + dt.timedelta(days=1)),
                              MONDAY + dt.timedelta(days=1), "sample")
-    # A balance counting yesterday (late rows still arriving) or today (not over in UTC) is refused
-    # before its source is read (a scan).
+    # A balance counting today (not over in UTC) or a day the schedule still watches for late rows
+    # (yesterday and its look-back: found by an audit, the day before yesterday was let through) is
+    # refused before its source is read (a scan).
+    from pepy_pipeline.reload_policy import LOOKBACK_DAYS
+    from pepy_pipeline.sources.base import STILL_CHANGING_DAYS
+    from pepy_pipeline.warehouse.opening_balance import refuse_unfinished
+
+    assert STILL_CHANGING_DAYS == LOOKBACK_DAYS + 1
     today = dt.datetime.now(dt.timezone.utc).date()
 
     def never_read():
         raise AssertionError("the source was read")
         yield
 
-    for stops_before in (today, today + dt.timedelta(days=1)):
+    for back in (-1, 0, 1, 2, STILL_CHANGING_DAYS - 1):
         with pytest.raises(BalanceCoversAnUnfinishedDay, match="not over in UTC or still receiving late rows"):
-            load_opening_balance(client, DATABASE, never_read(), stops_before, "sample")
+            load_opening_balance(client, DATABASE, never_read(), today - dt.timedelta(days=back), "sample")
+    refuse_unfinished(today - dt.timedelta(days=STILL_CHANGING_DAYS))  # its last day is past the look-back
     published = publish(client, DATABASE, warehouse_dir)
     assert published.first_complete_day == MONDAY
     balance = dict(client.query(f"SELECT project, downloads FROM {DATABASE}.opening_balance").result_rows)
@@ -949,11 +956,15 @@ def test_a_failed_publish_of_the_sensor_is_asked_for_again_a_bounded_number_of_t
     # A publish that keeps failing is asked for PUBLISH_RETRIES more times, then left (its runs alerted).
     assert run_range(dsn, MONDAY + dt.timedelta(days=2), MONDAY + dt.timedelta(days=2), instance=instance,
                      tags={"dagster/backfill": "def"}).success
+    keys = []
     for attempt in range(sensors.PUBLISH_RETRIES + 1):
         request = sensors.publish_sensor(build_sensor_context(instance=instance))
-        assert request.run_key.endswith(f"-retry-{attempt}" if attempt else str(request.tags[sensors.PUBLISH_AFTER_TAG]))
+        assert request.run_key.endswith(f"-retry-of-failed-{attempt - 1}" if attempt else
+                                        str(request.tags[sensors.PUBLISH_AFTER_TAG]))
+        keys.append(request.run_key)
         instance.add_run(DagsterRun(job_name="publish", run_id=f"failed-{attempt}", status=DagsterRunStatus.FAILURE,
                                     tags=request.tags))
+    assert len(set(keys)) == len(keys)
     left = sensors.publish_sensor(build_sensor_context(instance=instance))
     assert f"failed {sensors.PUBLISH_RETRIES + 1} times" in left.skip_message
 

@@ -8,6 +8,11 @@ from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
+#: The last this many complete days may still receive late rows upstream: yesterday and the
+#: schedule's look-back (``reload_policy.LOOKBACK_DAYS``, 7), watched for changes and reloaded.
+#: An opening balance must count none of them (a day it covers can never be loaded).
+STILL_CHANGING_DAYS = 8
+
 
 @runtime_checkable
 class DownloadSource(Protocol):

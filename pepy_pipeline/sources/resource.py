@@ -27,7 +27,7 @@ class DownloadSourceResource(ConfigurableResource):
     bigquery_location: str = Field(default="US", description="bigquery: job location")
     bigquery_table: str = Field(default="bigquery-public-data.pypi.file_downloads", description="bigquery: table")
     bigquery_maximum_bytes_billed: int = Field(
-        default=500 * 10**9, description="bigquery: hard cap per day's query (a day of 2026 scans ~300 GB)")
+        default=10**12, description="bigquery: hard cap per day's query (a 2026 weekday scans ~0.4-0.47 TB)")
     bigquery_credentials_path: str = Field(default="", description="bigquery: service-account JSON file")
     bigquery_credentials_base64: str = Field(default="", description="bigquery: base64 service-account JSON")
     bigquery_api_endpoint: str = Field(default="", description="bigquery: REST endpoint (emulator only)")

@@ -166,6 +166,9 @@ def _upstream_count(source: DownloadSource, staged) -> list[CheckOutcome]:
         return [CheckOutcome("matches_upstream_count", False, False, {
             "day": day.isoformat(), "error": f"upstream count not read: {type(error).__name__}: {error}"[:1000]})]
     passed, metadata = checks.matches_upstream(day, staged.downloads, upstream)
+    billed = _cost_metadata(source, day).get("count_bytes_billed")
+    if billed is not None:
+        metadata["count_bytes_billed"] = billed
     return [CheckOutcome("matches_upstream_count", passed, False, metadata)]
 
 

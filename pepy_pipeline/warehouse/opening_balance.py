@@ -14,6 +14,7 @@ import datetime as dt
 
 import pyarrow as pa
 
+from pepy_pipeline.sources.base import STILL_CHANGING_DAYS
 from pepy_pipeline.warehouse.commit import COMMIT_MUTEX
 from pepy_pipeline.warehouse.staging import staging_table
 from pepy_warehouse.identifiers import identifier
@@ -31,19 +32,22 @@ class BalanceOverlapsLoadedDays(ValueError):
 
 
 class BalanceCoversAnUnfinishedDay(ValueError):
-    """The balance would count today or yesterday: today is not over in UTC and yesterday still
-    receives late rows, and what they have so far would be counted for good (neither could be
-    loaded afterwards)."""
+    """The balance would count a day that is not over in UTC or may still receive late rows: what
+    it has so far would be counted for good (a day the balance covers can never be loaded)."""
 
 
 def refuse_unfinished(stops_before: dt.date, today: dt.date | None = None) -> None:
+    """Refuse a balance counting one of the last ``STILL_CHANGING_DAYS`` days: only yesterday and
+    today were, and the late rows of the days before were lost for good (found by an audit:
+    upstream still adds rows to the day before yesterday)."""
     today = today or dt.datetime.now(dt.timezone.utc).date()
-    latest = today - dt.timedelta(days=1)
+    latest = today - dt.timedelta(days=STILL_CHANGING_DAYS)
     if stops_before > latest:
         raise BalanceCoversAnUnfinishedDay(
             f"an opening balance stopping before {stops_before} would count {stops_before - dt.timedelta(days=1)}, "
-            "which is not over in UTC or still receiving late rows (counted partial for good, never loadable "
-            f"afterwards). Use --stops-before {latest} or earlier.")
+            f"which is not over in UTC or still receiving late rows (the last {STILL_CHANGING_DAYS} days may: "
+            f"counted partial for good, never loadable afterwards). Use --stops-before {latest} or earlier, and "
+            "load the days from there.")
 
 
 def load_opening_balance(client, database: str, batches, stops_before: dt.date, source_name: str) -> dict:

@@ -15,6 +15,7 @@ from google.api_core.retry import Retry
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
+from pepy_pipeline.sources.base import STILL_CHANGING_DAYS
 from pepy_pipeline.sources.bigquery.clients import BigQueryConnection
 from pepy_pipeline.sources.bigquery.cost import BALANCE_CAP_SETTING, check_estimate, job_metadata
 
@@ -131,9 +132,11 @@ class BigQuerySource:
     def opening_balance(self, stops_before: dt.date, cap: int) -> Iterator[pa.RecordBatch]:
         """Per-project downloads before ``stops_before``: dry-run, refused over ``cap``, capped;
         refused when it would count a day not over in UTC, whoever asks."""
-        if stops_before >= dt.datetime.now(dt.timezone.utc).date():
+        latest = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=STILL_CHANGING_DAYS)
+        if stops_before > latest:
             raise BigQuerySourceError(f"an opening balance stopping before {stops_before} would count a day not "
-                                      "over in UTC or still receiving late rows (partial, never loadable afterwards)")
+                                      f"over in UTC or still receiving late rows (the last {STILL_CHANGING_DAYS} "
+                                      f"days may: partial, never loadable afterwards); stop before {latest} or earlier")
         estimate = check_estimate(self._balance_dry_run(stops_before), cap, f"opening balance before {stops_before}",
                                   BALANCE_CAP_SETTING)
         sql = self.opening_balance_sql()
@@ -149,7 +152,7 @@ class BigQuerySource:
         """Row count and modification time of each day's partition upstream (metadata only)."""
         project, dataset, table = self.table.split(".")
         sql = _sql("day_fingerprints.sql").replace("{dataset}", f"{project}.{dataset}")
-        config = bigquery.QueryJobConfig(query_parameters=[
+        config = bigquery.QueryJobConfig(maximum_bytes_billed=self.cap, query_parameters=[
             bigquery.ScalarQueryParameter("table_name", "STRING", table),
             bigquery.ArrayQueryParameter("partitions", "STRING", [f"{d:%Y%m%d}" for d in days])])
         job = self._call(lambda: self.client.query(sql, job_config=config, retry=API_RETRY), days[0])
@@ -157,10 +160,14 @@ class BigQuerySource:
         return {dt.datetime.strptime(r[0], "%Y%m%d").date(): f"{r[1]}@{r[2]}" for r in rows}
 
     def upstream_downloads(self, day: dt.date) -> int:
-        """COUNT(*) of the day upstream: each row is one download."""
+        """COUNT(*) of the day upstream: each row is one download. What it billed is kept with the
+        day's metadata (``count_bytes_billed``): at most the partition's timestamp column, ~8 B a
+        row, unless BigQuery answers from metadata (not verified offline)."""
         config = bigquery.QueryJobConfig(query_parameters=self._parameters(day), maximum_bytes_billed=self.cap)
         sql = _sql("day_count.sql").replace("{table}", self.table)
-        rows = self._call(lambda: list(self.client.query(sql, job_config=config, retry=API_RETRY).result()), day)
+        job = self._call(lambda: self.client.query(sql, job_config=config, retry=API_RETRY), day)
+        rows = self._call(lambda: list(job.result(retry=API_RETRY)), day)
+        self.day_stats.setdefault(day, {})["count_bytes_billed"] = int(job.total_bytes_billed or 0)
         return int(rows[0][0])
 
     @staticmethod
