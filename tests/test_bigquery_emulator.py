@@ -139,6 +139,40 @@ def test_every_query_the_source_runs_is_capped(emulator, upstream):
     assert jobs == [123 * 10**9] * 3 + [456 * 10**9]
 
 
+def test_a_read_that_fails_after_its_query_is_retried_from_the_querys_result(emulator, upstream, tmp_path):
+    """Found by an audit: a day's retry after a dropped stream ran the day's query again, a second
+    scan (~0.4 TB at real size) of what the finished query still held."""
+
+    class DropsItsFirstStream(BigQuerySource):
+        dropped = False
+
+        def _storage_batches(self, rows, day):
+            batches = super()._storage_batches(rows, day)
+            if not DropsItsFirstStream.dropped:
+                DropsItsFirstStream.dropped = True
+                raise ConnectionError("the stream was reset")
+            return batches
+
+    source = make_source(emulator)
+    source.__class__ = DropsItsFirstStream
+    sent = []
+    send = source.client.query
+
+    def recording(sql, job_config=None, **kwargs):
+        sent.append(job_config)
+        return send(sql, job_config=job_config, **kwargs)
+
+    source.client.query = recording
+    with connected(f"chdb://{tmp_path / 'w'}") as client:
+        migrate(client, "pepy")
+        load_day(client, "pepy", source, D1, backoff_seconds=0)
+        loaded = client.query("SELECT sum(downloads) FROM pepy.downloads_daily").result_rows[0][0]
+    assert DropsItsFirstStream.dropped and loaded == sum(upstream[D1].values())
+    day_queries = [config for config in sent if not config.dry_run and "day" in
+                   {p.name for p in config.query_parameters}]
+    assert len(day_queries) == 2  # the day's query once, then upstream's COUNT(*)
+
+
 def test_an_estimate_over_the_cap_fails_the_day_and_loads_nothing(emulator, upstream, tmp_path):
     class Expensive(BigQuerySource):
         """The emulator's dry runs report 0 bytes: return a real job with a controlled estimate."""

@@ -53,6 +53,10 @@ class BigQuerySource:
         self.use_storage_api = use_storage_api
         self.client = connection.bigquery_client()  # fails fast on missing credentials
         self.day_stats: dict[dt.date, dict] = {}
+        #: Each day's finished query (and its estimate): a read that fails after it (a dropped
+        #: stream) is retried from its result, kept by BigQuery ~24 h, instead of a new scan of
+        #: ~0.4 TB (found by an audit). One source object serves one run.
+        self._finished: dict[dt.date, tuple] = {}
 
     def describe(self) -> dict[str, str]:
         return {"source": self.name, "table": self.table, "project": self.client.project,
@@ -82,12 +86,16 @@ class BigQuerySource:
         if day >= dt.datetime.now(dt.timezone.utc).date():
             raise BigQuerySourceError(f"{day} is not over in UTC: upstream is still receiving its downloads; "
                                       "load it from the next day on")
-        sql = self.day_sql()
-        estimate = check_estimate(self._dry_run(sql, day), self.cap, f"{day}")
-        config = bigquery.QueryJobConfig(query_parameters=self._parameters(day), maximum_bytes_billed=self.cap)
-        job = self._call(lambda: self.client.query(sql, job_config=config, retry=API_RETRY,
-                                                   job_retry=DEFAULT_JOB_RETRY), day)
+        if day in self._finished:  # a retry of a read that failed after its query: re-read, not re-scan
+            job, estimate = self._finished[day]
+        else:
+            sql = self.day_sql()
+            estimate = check_estimate(self._dry_run(sql, day), self.cap, f"{day}")
+            config = bigquery.QueryJobConfig(query_parameters=self._parameters(day), maximum_bytes_billed=self.cap)
+            job = self._call(lambda: self.client.query(sql, job_config=config, retry=API_RETRY,
+                                                       job_retry=DEFAULT_JOB_RETRY), day)
         rows = self._call(lambda: job.result(retry=API_RETRY), day)
+        self._finished[day] = (job, estimate)
         path = "storage"
         batches = self._storage_batches(rows, day) if self.use_storage_api else None
         if batches is None:
