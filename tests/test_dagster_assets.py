@@ -297,29 +297,16 @@ def test_a_daemon_run_killed_before_its_first_step_is_failed_by_its_worker_pid()
     it. The worker's pid, logged by Dagster's default launcher when the process starts, tells."""
     import os
 
-    from dagster import DagsterEvent, DagsterEventType, DagsterRunStatus, instance_for_test
-    from dagster._core.events import EngineEventData
+    from dagster import DagsterRunStatus, build_sensor_context, instance_for_test
 
-    from pepy_pipeline.definitions import defs
     from pepy_pipeline.run_process import process_tags
-    from dagster import build_sensor_context
-
     from pepy_pipeline.sensors import dead_run_sensor, dead_runs, fail_dead_runs
+    from tests.support.runs import started_load_run
 
-    job = defs.resolve_job_def("load_downloads")
     with instance_for_test() as instance:  # the default run launcher, as the daemon's instance has
-        def started_run(worker_pid, tags=None):
-            run = instance.create_run_for_job(job_def=job, tags=tags or {})
-            instance.report_dagster_event(DagsterEvent(
-                DagsterEventType.ENGINE_EVENT.value, job_name=job.name,
-                event_specific_data=EngineEventData.in_process(worker_pid)), run.run_id)
-            instance.report_dagster_event(DagsterEvent(DagsterEventType.RUN_START.value, job_name=job.name),
-                                          run.run_id)
-            return run.run_id
-
-        killed = started_run(unused_pid())
-        alive = started_run(os.getpid())
-        recorded = started_run(unused_pid(), tags=process_tags())  # its step's record wins: alive
+        killed = started_load_run(instance, worker_pid=unused_pid())
+        alive = started_load_run(instance, worker_pid=os.getpid())
+        recorded = started_load_run(instance, process_tags(), worker_pid=unused_pid())  # its step's record wins: alive
         assert dead_runs(instance) == []  # the command line's view: a worker's pid names no host
         assert [run.run_id for run, _ in dead_runs(instance, workers=True)] == [killed]
         assert fail_dead_runs(instance) == []

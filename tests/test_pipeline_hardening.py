@@ -298,20 +298,19 @@ def test_a_killed_command_line_load_is_alerted_when_it_is_found_dead(webhook):
     """Found by a guard audit: a command line killed mid-load (out of memory at real size) cannot
     alert, and Dagster's run-failure sensor sees only its own code location's runs: the run was
     marked failed by the dead-run sensor, and no one was told."""
-    from dagster import DagsterEvent, DagsterEventType, instance_for_test
+    from dagster import instance_for_test
 
-    from pepy_pipeline.definitions import defs
-    from pepy_pipeline.run_process import process_tags
+    from pepy_pipeline.run_process import PID_TAG, process_tags
     from pepy_pipeline.sensors import fail_dead_runs
     from tests.support.processes import unused_pid
+    from tests.support.runs import started_load_run
 
-    job = defs.resolve_job_def("load_downloads")
     with instance_for_test() as instance:
-        run = instance.create_run_for_job(job_def=job, tags={**process_tags(), "pepy/pid": str(unused_pid())})
-        instance.report_dagster_event(DagsterEvent(DagsterEventType.RUN_START.value, job_name=job.name), run.run_id)
-        assert fail_dead_runs(instance) == [run.run_id]
+        run_id = started_load_run(instance, tags={**process_tags(), PID_TAG: str(unused_pid())})
+        assert fail_dead_runs(instance) == [run_id]
+        assert fail_dead_runs(instance) == []  # failed once, alerted once
     (alert,) = [a["body"] for a in webhook]
-    assert alert["event"] == "run_failure" and alert["run_id"] == run.run_id and "is gone" in alert["message"]
+    assert alert["event"] == "run_failure" and alert["run_id"] == run_id and "is gone" in alert["message"]
 
 
 def test_a_malformed_webhook_address_never_stops_a_command_line_load(monkeypatch, capsys):
