@@ -75,6 +75,8 @@ def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInsta
          accept_empty: bool = False) -> bool:
     """Materialise the load job for each batch of days, then publish once; True if all succeeded.
     ``accept_empty``: a day the source has no rows for is committed as empty, not refused."""
+    from dagster._core.utils import make_new_run_id
+
     from pepy_pipeline.alerts import alert_on_command_line_run
     from pepy_pipeline.assets.downloads import ACCEPT_EMPTY_TAG, NO_PUBLISH_TAG
     from pepy_pipeline.definitions import defs
@@ -91,15 +93,17 @@ def load(start: dt.date, end: dt.date, days_per_run: int, instance: DagsterInsta
         print(f"run {run_id}: its process is gone (killed); marked failed", flush=True)
     ok = True
     for first, last in day_batches(start, end, days_per_run):
+        run_id = make_new_run_id()
         tags = {ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
-                NO_PUBLISH_TAG: "true", **process_tags(), **({ACCEPT_EMPTY_TAG: "true"} if accept_empty else {})}
-        result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+                NO_PUBLISH_TAG: "true", **process_tags(run_id), **({ACCEPT_EMPTY_TAG: "true"} if accept_empty else {})}
+        result = job.execute_in_process(instance=instance, tags=tags, run_id=run_id, raise_on_error=False)
         status = "ok" if result.success else "FAILED (see the run in the UI; committed days stay committed)"
         print(f"{first}..{last}: run {result.run_id} {status}", flush=True)
         alert_on_command_line_run(instance, result.run_id)
         ok = ok and result.success
-    published = defs.resolve_job_def(publish_job.name).execute_in_process(instance=instance, tags=process_tags(),
-                                                                          raise_on_error=False)
+    run_id = make_new_run_id()
+    published = defs.resolve_job_def(publish_job.name).execute_in_process(
+        instance=instance, tags=process_tags(run_id), run_id=run_id, raise_on_error=False)
     print(f"publish: run {published.run_id} {'ok' if published.success else 'FAILED'}", flush=True)
     alert_on_command_line_run(instance, published.run_id)
     return ok and published.success

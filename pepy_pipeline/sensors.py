@@ -25,7 +25,7 @@ from pepy_pipeline.alerts import alert_on_command_line_run
 from pepy_pipeline.assets.downloads import NO_PUBLISH_TAG
 from pepy_pipeline.assets.keys import ROLLUPS, SERVING
 from pepy_pipeline.load_runs import backfills_in_progress, loads_in_flight
-from pepy_pipeline.run_process import PID_TAG, process_alive
+from pepy_pipeline.run_process import PID_TAG, process_alive, records_its_process
 from pepy_warehouse.locks import pid_alive
 
 publish_job = define_asset_job("publish", selection=[SERVING],
@@ -52,7 +52,7 @@ def _committed_by_a_live_command_line(instance) -> bool:
     second publish for every command-line load (found by a newcomer; minutes at real size)."""
     records = instance.fetch_materializations(ROLLUPS, limit=1).records
     run = instance.get_run_by_id(records[0].run_id) if records else None
-    return run is not None and run.tags.get(NO_PUBLISH_TAG) == "true" and process_alive(run.tags) is True
+    return run is not None and run.tags.get(NO_PUBLISH_TAG) == "true" and process_alive(run) is True
 
 
 def publish_needed(instance) -> tuple[bool, str, int]:
@@ -128,8 +128,8 @@ def dead_runs(instance, workers: bool = False) -> list[tuple[object, str]]:
     launched is failed by Dagster's run monitoring: ``start_timeout_seconds`` covers NOT_STARTED.)"""
     dead = []
     for run in instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED])):
-        if PID_TAG in run.tags:
-            if process_alive(run.tags) is False:
+        if records_its_process(run):
+            if process_alive(run) is False:
                 dead.append((run, f"process (pid {run.tags[PID_TAG]}) is gone (killed or out of memory)"))
             continue
         pid = worker_pid(instance, run.run_id) if workers else None

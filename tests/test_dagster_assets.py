@@ -299,21 +299,25 @@ def test_a_daemon_run_killed_before_its_first_step_is_failed_by_its_worker_pid()
 
     from dagster import DagsterRunStatus, build_sensor_context, instance_for_test
 
-    from pepy_pipeline.run_process import process_tags
+    from pepy_pipeline.run_process import PID_TAG, process_tags
     from pepy_pipeline.sensors import dead_run_sensor, dead_runs, fail_dead_runs
     from tests.support.runs import started_load_run
 
     with instance_for_test() as instance:  # the default run launcher, as the daemon's instance has
         killed = started_load_run(instance, worker_pid=unused_pid())
         alive = started_load_run(instance, worker_pid=os.getpid())
-        recorded = started_load_run(instance, process_tags(), worker_pid=unused_pid())  # its step's record wins: alive
+        recorded = started_load_run(instance, worker_pid=unused_pid(), process_pid=os.getpid())  # its step's record wins
+        # A re-execution copies its parent's tags (found in review): the parent's ended process is
+        # not the new run's, whose live worker speaks for it until its step records itself.
+        reexecuted = started_load_run(instance, {**process_tags("its-parent"), PID_TAG: str(unused_pid())},
+                                      worker_pid=os.getpid())
         assert dead_runs(instance) == []  # the command line's view: a worker's pid names no host
         assert [run.run_id for run, _ in dead_runs(instance, workers=True)] == [killed]
         assert fail_dead_runs(instance) == []
         tick = dead_run_sensor(build_sensor_context(instance=instance))  # the sensor asks about workers
         assert killed in tick.skip_message
         assert instance.get_run_by_id(killed).status == DagsterRunStatus.FAILURE
-        assert {instance.get_run_by_id(r).status for r in (alive, recorded)} == {DagsterRunStatus.STARTED}
+        assert {instance.get_run_by_id(r).status for r in (alive, recorded, reexecuted)} == {DagsterRunStatus.STARTED}
 
 
 def test_the_served_day_check_fails_when_a_publish_left_yesterday_out():

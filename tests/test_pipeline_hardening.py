@@ -300,13 +300,12 @@ def test_a_killed_command_line_load_is_alerted_when_it_is_found_dead(webhook):
     marked failed by the dead-run sensor, and no one was told."""
     from dagster import instance_for_test
 
-    from pepy_pipeline.run_process import PID_TAG, process_tags
     from pepy_pipeline.sensors import fail_dead_runs
     from tests.support.processes import unused_pid
     from tests.support.runs import started_load_run
 
     with instance_for_test() as instance:
-        run_id = started_load_run(instance, tags={**process_tags(), PID_TAG: str(unused_pid())})
+        run_id = started_load_run(instance, process_pid=unused_pid())
         assert fail_dead_runs(instance) == [run_id]
         assert fail_dead_runs(instance) == []  # failed once, alerted once
     (alert,) = [a["body"] for a in webhook]
