@@ -26,8 +26,10 @@ def record_run_process(context) -> None:
 
 
 def records_its_process(run) -> bool:
-    """Whether ``run``'s tags record its own process (not a parent's, copied by a re-execution)."""
-    return PID_TAG in run.tags and run.tags.get(RUN_TAG) == run.run_id
+    """Whether ``run``'s tags record its own process (not a parent's, copied by a re-execution).
+    Tags from before ``RUN_TAG`` existed count as its own: a command line killed across the
+    upgrade is still found."""
+    return PID_TAG in run.tags and run.tags.get(RUN_TAG, run.run_id) == run.run_id
 
 
 def process_alive(run) -> bool | None:

@@ -145,8 +145,9 @@ def fail_dead_runs(instance, workers: bool = False) -> list[str]:
     killed command line cannot alert (found by a guard audit)."""
     failed = []
     for run, why in dead_runs(instance, workers):
-        if instance.get_run_by_id(run.run_id).status != run.status:
-            continue  # it ended meanwhile, or another process failed it first (and alerted)
+        now = instance.get_run_by_id(run.run_id)
+        if now is None or now.status != run.status:
+            continue  # it ended or was deleted meanwhile, or another process failed it first (and alerted)
         instance.report_run_failed(run, f"the run's {why}; marked failed so its warehouse slot is freed")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         if run.remote_job_origin is None:

@@ -48,6 +48,41 @@ def test_rerunning_a_day_replaces_it_and_never_double_counts(client):
     assert rollups_match_facts(client, [DAY, DAY + dt.timedelta(days=1)])
 
 
+class MovesOnAfterItsFirstRead:
+    """The sample day, whose first read fails mid-stream (a transient error: retried), and whose
+    fingerprint changes each time it is asked (rows landing upstream meanwhile)."""
+
+    name = "moves-on"
+
+    def __init__(self) -> None:
+        self.reads = self.asked = 0
+
+    def describe(self) -> dict[str, str]:
+        return {"source": self.name}
+
+    def day_fingerprints(self, days):
+        self.asked += 1
+        return {day: f"{self.asked}@t" for day in days}
+
+    def read_day(self, day):
+        self.reads += 1
+        if self.reads == 1:
+            raise ConnectionError("the stream was reset")
+        yield from SAMPLE.read_day(day)
+
+
+def test_a_retried_day_records_the_fingerprint_read_before_its_first_read(client):
+    """Found in review: a retry read the fingerprint again, and BigQuery's retry re-reads the first
+    attempt's finished query: the day was recorded with a fingerprint newer than its rows, and the
+    schedule, seeing no change, never reloaded the rows that landed between the two."""
+    source = MovesOnAfterItsFirstRead()
+    report = load_day(client, DATABASE, source, DAY, backoff_seconds=0)
+    assert source.reads == 2 and report.fingerprint == "1@t"
+    recorded = client.query(f"SELECT upstream_fingerprint FROM {DATABASE}.load_log FINAL WHERE date = {{d:Date}}",
+                            parameters={"d": DAY}).result_rows
+    assert recorded == [("1@t",)]
+
+
 @pytest.mark.slow  # the longest single tests (15-90 s each): CI runs them
 def test_a_source_failing_midway_leaves_the_previous_day_intact(client):
     load_day(client, DATABASE, SAMPLE, DAY)

@@ -71,9 +71,17 @@ def load_and_commit_day(client, database: str, source: DownloadSource, day: dt.d
     upstream's log that will never be filled) instead of refused; see ``empty_days``. A day committed
     empty before is accepted as such again."""
     log = log or logging.getLogger("pepy_pipeline")
+    # Refused before the source is read (a real-size day bills ~0.3 TiB of BigQuery, ~$2); the commit
+    # checks again under its mutex, for a balance loaded meanwhile.
+    refuse_if_covered_by_balance(client, database, day)
+    # Read once, before the first read of the day: a retry may read the first attempt's finished
+    # query again, and a fingerprint read later could be newer than the rows committed, hiding late
+    # rows from the schedule for good (found in review).
+    fingerprint = _fingerprint(source, day)
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return _once(client, database, source, day, run_id, insert_clients, bands or VolumeBands(), accept_empty)
+            return _once(client, database, source, day, run_id, insert_clients, bands or VolumeBands(), accept_empty,
+                         fingerprint)
         except DayFailed:
             raise
         except (EmptyDayError, LoadVerificationError) as error:
@@ -88,19 +96,21 @@ def load_and_commit_day(client, database: str, source: DownloadSource, day: dt.d
     raise AssertionError("unreachable")
 
 
-def _once(client, database, source, day, run_id, insert_clients, bands, accept_empty) -> DayResult:
+def _fingerprint(source: DownloadSource, day: dt.date) -> str:
+    """Upstream's fingerprint of ``day`` ("" when the source has none or it cannot be read now)."""
+    if not hasattr(source, "day_fingerprints"):
+        return ""
+    try:
+        return source.day_fingerprints([day]).get(day, "")
+    except Exception as error:  # noqa: BLE001 - metadata only: never fails a load
+        logging.getLogger("pepy_pipeline").warning(
+            f"{day}: could not read the upstream fingerprint ({str(error)[:200]}); late rows for this day "
+            "will be detected by the next successful comparison")
+        return ""
+
+
+def _once(client, database, source, day, run_id, insert_clients, bands, accept_empty, fingerprint) -> DayResult:
     started = time.perf_counter()
-    # Refused before the source is read (a real-size day bills ~0.3 TiB of BigQuery, ~$2); the commit
-    # checks again under its mutex, for a balance loaded meanwhile.
-    refuse_if_covered_by_balance(client, database, day)
-    fingerprint = ""
-    if hasattr(source, "day_fingerprints"):
-        try:
-            fingerprint = source.day_fingerprints([day]).get(day, "")
-        except Exception as error:  # noqa: BLE001 - metadata only: never fails a load
-            logging.getLogger("pepy_pipeline").warning(
-                f"{day}: could not read the upstream fingerprint ({str(error)[:200]}); late rows for this day "
-                "will be detected by the next successful comparison")
     accept_empty = accept_empty or empty_days.committed_empty(client, database, day)
     with stage_day(client, database, source, day, insert_clients=insert_clients, allow_empty=accept_empty) as staged:
         outcomes = check_staged_day(client, staged, bands)
