@@ -116,12 +116,8 @@ def test_days_materialise_through_dagster_from_the_emulator_into_chdb(emulator, 
     assert all(nulls)
 
 
-def test_every_query_the_source_runs_is_capped(emulator, upstream):
-    """Found by an audit: the fingerprint query ran without ``maximum_bytes_billed``, though the
-    README says the cap is always set. Every job the source sends is recorded on its way to the
-    emulator (the fingerprint query fails there: the emulator's INFORMATION_SCHEMA lacks
-    ``last_modified_time``; it is sent all the same)."""
-    source = make_source(emulator, cap=123 * 10**9)
+def record_jobs(source: BigQuerySource) -> list:
+    """The configuration of every job ``source`` sends from now on, in order (each still sent)."""
     sent = []
     send = source.client.query
 
@@ -130,6 +126,16 @@ def test_every_query_the_source_runs_is_capped(emulator, upstream):
         return send(sql, job_config=job_config, **kwargs)
 
     source.client.query = recording
+    return sent
+
+
+def test_every_query_the_source_runs_is_capped(emulator, upstream):
+    """Found by an audit: the fingerprint query ran without ``maximum_bytes_billed``, though the
+    README says the cap is always set. Every job the source sends is recorded on its way to the
+    emulator (the fingerprint query fails there: the emulator's INFORMATION_SCHEMA lacks
+    ``last_modified_time``; it is sent all the same)."""
+    source = make_source(emulator, cap=123 * 10**9)
+    sent = record_jobs(source)
     list(source.read_day(D1))
     source.upstream_downloads(D1)
     with pytest.raises(BigQuerySourceError, match="last_modified_time"):
@@ -155,14 +161,7 @@ def test_a_read_that_fails_after_its_query_is_retried_from_the_querys_result(emu
 
     source = make_source(emulator)
     source.__class__ = DropsItsFirstStream
-    sent = []
-    send = source.client.query
-
-    def recording(sql, job_config=None, **kwargs):
-        sent.append(job_config)
-        return send(sql, job_config=job_config, **kwargs)
-
-    source.client.query = recording
+    sent = record_jobs(source)
     with connected(f"chdb://{tmp_path / 'w'}") as client:
         migrate(client, "pepy")
         load_day(client, "pepy", source, D1, backoff_seconds=0)
