@@ -99,8 +99,9 @@ def failed_publishes(instance, committed: int) -> list[tuple[float, str]]:
     first. A cancelled one is not retried: someone stopped it."""
     records = instance.get_run_records(filters=RunsFilter(
         job_name=publish_job.name, tags={PUBLISH_AFTER_TAG: str(committed)}, statuses=[DagsterRunStatus.FAILURE]))
-    records = sorted(records, key=lambda r: (r.end_time or r.update_timestamp.timestamp(), r.storage_id), reverse=True)
-    return [(r.end_time or r.update_timestamp.timestamp(), r.dagster_run.run_id) for r in records]
+    failures = sorted(((r.end_time or r.update_timestamp.timestamp(), r.storage_id, r.dagster_run.run_id)
+                       for r in records), reverse=True)
+    return [(failed_at, run_id) for failed_at, _, run_id in failures]
 
 
 def worker_pid(instance, run_id: str) -> str | None:

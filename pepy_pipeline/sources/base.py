@@ -14,6 +14,13 @@ import pyarrow as pa
 STILL_CHANGING_DAYS = 8
 
 
+def latest_balance_stop(today: dt.date | None = None) -> dt.date:
+    """The latest day an opening balance may stop before: it counts none of the last
+    ``STILL_CHANGING_DAYS`` days (UTC)."""
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    return today - dt.timedelta(days=STILL_CHANGING_DAYS)
+
+
 @runtime_checkable
 class DownloadSource(Protocol):
     """A day-at-a-time producer of rows in :data:`pepy_pipeline.sources.schema.DOWNLOADS_SCHEMA`.

@@ -14,7 +14,7 @@ import datetime as dt
 
 import pyarrow as pa
 
-from pepy_pipeline.sources.base import STILL_CHANGING_DAYS
+from pepy_pipeline.sources.base import STILL_CHANGING_DAYS, latest_balance_stop
 from pepy_pipeline.warehouse.commit import COMMIT_MUTEX
 from pepy_pipeline.warehouse.staging import staging_table
 from pepy_warehouse.identifiers import identifier
@@ -40,8 +40,7 @@ def refuse_unfinished(stops_before: dt.date, today: dt.date | None = None) -> No
     """Refuse a balance counting one of the last ``STILL_CHANGING_DAYS`` days: only yesterday and
     today were, and the late rows of the days before were lost for good (found by an audit:
     upstream still adds rows to the day before yesterday)."""
-    today = today or dt.datetime.now(dt.timezone.utc).date()
-    latest = today - dt.timedelta(days=STILL_CHANGING_DAYS)
+    latest = latest_balance_stop(today)
     if stops_before > latest:
         raise BalanceCoversAnUnfinishedDay(
             f"an opening balance stopping before {stops_before} would count {stops_before - dt.timedelta(days=1)}, "

@@ -15,7 +15,7 @@ from google.api_core.retry import Retry
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 
-from pepy_pipeline.sources.base import STILL_CHANGING_DAYS
+from pepy_pipeline.sources.base import STILL_CHANGING_DAYS, latest_balance_stop
 from pepy_pipeline.sources.bigquery.clients import BigQueryConnection
 from pepy_pipeline.sources.bigquery.cost import BALANCE_CAP_SETTING, check_estimate, job_metadata
 
@@ -140,7 +140,7 @@ class BigQuerySource:
     def opening_balance(self, stops_before: dt.date, cap: int) -> Iterator[pa.RecordBatch]:
         """Per-project downloads before ``stops_before``: dry-run, refused over ``cap``, capped;
         refused when it would count a day not over in UTC, whoever asks."""
-        latest = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=STILL_CHANGING_DAYS)
+        latest = latest_balance_stop()
         if stops_before > latest:
             raise BigQuerySourceError(f"an opening balance stopping before {stops_before} would count a day not "
                                       f"over in UTC or still receiving late rows (the last {STILL_CHANGING_DAYS} "
